@@ -1,0 +1,48 @@
+/**
+ * The metrics/health listener: /metrics (Prometheus), /healthz (process alive) and
+ * /readyz (the caller's readiness check, with its reason when not ready).
+ */
+import { createServer, type Server } from 'node:http';
+import { registry } from './metrics.js';
+
+export interface Readiness {
+  /** Undefined when ready; otherwise the reason, shown in the /readyz body. */
+  (): string | undefined;
+}
+
+export async function startHealthServer(host: string, port: number, notReady: Readiness): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(body);
+        },
+        (err: unknown) => {
+          res.writeHead(500);
+          res.end(String(err));
+        },
+      );
+      return;
+    }
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+      return;
+    }
+    if (path === '/readyz') {
+      const reason = notReady();
+      res.writeHead(reason === undefined ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(reason === undefined ? 'ok\n' : `not ready: ${reason}\n`);
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
