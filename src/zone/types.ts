@@ -9,6 +9,8 @@ export interface ZoneDiff {
   readonly origin: string;
   readonly fromSerial: number;
   readonly toSerial: number;
+  /** The SOA the zone has after the diff (serial = toSerial); its timers may change too. */
+  readonly soa: RR;
   /** Removed records, not including the old SOA. */
   readonly deleted: readonly RR[];
   /** Added records, not including the new SOA. */
