@@ -1,0 +1,542 @@
+/**
+ * TSIG (RFC 8945) over raw wire bytes. Signing appends the TSIG RR to an encoded message and
+ * bumps ARCOUNT; verifying finds the TSIG RR (it must be the last additional record), checks
+ * key, MAC and time, and returns the message without it. Working on bytes rather than on a
+ * decoded packet is the point: the MAC covers exactly the octets that travel, so re-encoding
+ * (which could change compression or case) would break interoperability with BIND and Knot.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export const TSIG_TYPE = 250;
+const CLASS_ANY = 255;
+
+/** TSIG error codes (RFC 8945 §3 / IANA). The message's RCODE is NOTAUTH (9) for all of them. */
+export const TsigRcode = { NOERROR: 0, BADSIG: 16, BADKEY: 17, BADTIME: 18, BADTRUNC: 22 } as const;
+export type TsigErrorName = 'BADSIG' | 'BADKEY' | 'BADTIME' | 'BADTRUNC' | 'FORMERR';
+export const RCODE_NOTAUTH = 9;
+export const RCODE_FORMERR = 1;
+
+const ALGORITHMS = {
+  'hmac-md5.sig-alg.reg.int': { hash: 'md5', size: 16 },
+  'hmac-sha1': { hash: 'sha1', size: 20 },
+  'hmac-sha224': { hash: 'sha224', size: 28 },
+  'hmac-sha256': { hash: 'sha256', size: 32 },
+  'hmac-sha384': { hash: 'sha384', size: 48 },
+  'hmac-sha512': { hash: 'sha512', size: 64 },
+} as const;
+export type TsigAlgorithm = keyof typeof ALGORITHMS;
+
+export function isTsigAlgorithm(name: string): name is TsigAlgorithm {
+  return Object.prototype.hasOwnProperty.call(ALGORITHMS, name);
+}
+
+export interface TsigKey {
+  /** Canonical key name: lower-case, no trailing dot. */
+  readonly name: string;
+  readonly algorithm: TsigAlgorithm;
+  readonly secret: Buffer;
+}
+
+/** The key names accepted when verifying; a Map by canonical name. */
+export type TsigKeyring = ReadonlyMap<string, TsigKey>;
+
+export function keyring(keys: readonly TsigKey[]): TsigKeyring {
+  return new Map(keys.map((k) => [k.name, k]));
+}
+
+export class TsigKeyFileError extends Error {
+  override readonly name = 'TsigKeyFileError';
+}
+
+/** A message TSIG refuses; `code` is the TSIG error to report (FORMERR: malformed TSIG). */
+export class TsigError extends Error {
+  override readonly name = 'TsigError';
+  constructor(
+    readonly code: TsigErrorName,
+    message: string,
+    /** The TSIG record found in the request, when there was one (needed to answer it). */
+    readonly tsig?: TsigRecord,
+  ) {
+    super(`TSIG ${code}: ${message}`);
+  }
+  get tsigRcode(): number {
+    return this.code === 'FORMERR' ? 0 : TsigRcode[this.code];
+  }
+}
+
+/** The decoded TSIG RR plus where it sits in the message. */
+export interface TsigRecord {
+  readonly keyName: string;
+  readonly algorithm: string;
+  /** Seconds since the epoch (48-bit on the wire). */
+  readonly timeSigned: number;
+  readonly fudge: number;
+  readonly mac: Buffer;
+  readonly originalId: number;
+  readonly error: number;
+  readonly otherData: Buffer;
+  /** Offset of the TSIG RR in the message; everything before it is what was signed. */
+  readonly start: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key files
+
+/**
+ * Parses BIND key files (`tsig-keygen` output): one or more
+ * `key "name" { algorithm hmac-sha256; secret "base64"; };` blocks, with #, // and C comments.
+ */
+export function parseKeyFile(text: string): TsigKey[] {
+  const clean = text
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/(^|\s)(#|\/\/)[^\n]*/g, '$1');
+  const keys: TsigKey[] = [];
+  const blockRe = /key\s+("([^"]+)"|([^\s{]+))\s*\{([^}]*)\}\s*;?/g;
+  let m: RegExpExecArray | null;
+  while ((m = blockRe.exec(clean)) !== null) {
+    const name = canonical(m[2] ?? m[3] ?? '');
+    const body = m[4] ?? '';
+    const alg = /algorithm\s+"?([A-Za-z0-9.-]+)"?\s*;/.exec(body)?.[1]?.toLowerCase();
+    const secret = /secret\s+"([^"]*)"\s*;/.exec(body)?.[1];
+    if (!alg) throw new TsigKeyFileError(`key "${name}": no algorithm`);
+    const algorithm = alg === 'hmac-md5' ? 'hmac-md5.sig-alg.reg.int' : alg;
+    if (!isTsigAlgorithm(algorithm)) throw new TsigKeyFileError(`key "${name}": unsupported algorithm ${alg}`);
+    if (secret === undefined) throw new TsigKeyFileError(`key "${name}": no secret`);
+    if (!/^[A-Za-z0-9+/=\s]*$/.test(secret)) throw new TsigKeyFileError(`key "${name}": secret is not base64`);
+    const bytes = Buffer.from(secret, 'base64');
+    if (bytes.length === 0) throw new TsigKeyFileError(`key "${name}": empty secret`);
+    if (name === '') throw new TsigKeyFileError('key with an empty name');
+    keys.push({ name, algorithm, secret: bytes });
+  }
+  if (keys.length === 0) throw new TsigKeyFileError('no key "name" { algorithm …; secret "…"; }; block found');
+  // Anything other than blocks and whitespace means a typo we would otherwise ignore silently.
+  if (clean.replace(blockRe, '').trim() !== '') throw new TsigKeyFileError('unexpected text outside key blocks');
+  return keys;
+}
+
+/** `name:secret` or `alg:name:secret` as dig -y takes it. */
+export function parseKeySpec(spec: string): TsigKey {
+  const parts = spec.split(':');
+  const [alg, name, secret] = parts.length === 3 ? parts : ['hmac-sha256', ...parts];
+  if (!alg || !name || !secret || parts.length < 2 || parts.length > 3 || !isTsigAlgorithm(alg)) throw new TsigKeyFileError(`bad key spec '${spec}'`);
+  return { name: canonical(name), algorithm: alg, secret: Buffer.from(secret, 'base64') };
+}
+
+export function formatKeyFile(key: TsigKey): string {
+  return `key "${key.name}" {\n\talgorithm ${key.algorithm};\n\tsecret "${key.secret.toString('base64')}";\n};\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire helpers (self-contained: this module is a leaf)
+
+function canonical(name: string): string {
+  return (name.endsWith('.') ? name.slice(0, -1) : name).toLowerCase();
+}
+
+/** Uncompressed, lower-case wire form, as TSIG digests require (RFC 8945 §4.3.2). */
+export function nameWire(name: string): Buffer {
+  const n = canonical(name);
+  if (n === '') return Buffer.from([0]);
+  const parts = n.split('.').map((l) => Buffer.from(l, 'ascii'));
+  const out = Buffer.alloc(parts.reduce((s, p) => s + p.length + 1, 0) + 1);
+  let o = 0;
+  for (const p of parts) {
+    if (p.length === 0 || p.length > 63) throw new TsigKeyFileError(`bad label in '${name}'`);
+    out[o++] = p.length;
+    p.copy(out, o);
+    o += p.length;
+  }
+  out[o] = 0;
+  return out;
+}
+
+class Malformed extends Error {}
+
+/** Reads a possibly compressed name; returns it (canonical) and the offset after it. */
+function readName(buf: Uint8Array, offset: number): { name: string; end: number } {
+  const labels: string[] = [];
+  let o = offset;
+  let end = -1;
+  let hops = 0;
+  for (;;) {
+    if (o >= buf.length) throw new Malformed('name runs past the end');
+    const len = buf[o] as number;
+    if (len === 0) {
+      if (end < 0) end = o + 1;
+      break;
+    }
+    if ((len & 0xc0) === 0xc0) {
+      if (o + 1 >= buf.length) throw new Malformed('truncated pointer');
+      if (end < 0) end = o + 2;
+      o = ((len & 0x3f) << 8) | (buf[o + 1] as number);
+      if (++hops > 64) throw new Malformed('pointer loop');
+      continue;
+    }
+    if ((len & 0xc0) !== 0) throw new Malformed('bad label type');
+    if (o + 1 + len > buf.length) throw new Malformed('label runs past the end');
+    labels.push(Buffer.from(buf.subarray(o + 1, o + 1 + len)).toString('latin1').toLowerCase());
+    o += 1 + len;
+  }
+  return { name: labels.join('.'), end };
+}
+
+function skipName(buf: Uint8Array, offset: number): number {
+  let o = offset;
+  for (;;) {
+    if (o >= buf.length) throw new Malformed('name runs past the end');
+    const len = buf[o] as number;
+    if (len === 0) return o + 1;
+    if ((len & 0xc0) === 0xc0) return o + 2;
+    if ((len & 0xc0) !== 0) throw new Malformed('bad label type');
+    o += 1 + len;
+  }
+}
+
+function u16(buf: Uint8Array, o: number): number {
+  if (o + 2 > buf.length) throw new Malformed('truncated');
+  return ((buf[o] as number) << 8) | (buf[o + 1] as number);
+}
+
+function u48(buf: Uint8Array, o: number): number {
+  if (o + 6 > buf.length) throw new Malformed('truncated');
+  return u16(buf, o) * 2 ** 32 + ((buf[o + 2] as number) * 2 ** 24 + (((buf[o + 3] as number) << 16) | ((buf[o + 4] as number) << 8) | (buf[o + 5] as number)));
+}
+
+function put48(n: number): Buffer {
+  const b = Buffer.alloc(6);
+  b.writeUInt16BE(Math.floor(n / 2 ** 32) & 0xffff, 0);
+  b.writeUInt32BE(n % 2 ** 32, 2);
+  return b;
+}
+
+function be16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n & 0xffff);
+  return b;
+}
+
+/**
+ * Finds the TSIG RR. Returns undefined when the message has none; throws TsigError(FORMERR)
+ * when a TSIG record is present but not the last additional record, or is malformed.
+ */
+export function findTsig(msg: Uint8Array): TsigRecord | undefined {
+  try {
+    if (msg.length < 12) throw new Malformed('short header');
+    const qd = u16(msg, 4);
+    const an = u16(msg, 6);
+    const ns = u16(msg, 8);
+    const ar = u16(msg, 10);
+    if (ar === 0) return undefined;
+    let o = 12;
+    for (let i = 0; i < qd; i++) o = skipName(msg, o) + 4;
+    const total = an + ns + ar;
+    for (let i = 0; i < total; i++) {
+      const start = o;
+      o = skipName(msg, o);
+      const type = u16(msg, o);
+      const rdlen = u16(msg, o + 8);
+      const rdStart = o + 10;
+      const rdEnd = rdStart + rdlen;
+      if (rdEnd > msg.length) throw new Malformed('rdata runs past the end');
+      if (type === TSIG_TYPE) {
+        if (i !== total - 1) throw new TsigError('FORMERR', 'TSIG is not the last record');
+        if (u16(msg, o + 2) !== CLASS_ANY) throw new TsigError('FORMERR', 'TSIG class is not ANY');
+        const keyName = readName(msg, start).name;
+        const alg = readName(msg, rdStart);
+        let p = alg.end;
+        const timeSigned = u48(msg, p);
+        const fudge = u16(msg, p + 6);
+        const macSize = u16(msg, p + 8);
+        p += 10;
+        if (p + macSize > rdEnd) throw new Malformed('MAC runs past the rdata');
+        const mac = Buffer.from(msg.subarray(p, p + macSize));
+        p += macSize;
+        const originalId = u16(msg, p);
+        const error = u16(msg, p + 2);
+        const otherLen = u16(msg, p + 4);
+        p += 6;
+        if (p + otherLen !== rdEnd) throw new Malformed('TSIG rdata length mismatch');
+        const otherData = Buffer.from(msg.subarray(p, p + otherLen));
+        if (rdEnd !== msg.length) throw new TsigError('FORMERR', 'bytes after the TSIG record');
+        return { keyName, algorithm: alg.name, timeSigned, fudge, mac, originalId, error, otherData, start };
+      }
+      o = rdEnd;
+    }
+    return undefined;
+  } catch (err) {
+    if (err instanceof Malformed) throw new TsigError('FORMERR', err.message);
+    throw err;
+  }
+}
+
+/** The message as it was before signing: TSIG removed, ARCOUNT back, the original ID restored. */
+function unsignedPart(msg: Uint8Array, tsig: TsigRecord): Buffer {
+  const out = Buffer.from(msg.subarray(0, tsig.start));
+  out.writeUInt16BE(tsig.originalId, 0);
+  out.writeUInt16BE(out.readUInt16BE(10) - 1, 10);
+  return out;
+}
+
+interface Variables {
+  readonly keyName: string;
+  readonly algorithm: string;
+  readonly timeSigned: number;
+  readonly fudge: number;
+  readonly error: number;
+  readonly otherData: Buffer;
+}
+
+function variablesWire(v: Variables): Buffer {
+  return Buffer.concat([nameWire(v.keyName), be16(CLASS_ANY), Buffer.from([0, 0, 0, 0]), nameWire(v.algorithm), put48(v.timeSigned), be16(v.fudge), be16(v.error), be16(v.otherData.length), v.otherData]);
+}
+
+function timersWire(timeSigned: number, fudge: number): Buffer {
+  return Buffer.concat([put48(timeSigned), be16(fudge)]);
+}
+
+function macWithLength(mac: Buffer): Buffer {
+  return Buffer.concat([be16(mac.length), mac]);
+}
+
+function hmac(key: TsigKey, parts: readonly Uint8Array[]): Buffer {
+  const h = createHmac(ALGORITHMS[key.algorithm].hash, key.secret);
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+function tsigRR(v: Variables, mac: Buffer, originalId: number): Buffer {
+  const rdata = Buffer.concat([nameWire(v.algorithm), put48(v.timeSigned), be16(v.fudge), macWithLength(mac), be16(originalId), be16(v.error), be16(v.otherData.length), v.otherData]);
+  return Buffer.concat([nameWire(v.keyName), be16(TSIG_TYPE), be16(CLASS_ANY), Buffer.from([0, 0, 0, 0]), be16(rdata.length), rdata]);
+}
+
+function appendRR(msg: Uint8Array, rr: Buffer): Buffer {
+  const out = Buffer.concat([msg, rr]);
+  out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+  return out;
+}
+
+export const DEFAULT_FUDGE = 300;
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing
+
+export interface SignOptions {
+  /** Seconds since the epoch; defaults to now. */
+  readonly time?: number;
+  readonly fudge?: number;
+  /** For a response: the MAC of the request it answers (RFC 8945 §5.3). */
+  readonly requestMac?: Buffer;
+  /** TSIG error to report (BADTIME responses are signed). */
+  readonly error?: number;
+  readonly otherData?: Buffer;
+}
+
+export interface Signed {
+  readonly wire: Buffer;
+  readonly mac: Buffer;
+}
+
+/** Signs a complete message (request or single response). */
+export function sign(msg: Uint8Array, key: TsigKey, opts: SignOptions = {}): Signed {
+  const v: Variables = {
+    keyName: key.name,
+    algorithm: key.algorithm,
+    timeSigned: opts.time ?? nowSeconds(),
+    fudge: opts.fudge ?? DEFAULT_FUDGE,
+    error: opts.error ?? 0,
+    otherData: opts.otherData ?? Buffer.alloc(0),
+  };
+  const parts: Uint8Array[] = [];
+  if (opts.requestMac) parts.push(macWithLength(opts.requestMac));
+  parts.push(msg, variablesWire(v));
+  const mac = hmac(key, parts);
+  return { wire: appendRR(msg, tsigRR(v, mac, u16(msg, 0))), mac };
+}
+
+/**
+ * A TSIG record with no MAC, for BADKEY/BADSIG answers: the server cannot (BADKEY) or must
+ * not (BADSIG) sign with a key it could not verify (RFC 8945 §5.3.2).
+ */
+export function appendUnsignedTsig(msg: Uint8Array, request: TsigRecord, error: number): Buffer {
+  const v: Variables = { keyName: request.keyName, algorithm: request.algorithm, timeSigned: request.timeSigned, fudge: request.fudge, error, otherData: Buffer.alloc(0) };
+  return appendRR(msg, tsigRR(v, Buffer.alloc(0), u16(msg, 0)));
+}
+
+/**
+ * Signs the messages of one TCP response stream (AXFR/IXFR): the first with the request MAC
+ * and all variables, each later one with the prior MAC, the message and the timers only
+ * (RFC 8945 §5.3.1). Every message is signed, so no unsigned stretch needs covering.
+ */
+export class TsigStreamSigner {
+  private prior: Buffer | undefined;
+  constructor(
+    private readonly key: TsigKey,
+    private readonly requestMac: Buffer,
+    private readonly clock: () => number = nowSeconds,
+  ) {}
+
+  sign(msg: Uint8Array): Buffer {
+    if (this.prior === undefined) {
+      const s = sign(msg, this.key, { requestMac: this.requestMac, time: this.clock() });
+      this.prior = s.mac;
+      return s.wire;
+    }
+    const time = this.clock();
+    const mac = hmac(this.key, [macWithLength(this.prior), msg, timersWire(time, DEFAULT_FUDGE)]);
+    this.prior = mac;
+    const v: Variables = { keyName: this.key.name, algorithm: this.key.algorithm, timeSigned: time, fudge: DEFAULT_FUDGE, error: 0, otherData: Buffer.alloc(0) };
+    return appendRR(msg, tsigRR(v, mac, u16(msg, 0)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+
+export interface VerifyOptions {
+  /** Seconds since the epoch; defaults to now. */
+  readonly now?: number;
+  /** When verifying a response: the MAC of our request. */
+  readonly requestMac?: Buffer;
+}
+
+export interface Verified {
+  /** The message without the TSIG RR (ARCOUNT decremented, ID as received). */
+  readonly message: Buffer;
+  readonly tsig: TsigRecord;
+  readonly key: TsigKey;
+}
+
+function checkMac(key: TsigKey, tsig: TsigRecord, expected: Buffer): void {
+  const full = ALGORITHMS[key.algorithm].size;
+  const got = tsig.mac;
+  // Truncated MACs are allowed down to max(10, half) octets (RFC 8945 §5.2.2.1).
+  if (got.length > full || got.length < Math.max(10, Math.ceil(full / 2))) {
+    throw new TsigError(got.length > full ? 'FORMERR' : 'BADTRUNC', `MAC of ${got.length} octets for ${key.algorithm}`, tsig);
+  }
+  if (!timingSafeEqual(got, expected.subarray(0, got.length))) throw new TsigError('BADSIG', `MAC does not verify with key ${key.name}`, tsig);
+}
+
+function checkTime(tsig: TsigRecord, now: number): void {
+  if (Math.abs(now - tsig.timeSigned) > tsig.fudge) {
+    throw new TsigError('BADTIME', `signed at ${tsig.timeSigned}, now ${now}, fudge ${tsig.fudge}`, tsig);
+  }
+}
+
+function stripped(msg: Uint8Array, tsig: TsigRecord): Buffer {
+  const out = Buffer.from(msg.subarray(0, tsig.start));
+  out.writeUInt16BE(out.readUInt16BE(10) - 1, 10);
+  return out;
+}
+
+function lookupKey(keys: TsigKeyring, tsig: TsigRecord): TsigKey {
+  const key = keys.get(tsig.keyName);
+  if (!key || key.algorithm !== tsig.algorithm) throw new TsigError('BADKEY', `unknown key ${tsig.keyName} (${tsig.algorithm})`, tsig);
+  return key;
+}
+
+/**
+ * Verifies a signed message: key (BADKEY), MAC (BADSIG), then time (BADTIME), in RFC 8945
+ * §5.2's order. Throws TsigError when the message is unsigned (code BADKEY with no `tsig`)
+ * or fails; a verified message is returned without its TSIG.
+ */
+export function verify(msg: Uint8Array, keys: TsigKeyring, opts: VerifyOptions = {}): Verified {
+  const tsig = findTsig(msg);
+  if (!tsig) throw new TsigError('BADKEY', 'message is not signed');
+  const key = lookupKey(keys, tsig);
+  // A response carrying BADKEY/BADSIG has no MAC to check; report the peer's verdict.
+  if (opts.requestMac && tsig.mac.length === 0 && tsig.error !== 0) {
+    throw new TsigError(errorName(tsig.error), `peer refused our signature (${errorName(tsig.error)})`, tsig);
+  }
+  const parts: Uint8Array[] = [];
+  if (opts.requestMac) parts.push(macWithLength(opts.requestMac));
+  parts.push(unsignedPart(msg, tsig), variablesWire(tsig));
+  checkMac(key, tsig, hmac(key, parts));
+  checkTime(tsig, opts.now ?? nowSeconds());
+  if (tsig.error !== 0) throw new TsigError(errorName(tsig.error), `peer reported ${errorName(tsig.error)}`, tsig);
+  return { message: stripped(msg, tsig), tsig, key };
+}
+
+function errorName(code: number): TsigErrorName {
+  switch (code) {
+    case TsigRcode.BADSIG:
+      return 'BADSIG';
+    case TsigRcode.BADKEY:
+      return 'BADKEY';
+    case TsigRcode.BADTIME:
+      return 'BADTIME';
+    case TsigRcode.BADTRUNC:
+      return 'BADTRUNC';
+    default:
+      return 'FORMERR';
+  }
+}
+
+/**
+ * Verifies the messages of one TCP response stream. Unsigned messages in between are
+ * tolerated (up to 99, RFC 8945 §5.3.1) and covered by the next signed one; call `finish()`
+ * after the last message: a stream must end signed.
+ */
+export class TsigStreamVerifier {
+  private prior: Buffer;
+  private unsigned: Buffer[] = [];
+  private first = true;
+  constructor(
+    private readonly key: TsigKey,
+    requestMac: Buffer,
+    private readonly clock: () => number = nowSeconds,
+  ) {
+    this.prior = requestMac;
+  }
+
+  /** Returns the message without its TSIG (or as is, when unsigned and allowed). */
+  verify(msg: Uint8Array): Buffer {
+    const tsig = findTsig(msg);
+    if (!tsig) {
+      if (this.first) throw new TsigError('BADKEY', 'first message of the stream is not signed');
+      if (this.unsigned.length >= 99) throw new TsigError('BADSIG', 'more than 99 unsigned messages in a row');
+      this.unsigned.push(Buffer.from(msg));
+      return Buffer.from(msg);
+    }
+    if (tsig.keyName !== this.key.name || tsig.algorithm !== this.key.algorithm) throw new TsigError('BADKEY', `stream switched to key ${tsig.keyName}`, tsig);
+    if (tsig.mac.length === 0 && tsig.error !== 0) throw new TsigError(errorName(tsig.error), `peer refused our signature (${errorName(tsig.error)})`, tsig);
+    const parts: Uint8Array[] = [macWithLength(this.prior), ...this.unsigned, unsignedPart(msg, tsig)];
+    parts.push(this.first ? variablesWire(tsig) : timersWire(tsig.timeSigned, tsig.fudge));
+    checkMac(this.key, tsig, hmac(this.key, parts));
+    checkTime(tsig, this.clock());
+    if (tsig.error !== 0) throw new TsigError(errorName(tsig.error), `peer reported ${errorName(tsig.error)}`, tsig);
+    this.prior = tsig.mac;
+    this.unsigned = [];
+    this.first = false;
+    return stripped(msg, tsig);
+  }
+
+  finish(): void {
+    if (this.first || this.unsigned.length > 0) throw new TsigError('BADSIG', 'stream does not end with a signed message');
+  }
+}
+
+/**
+ * The TSIG part of a refusal. Given the encoded NOTAUTH response to a request that failed
+ * verification, returns it with the right TSIG: BADTIME signed with the request MAC and the
+ * server's time in Other Data; BADKEY/BADSIG/BADTRUNC with an empty MAC; none when the
+ * request carried no TSIG at all.
+ */
+export function tsigErrorResponse(response: Uint8Array, err: TsigError, keys: TsigKeyring, now: number = nowSeconds()): Buffer {
+  const req = err.tsig;
+  if (!req || err.code === 'FORMERR') return Buffer.from(response);
+  const key = keys.get(req.keyName);
+  if (err.code === 'BADTIME' && key) {
+    // Time Signed echoes the request's so the client can match it; Other Data is our clock.
+    return sign(response, key, { requestMac: req.mac, time: req.timeSigned, fudge: req.fudge, error: TsigRcode.BADTIME, otherData: put48(now) }).wire;
+  }
+  return appendUnsignedTsig(response, req, err.tsigRcode);
+}
+
+/** Reads the server time carried in a BADTIME response's Other Data. */
+export function badtimeServerTime(tsig: TsigRecord): number | undefined {
+  return tsig.otherData.length === 6 ? u48(tsig.otherData, 0) : undefined;
+}
