@@ -1,0 +1,258 @@
+/**
+ * An immutable, indexed zone and its authoritative lookup (RFC 1034 §4.3.2, RFC 4592
+ * wildcards, RFC 8020 empty non-terminals, RFC 2308 negative answers).
+ *
+ * The indexes are persistent maps, so a diff produces a new snapshot that shares all
+ * untouched structure with the old one (see diff.ts).
+ */
+import { canonicalName, type RR } from '../dns/rr.js';
+import { canonicalRR, rdataKey, type SoaRdata } from '../dns/rdata.js';
+import type { LookupResult, ZoneSnapshot } from './types.js';
+import { ZoneError } from './errors.js';
+import { inZone, parentName, pathBelow } from './names.js';
+import { PMap, type PMapBuilder } from './pmap.js';
+
+/** The records at one owner name, by type. Never mutated once in a snapshot. */
+export type ZoneNode = ReadonlyMap<string, readonly RR[]>;
+
+/** CNAME chains longer than this are cut (BIND follows 16 steps; in-zone chains are short). */
+const MAX_CHAIN = 16;
+const EMPTY: readonly RR[] = Object.freeze([]);
+
+export interface SnapshotParts {
+  readonly origin: string;
+  readonly soa: RR;
+  /** owner → records by type; the apex node includes the SOA. */
+  readonly nodes: PMap<ZoneNode>;
+  /** name → number of owner names at or below it; a name exists iff it is present. */
+  readonly exists: PMap<number>;
+  readonly size: number;
+}
+
+export class IndexedZone implements ZoneSnapshot {
+  readonly origin: string;
+  readonly serial: number;
+  readonly soa: RR;
+  readonly size: number;
+  /** @internal */ readonly nodes: PMap<ZoneNode>;
+  /** @internal */ readonly exists: PMap<number>;
+  private readonly negativeSoa: readonly RR[];
+
+  constructor(parts: SnapshotParts) {
+    this.origin = parts.origin;
+    this.soa = parts.soa;
+    const soaData = parts.soa.data as SoaRdata;
+    this.serial = soaData.serial >>> 0;
+    this.size = parts.size;
+    this.nodes = parts.nodes;
+    this.exists = parts.exists;
+    this.negativeSoa = Object.freeze([{ ...parts.soa, ttl: Math.min(parts.soa.ttl, soaData.minimum) } as RR]);
+  }
+
+  *records(): Iterable<RR> {
+    yield this.soa;
+    for (const node of this.nodes.values()) {
+      for (const [type, rrs] of node) {
+        if (type === 'SOA') continue;
+        yield* rrs;
+      }
+    }
+  }
+
+  /** The records at `name` (canonical) of `type`, or undefined. */
+  rrset(name: string, type: string): readonly RR[] | undefined {
+    return this.nodes.get(name)?.get(type);
+  }
+
+  lookup(qname: string, qtype: string): LookupResult {
+    const asked = qname.endsWith('.') ? qname.slice(0, -1) : qname;
+    const type = qtype.toUpperCase();
+    let name = asked.toLowerCase();
+    if (!inZone(name, this.origin)) {
+      throw new ZoneError(this.origin, `${asked || '.'} is not in this zone`);
+    }
+    let owner = asked;
+    let chain: RR[] | undefined;
+    const seen = new Set<string>();
+    for (;;) {
+      const step = this.step(name, owner, type);
+      if (step.kind !== 'cname') {
+        if (chain === undefined) return step;
+        return this.withChain(chain, step);
+      }
+      chain ??= [];
+      chain.push(step.cname);
+      seen.add(name);
+      const target = canonicalName(step.cname.data as string);
+      if (seen.has(target) || chain.length >= MAX_CHAIN || !inZone(target, this.origin)) {
+        return { kind: 'answer', answer: chain, authority: EMPTY, additional: EMPTY };
+      }
+      name = target;
+      owner = target;
+    }
+  }
+
+  private withChain(chain: RR[], step: LookupResult): LookupResult {
+    switch (step.kind) {
+      case 'answer':
+        return { kind: 'answer', answer: [...chain, ...step.answer], authority: step.authority, additional: step.additional };
+      case 'nodata':
+        return { kind: 'nodata', answer: chain, authority: step.authority };
+      case 'nxdomain':
+        return { kind: 'nxdomain', answer: chain, authority: step.authority };
+      case 'referral':
+        // The chain is authoritative data; the delegation it ends in goes beside it.
+        return { kind: 'answer', answer: chain, authority: step.authority, additional: step.additional };
+    }
+  }
+
+  /** One lookup step without CNAME following; `owner` is the name to put on synthesized records. */
+  private step(name: string, owner: string, type: string): LookupResult | { kind: 'cname'; cname: RR } {
+    // Walk down from the apex: stop at a delegation, or at the first name that does not exist.
+    const path = pathBelow(name, this.origin);
+    let encloser = this.origin;
+    let found = true;
+    for (const n of path) {
+      if (!this.exists.has(n)) {
+        found = false;
+        break;
+      }
+      const ns = this.nodes.get(n)?.get('NS');
+      if (ns !== undefined) return this.referral(ns);
+      encloser = n;
+    }
+    let node: ZoneNode | undefined;
+    let synth = false;
+    if (found) {
+      node = this.nodes.get(name);
+      if (node === undefined) return this.nodata();
+    } else {
+      const wild = encloser === '' ? '*' : `*.${encloser}`;
+      if (!this.exists.has(wild)) return { kind: 'nxdomain', answer: EMPTY, authority: this.negativeSoa };
+      node = this.nodes.get(wild);
+      if (node === undefined) return this.nodata();
+      synth = true;
+    }
+    const rename = (rrs: readonly RR[]): readonly RR[] => (synth ? rrs.map((r) => ({ ...r, name: owner }) as RR) : rrs);
+
+    if (type === 'ANY') {
+      const all: RR[] = [];
+      for (const rrs of node.values()) all.push(...rename(rrs));
+      return { kind: 'answer', answer: all, authority: EMPTY, additional: this.additionalFor(all) };
+    }
+    const rrs = node.get(type);
+    if (rrs !== undefined) {
+      const answer = rename(rrs);
+      return { kind: 'answer', answer, authority: EMPTY, additional: this.additionalFor(answer) };
+    }
+    const cname = node.get('CNAME');
+    if (cname !== undefined && cname[0] !== undefined) {
+      return { kind: 'cname', cname: synth ? ({ ...cname[0], name: owner } as RR) : cname[0] };
+    }
+    return this.nodata();
+  }
+
+  private nodata(): LookupResult {
+    return { kind: 'nodata', answer: EMPTY, authority: this.negativeSoa };
+  }
+
+  private referral(ns: readonly RR[]): LookupResult {
+    return { kind: 'referral', authority: ns, additional: this.additionalFor(ns) };
+  }
+
+  /** In-zone A/AAAA of the names MX, SRV and NS records point at (glue for referrals). */
+  private additionalFor(rrs: readonly RR[]): readonly RR[] {
+    let out: RR[] | undefined;
+    let done: Set<string> | undefined;
+    for (const rr of rrs) {
+      let target: string;
+      if (rr.type === 'NS') target = rr.data as string;
+      else if (rr.type === 'MX') target = (rr.data as { exchange: string }).exchange;
+      else if (rr.type === 'SRV') target = (rr.data as { target: string }).target;
+      else continue;
+      if (!inZone(target, this.origin)) continue;
+      done ??= new Set();
+      if (done.has(target)) continue;
+      done.add(target);
+      const node = this.nodes.get(target);
+      if (node === undefined) continue;
+      const a = node.get('A');
+      const aaaa = node.get('AAAA');
+      if (a === undefined && aaaa === undefined) continue;
+      out ??= [];
+      if (a !== undefined) out.push(...a);
+      if (aaaa !== undefined) out.push(...aaaa);
+    }
+    return out ?? EMPTY;
+  }
+}
+
+/** Checks one owner's records against the zone rules that concern a single name. */
+export function checkNode(origin: string, name: string, node: ZoneNode): void {
+  const cname = node.get('CNAME');
+  if (cname === undefined) return;
+  if (cname.length > 1) throw new ZoneError(origin, `${name}: more than one CNAME`);
+  if (node.size > 1) {
+    const others = [...node.keys()].filter((t) => t !== 'CNAME').join(', ');
+    throw new ZoneError(origin, `${name}: CNAME beside other data (${others})`);
+  }
+}
+
+/** Adds one owner name to the existence counts of it and every ancestor up to the apex. */
+export function addExistence(exists: PMapBuilder<number>, name: string, origin: string, delta: 1 | -1): void {
+  let n: string | undefined = name;
+  for (;;) {
+    if (n === undefined) break;
+    const next = (exists.get(n) ?? 0) + delta;
+    if (next <= 0) exists.delete(n);
+    else exists.set(n, next);
+    if (n === origin) break;
+    n = parentName(n);
+  }
+}
+
+/**
+ * Builds a snapshot from records. Records are canonicalized; exact duplicates (same owner,
+ * type and rdata) are dropped, the first one's TTL kept, as BIND does.
+ */
+export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZone {
+  const zone = canonicalName(origin);
+  const byName = new Map<string, Map<string, RR[]>>();
+  const keys = new Map<string, Set<string>>();
+  let soa: RR | undefined;
+  let size = 0;
+  for (const raw of records) {
+    if (raw.class !== undefined && raw.class !== 'IN') {
+      throw new ZoneError(zone, `${raw.name} ${raw.type}: class ${raw.class} (only IN)`);
+    }
+    const rr = canonicalRR(raw);
+    if (!inZone(rr.name, zone)) throw new ZoneError(zone, `${rr.name || '.'} ${rr.type} is outside the zone`);
+    if (rr.type === 'SOA') {
+      if (rr.name !== zone) throw new ZoneError(zone, `SOA at ${rr.name}, not at the apex`);
+      if (soa !== undefined) throw new ZoneError(zone, 'more than one SOA');
+      soa = rr;
+    }
+    const key = `${rr.name}\u0000${rr.type}`;
+    const rk = rdataKey(rr);
+    let seen = keys.get(key);
+    if (seen === undefined) keys.set(key, (seen = new Set()));
+    if (seen.has(rk)) continue;
+    seen.add(rk);
+    let node = byName.get(rr.name);
+    if (node === undefined) byName.set(rr.name, (node = new Map()));
+    const list = node.get(rr.type);
+    if (list === undefined) node.set(rr.type, [rr]);
+    else list.push(rr);
+    size++;
+  }
+  if (soa === undefined) throw new ZoneError(zone, 'no SOA at the apex');
+  const nodes = PMap.empty<ZoneNode>().builder();
+  const exists = PMap.empty<number>().builder();
+  for (const [name, node] of byName) {
+    checkNode(zone, name, node);
+    for (const list of node.values()) Object.freeze(list);
+    nodes.set(name, node);
+    addExistence(exists, name, zone, 1);
+  }
+  return new IndexedZone({ origin: zone, soa, nodes: nodes.freeze(), exists: exists.freeze(), size });
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { ZoneStore, type ZoneChange } from './store.js';
+import { buildSnapshot } from './snapshot.js';
+import { rr, soa } from './testdata.js';
+
+describe('ZoneStore', () => {
+  it('finds the longest matching zone and counts versions', () => {
+    const store = new ZoneStore();
+    const seen: Array<[string, number]> = [];
+    const off = store.onChange((c: ZoneChange, v) => seen.push([`${c.kind}:${c.origin}`, v]));
+    const parent = buildSnapshot('corp.test', [soa('corp.test', 1)]);
+    const child = buildSnapshot('k8s.corp.test', [soa('k8s.corp.test', 1), rr('a.k8s.corp.test', 'A', '192.0.2.1')]);
+    expect(store.findZone('a.corp.test')).toBeUndefined();
+    store.set(parent);
+    store.set(child);
+    expect(store.version).toBe(2);
+    expect(store.findZone('A.K8S.Corp.Test.')).toBe(child);
+    expect(store.findZone('k8s.corp.test')).toBe(child);
+    expect(store.findZone('xk8s.corp.test')).toBe(parent);
+    expect(store.findZone('corp.test')).toBe(parent);
+    expect(store.findZone('test')).toBeUndefined();
+    expect(store.origins().sort()).toEqual(['corp.test', 'k8s.corp.test']);
+    store.set(child); // same snapshot: no change
+    expect(store.version).toBe(2);
+    expect(store.delete('K8S.corp.test.')).toBe(true);
+    expect(store.delete('k8s.corp.test')).toBe(false);
+    expect(store.findZone('a.k8s.corp.test')).toBe(parent);
+    off();
+    store.delete('corp.test');
+    expect(store.version).toBe(4);
+    expect(seen).toEqual([['set:corp.test', 1], ['set:k8s.corp.test', 2], ['delete:k8s.corp.test', 3]]);
+  });
+
+  it('the root zone matches everything', () => {
+    const store = new ZoneStore();
+    const root = buildSnapshot('.', [soa('', 1)]);
+    store.set(root);
+    expect(store.findZone('anything.at.all')).toBe(root);
+  });
+
+  it('a throwing listener does not stop the others', () => {
+    const store = new ZoneStore();
+    let heard = 0;
+    store.onChange(() => {
+      throw new Error('boom');
+    });
+    store.onChange(() => heard++);
+    store.set(buildSnapshot('x.test', [soa('x.test', 1)]));
+    expect(heard).toBe(1);
+  });
+});

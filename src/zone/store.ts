@@ -1,0 +1,87 @@
+/**
+ * The set of zones a server answers for. Replacing a zone is one map assignment, so a
+ * reader sees either the old snapshot or the new one; `version` lets answer caches notice.
+ */
+import { canonicalName } from '../dns/rr.js';
+import type { ZoneSnapshot } from './types.js';
+
+export type ZoneChange =
+  | { readonly kind: 'set'; readonly origin: string; readonly snapshot: ZoneSnapshot; readonly previous: ZoneSnapshot | undefined }
+  | { readonly kind: 'delete'; readonly origin: string; readonly previous: ZoneSnapshot };
+
+export type ZoneListener = (change: ZoneChange, version: number) => void;
+
+export class ZoneStore {
+  private readonly zones = new Map<string, ZoneSnapshot>();
+  private readonly listeners = new Set<ZoneListener>();
+  private v = 0;
+
+  /** Incremented on every change; answer caches key on it. */
+  get version(): number {
+    return this.v;
+  }
+
+  get size(): number {
+    return this.zones.size;
+  }
+
+  get(origin: string): ZoneSnapshot | undefined {
+    return this.zones.get(canonicalName(origin));
+  }
+
+  origins(): string[] {
+    return [...this.zones.keys()];
+  }
+
+  /**
+   * The zone that holds `qname`: the longest origin that is a suffix of it on a label
+   * boundary. O(labels): one map probe per suffix.
+   */
+  findZone(qname: string): ZoneSnapshot | undefined {
+    if (this.zones.size === 0) return undefined;
+    let name = canonicalName(qname);
+    for (;;) {
+      const z = this.zones.get(name);
+      if (z !== undefined) return z;
+      if (name === '') return undefined;
+      const dot = name.indexOf('.');
+      name = dot < 0 ? '' : name.slice(dot + 1);
+    }
+  }
+
+  set(snapshot: ZoneSnapshot): void {
+    const origin = snapshot.origin;
+    const previous = this.zones.get(origin);
+    if (previous === snapshot) return;
+    this.zones.set(origin, snapshot);
+    this.v++;
+    this.emit({ kind: 'set', origin, snapshot, previous });
+  }
+
+  delete(origin: string): boolean {
+    const o = canonicalName(origin);
+    const previous = this.zones.get(o);
+    if (previous === undefined) return false;
+    this.zones.delete(o);
+    this.v++;
+    this.emit({ kind: 'delete', origin: o, previous });
+    return true;
+  }
+
+  /** Registers a listener; returns the function that removes it. */
+  onChange(listener: ZoneListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(change: ZoneChange): void {
+    for (const l of this.listeners) {
+      // One failing listener must not keep the others from hearing of the change.
+      try {
+        l(change, this.v);
+      } catch {
+        /* listeners report their own errors */
+      }
+    }
+  }
+}
