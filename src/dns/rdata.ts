@@ -44,6 +44,16 @@ function str(x: unknown): string {
   return typeof x === 'string' ? x : '';
 }
 
+/** dns-packet's own text form of an IPv6 address (compressed, lower-case, hex tail). */
+function canonicalIPv6(text: string): string {
+  const codec = rdataCodec('AAAA');
+  try {
+    return codec.decode(codec.encode(text)) as string;
+  } catch {
+    return text.toLowerCase();
+  }
+}
+
 /**
  * The rdata in the canonical shape dns-packet decodes to, with names lower-cased and
  * without trailing dots. Records built by the parser or decoded off the wire pass through
@@ -59,7 +69,7 @@ export function canonicalData(type: string, data: unknown): unknown {
     case 'A':
       return str(data);
     case 'AAAA':
-      return str(data).toLowerCase();
+      return canonicalIPv6(str(data));
     case 'MX': {
       const d = isObject(data) ? data : {};
       return { preference: num(d.preference), exchange: canonicalName(str(d.exchange)) } satisfies MxRdata;
