@@ -9,5 +9,7 @@ export default defineConfig({
     // Integration suites start real servers; two cores cannot run many at once.
     fileParallelism: true,
     maxWorkers: 2,
+    // One real kube-apiserver + etcd for the whole run (test/controlplane/shared.ts reads it).
+    globalSetup: ['test/controlplane/global-setup.ts'],
   },
 });

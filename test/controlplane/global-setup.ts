@@ -1,0 +1,36 @@
+/**
+ * vitest global setup: ONE control plane for the whole run, shared by every test file.
+ * Test files reach it through `sharedControlPlane()` (shared.ts), which reads what is
+ * provided here; the same values are also in the environment (DNSSYNC_TEST_KUBECONFIG,
+ * DNSSYNC_TEST_ASSETS) for child processes a test starts, e.g. `dnssync controller`.
+ *
+ * A suite that restarts etcd or kube-apiserver must not do it to this shared instance (other
+ * files run against it concurrently): it starts its own with startControlPlane().
+ */
+import type { TestProject } from 'vitest/node';
+import { startControlPlane, type ControlPlane } from './controlplane.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Admin kubeconfig of the shared control plane. */
+    dnssyncKubeconfig: string;
+    /** Directory with etcd, kube-apiserver, helm (and kubectl when built here). */
+    dnssyncAssets: string;
+    /** https://127.0.0.1:<port> of the shared API server. */
+    dnssyncServer: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = Date.now();
+  const cp: ControlPlane = await startControlPlane();
+  process.env['DNSSYNC_TEST_KUBECONFIG'] = cp.kubeconfig;
+  process.env['DNSSYNC_TEST_ASSETS'] = cp.assets;
+  project.provide('dnssyncKubeconfig', cp.kubeconfig);
+  project.provide('dnssyncAssets', cp.assets);
+  project.provide('dnssyncServer', cp.server);
+  console.log(`[controlplane] ${cp.server} ready in ${Date.now() - started} ms (kubeconfig ${cp.kubeconfig})`);
+  return async () => {
+    await cp.stop();
+  };
+}

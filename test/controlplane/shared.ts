@@ -1,0 +1,44 @@
+/**
+ * The shared control plane from the vitest global setup, as seen from a test file:
+ *
+ *   const { kubeconfig, kubeConfig, kubectl } = sharedControlPlane();
+ *   const api = kubeConfig().makeApiClient(CustomObjectsApi);
+ *   const { stdout } = await kubectl(['get', 'dnsrecords', '-A']);
+ *
+ * Tests share it, so each test file works in its own namespace (uniqueNamespace) and never
+ * restarts anything; for fault tests, call startControlPlane() for a private instance.
+ */
+import { inject } from 'vitest';
+import { KubeConfig } from '@kubernetes/client-node';
+import { runKubectl, type KubectlResult } from './kubectl.js';
+
+export interface SharedControlPlane {
+  readonly kubeconfig: string;
+  readonly assets: string;
+  readonly server: string;
+  kubeConfig(): KubeConfig;
+  kubectl(args: readonly string[], input?: string): Promise<KubectlResult>;
+}
+
+export function sharedControlPlane(): SharedControlPlane {
+  const kubeconfig = inject('dnssyncKubeconfig');
+  const assets = inject('dnssyncAssets');
+  const server = inject('dnssyncServer');
+  if (!kubeconfig) throw new Error('no shared control plane: is test/controlplane/global-setup.ts in vitest.config.ts?');
+  return {
+    kubeconfig,
+    assets,
+    server,
+    kubeConfig: () => {
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfig);
+      return kc;
+    },
+    kubectl: (args, input) => runKubectl({ kubeconfig, assets, args, input }),
+  };
+}
+
+/** A namespace name no other test file uses: a prefix and a random suffix. */
+export function uniqueNamespace(prefix: string): string {
+  return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+}
