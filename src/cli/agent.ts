@@ -1,3 +1,99 @@
-export async function run(_argv: string[]): Promise<void> {
-  throw new Error('dnssync agent: not built yet');
+/**
+ * `dnssync agent`: flags and wiring for the node agent. Every flag also reads DNSSYNC_<NAME>.
+ * The default listen address, 127.0.0.1:1053, needs no privilege for local runs; a DaemonSet
+ * sets DNSSYNC_LISTEN to the node-local address on port 53.
+ */
+import { isIP } from 'node:net';
+import { Agent, DEFAULTS, type HostPort } from '../agent/agent.js';
+import { loadZoneFile } from '../agent/zone-files.js';
+import { configureLogger, LOG_LEVELS } from '../observability/logger.js';
+import { startHealthServer } from '../observability/health.js';
+import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
+
+function ipHostPort(value: string): string | undefined {
+  const bad = validateHostPort(value);
+  if (bad !== undefined) return bad;
+  const { host } = splitHostPort(value);
+  return isIP(host) === 0 ? `'${value}': host must be an IP address` : undefined;
+}
+
+function intRange(min: number, max: number): (v: string) => string | undefined {
+  return (v) => {
+    const n = Number(v);
+    return Number.isInteger(n) && n >= min && n <= max ? undefined : `'${v}' must be an integer in ${min}..${max}`;
+  };
+}
+
+export const AGENT_FLAGS: FlagSpec[] = [
+  { name: 'listen', kind: 'string', repeatable: true, default: '127.0.0.1:1053', validate: ipHostPort, help: 'DNS service address, UDP and TCP' },
+  { name: 'upstream', kind: 'string', repeatable: true, validate: ipHostPort, help: 'resolver for names outside our zones, in order of preference (none: REFUSED)' },
+  { name: 'zone-file', kind: 'string', repeatable: true, help: 'RFC 1035 master file to serve; the origin is its SOA owner' },
+  { name: 'metrics-listen', kind: 'string', validate: ipHostPort, help: 'serve /metrics, /healthz, /readyz here' },
+  { name: 'log-level', kind: 'string', default: 'info', validate: (v) => (LOG_LEVELS.includes(v as never) ? undefined : `'${v}' is not one of ${LOG_LEVELS.join(', ')}`), help: 'pino log level' },
+  { name: 'max-udp-size', kind: 'int', default: String(DEFAULTS.maxUdpSize), validate: intRange(512, 4096), help: 'largest UDP answer, whatever the client offers' },
+  { name: 'cache-max-entries', kind: 'int', default: String(DEFAULTS.cache.maxEntries), validate: intRange(1, 100_000_000), help: 'forwarding cache bound in entries' },
+  { name: 'cache-max-bytes', kind: 'int', default: String(DEFAULTS.cache.maxBytes), validate: intRange(4096, 2 ** 40), help: 'forwarding cache bound in bytes' },
+  { name: 'max-stale', kind: 'duration', default: '24h', help: 'how long past expiry a cached answer may be served when every upstream fails (RFC 8767; 0 disables)' },
+  { name: 'upstream-timeout', kind: 'duration', default: `${DEFAULTS.upstreamTimeoutMs}ms`, help: 'per-upstream attempt timeout' },
+  { name: 'tcp-idle-timeout', kind: 'duration', default: `${DEFAULTS.tcp.idleTimeoutMs}ms`, help: 'close idle TCP connections after this long (RFC 7766)' },
+  { name: 'drain-timeout', kind: 'duration', default: '5s', help: 'on SIGTERM, how long to wait for in-flight queries' },
+];
+
+/** A listen address we cannot bind is a configuration error: one line, exit 2. */
+async function startAgent(opts: Parameters<typeof Agent.start>[0]): Promise<Agent> {
+  try {
+    return await Agent.start(opts);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') throw new FlagError(`--listen: ${e.message}`);
+    throw err;
+  }
+}
+
+function hostPorts(values: readonly string[]): HostPort[] {
+  return values.map((v) => splitHostPort(v));
+}
+
+export async function run(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage('agent', AGENT_FLAGS) + '\n');
+    return;
+  }
+  const flags = parseFlags(AGENT_FLAGS, argv);
+  const log = configureLogger(get.str(flags, 'log-level') ?? 'info').child({ component: 'cli' });
+
+  const agent = await startAgent({
+    listen: hostPorts(get.list(flags, 'listen')),
+    upstreams: hostPorts(get.list(flags, 'upstream')),
+    maxUdpSize: get.num(flags, 'max-udp-size'),
+    cache: {
+      maxEntries: get.num(flags, 'cache-max-entries'),
+      maxBytes: get.num(flags, 'cache-max-bytes'),
+      maxStaleMs: get.num(flags, 'max-stale'),
+    },
+    upstreamTimeoutMs: get.num(flags, 'upstream-timeout'),
+    tcp: { idleTimeoutMs: get.num(flags, 'tcp-idle-timeout') ?? DEFAULTS.tcp.idleTimeoutMs },
+  });
+
+  for (const file of get.list(flags, 'zone-file')) {
+    try {
+      const zone = await loadZoneFile(file);
+      agent.store.set(zone);
+      log.info({ zone: zone.origin, serial: zone.serial, records: zone.size }, 'zone file loaded');
+    } catch (err) {
+      await agent.stop(0);
+      throw new FlagError(`--zone-file: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  const metrics = get.str(flags, 'metrics-listen');
+  const health = metrics === undefined ? undefined : await startHealthServer(splitHostPort(metrics).host, splitHostPort(metrics).port, agent.notReady);
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info({ signal }, 'draining');
+  await agent.stop(get.num(flags, 'drain-timeout'));
+  await new Promise<void>((resolve) => (health === undefined ? resolve() : health.close(() => resolve())));
 }

@@ -1,0 +1,153 @@
+/**
+ * The node agent's data plane, assembled: a ZoneStore it answers from (and that the sync
+ * secondary writes into), the query handler, the forwarder and its cache, and the UDP/TCP
+ * listeners. Readiness is a list of checks others add to (the sync side adds "every zone
+ * synced once"); shutdown stops reading, lets in-flight answers go out, then closes.
+ */
+import { ZoneStore } from '../zone/store.js';
+import { ForwardCache, type ForwardCacheOptions } from './forward-cache.js';
+import { Forwarder } from './forwarder.js';
+import { QueryHandler } from './handler.js';
+import { InflightTracker } from './inflight.js';
+import { registerAgentMetrics } from './stats.js';
+import { listenTcp, type TcpListener, type TcpOptions } from './tcp.js';
+import { listenUdp, type UdpListener } from './udp.js';
+import { UpstreamPool } from './upstreams.js';
+import { logger } from '../observability/logger.js';
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface AgentOptions {
+  /** Each address gets a UDP and a TCP listener on the same port. */
+  readonly listen: readonly HostPort[];
+  /** No upstreams: names outside our zones are REFUSED. */
+  readonly upstreams: readonly HostPort[];
+  /** Share a store with others (the sync secondary); a new empty one otherwise. */
+  readonly store?: ZoneStore;
+  readonly maxUdpSize?: number;
+  readonly answerCacheEntries?: number;
+  readonly cache?: Partial<ForwardCacheOptions>;
+  readonly upstreamTimeoutMs?: number;
+  readonly upstreamDownMs?: number;
+  readonly staleAnswerTimeoutMs?: number;
+  readonly tcp?: Partial<TcpOptions>;
+  /** SO_REUSEPORT on the UDP sockets, so several processes can share one address. */
+  readonly reusePort?: boolean;
+}
+
+/** Returns undefined when satisfied, otherwise why the agent is not ready. */
+export type ReadinessCheck = () => string | undefined;
+
+export const DEFAULTS = {
+  maxUdpSize: 1232,
+  answerCacheEntries: 100_000,
+  cache: { maxEntries: 100_000, maxBytes: 64 * 1024 * 1024, maxTtl: 86_400, maxNegativeTtl: 3_600, maxStaleMs: 86_400_000 },
+  upstreamTimeoutMs: 1_000,
+  upstreamDownMs: 10_000,
+  staleAnswerTimeoutMs: 1_800,
+  tcp: { idleTimeoutMs: 10_000, maxConnections: 1_000, maxPipelined: 64 },
+} as const;
+
+/** Looked up per use: the CLI configures the root logger after modules load. */
+const log = (): ReturnType<typeof logger> => logger('agent');
+
+export class Agent {
+  private readonly checks: ReadinessCheck[] = [];
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly store: ZoneStore,
+    readonly handler: QueryHandler,
+    readonly forwarder: Forwarder | undefined,
+    private readonly pool: UpstreamPool | undefined,
+    private readonly udp: UdpListener[],
+    private readonly tcp: TcpListener[],
+    private readonly inflight: InflightTracker,
+  ) {}
+
+  static async start(opts: AgentOptions): Promise<Agent> {
+    const store = opts.store ?? new ZoneStore();
+    const maxUdpSize = opts.maxUdpSize ?? DEFAULTS.maxUdpSize;
+    let pool: UpstreamPool | undefined;
+    let forwarder: Forwarder | undefined;
+    if (opts.upstreams.length > 0) {
+      pool = new UpstreamPool(opts.upstreams, {
+        timeoutMs: opts.upstreamTimeoutMs ?? DEFAULTS.upstreamTimeoutMs,
+        downMs: opts.upstreamDownMs ?? DEFAULTS.upstreamDownMs,
+        udpSize: maxUdpSize,
+      });
+      const cache = new ForwardCache({ ...DEFAULTS.cache, ...definedOnly(opts.cache ?? {}) });
+      forwarder = new Forwarder(pool, cache, { staleAnswerTimeoutMs: opts.staleAnswerTimeoutMs ?? DEFAULTS.staleAnswerTimeoutMs });
+    }
+    const handler = new QueryHandler(store, forwarder, { maxUdpSize, answerCacheEntries: opts.answerCacheEntries ?? DEFAULTS.answerCacheEntries });
+    registerAgentMetrics(handler.stats, () => forwarder?.cache, () => serials(store));
+    const inflight = new InflightTracker();
+    const udp: UdpListener[] = [];
+    const tcp: TcpListener[] = [];
+    const tcpOpts = { ...DEFAULTS.tcp, ...definedOnly(opts.tcp ?? {}) };
+    try {
+      for (const l of opts.listen) {
+        const u = await listenUdp(l.host, l.port, handler, inflight, opts.reusePort ?? false);
+        udp.push(u);
+        // Port 0 means "any": TCP takes the port UDP got, so both share one number.
+        tcp.push(await listenTcp(l.host, u.address.port, handler, inflight, tcpOpts));
+      }
+    } catch (err) {
+      await Promise.all([...udp, ...tcp].map((x) => x.close()));
+      pool?.close();
+      throw err;
+    }
+    const agent = new Agent(store, handler, forwarder, pool, udp, tcp, inflight);
+    log().info({ listen: udp.map((u) => `${u.address.host}:${u.address.port}`), upstreams: opts.upstreams.map((u) => `${u.host}:${u.port}`) }, 'agent listening');
+    return agent;
+  }
+
+  /** Where the listeners ended up (ports resolved when 0 was asked for). */
+  get addresses(): HostPort[] {
+    return this.udp.map((u) => u.address);
+  }
+
+  addReadinessCheck(check: ReadinessCheck): void {
+    this.checks.push(check);
+  }
+
+  /** For the health server: undefined when ready, else the first reason. */
+  notReady = (): string | undefined => {
+    if (this.stopping !== undefined) return 'shutting down';
+    for (const c of this.checks) {
+      const reason = c();
+      if (reason !== undefined) return reason;
+    }
+    return undefined;
+  };
+
+  /** Stops reading, waits up to `drainMs` for in-flight answers, closes everything. */
+  stop(drainMs = 5_000): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const l of [...this.udp, ...this.tcp]) l.stopReceiving();
+      const left = await this.inflight.drain(drainMs);
+      if (left > 0) log().warn({ left }, 'shutting down with queries still in flight');
+      await Promise.all([...this.udp, ...this.tcp].map((l) => l.close()));
+      this.pool?.close();
+      log().info('agent stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+function serials(store: ZoneStore): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const origin of store.origins()) {
+    const z = store.get(origin);
+    if (z !== undefined) out.set(origin, z.serial);
+  }
+  return out;
+}
+
+/** Drops undefined values so that spreading over defaults keeps the defaults. */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,87 @@
+/**
+ * The authoritative fast path: answers encoded once per (zone-store version, lower-case name,
+ * type, EDNS variant) and served by copying bytes. A hit costs one Map lookup, one buffer
+ * copy and four patches: the ID, the RD and CD bits, and the question name's own bytes (so
+ * its case is echoed, and so are the answer owners that compress to it).
+ *
+ * The cache is emptied whenever the store's version changes, which is what keys it by
+ * version without putting the version in every key. It is bounded by entries, evicting the
+ * oldest insertions first: cheap, and a random-name flood only churns NXDOMAIN entries.
+ */
+import { FLAG_CD, FLAG_RD, FLAG_TC } from './response.js';
+
+export interface EncodedAnswer {
+  /** Whole response; ID 0 and the question name lower-case. */
+  readonly full: Buffer;
+  /** Same without the additional section (glue/targets), when there was one. */
+  readonly noAdditional: Buffer | undefined;
+  /** Header + question (+ OPT) with TC=1: what a too-small UDP buffer gets. */
+  readonly truncated: Buffer;
+  readonly rcode: number;
+}
+
+export class AnswerCache {
+  private readonly map = new Map<string, EncodedAnswer>();
+  private version = -1;
+
+  constructor(private readonly maxEntries: number) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Entries encoded for another store version are gone after this. */
+  sync(version: number): void {
+    if (version !== this.version) {
+      this.map.clear();
+      this.version = version;
+    }
+  }
+
+  get(key: string): EncodedAnswer | undefined {
+    return this.map.get(key);
+  }
+
+  set(key: string, answer: EncodedAnswer): void {
+    if (this.map.size >= this.maxEntries) {
+      const oldest = this.map.keys().next();
+      if (oldest.done !== true) this.map.delete(oldest.value);
+    }
+    this.map.set(key, answer);
+  }
+}
+
+/** Picks the largest form that fits `limit` bytes. */
+export function choose(answer: EncodedAnswer, limit: number): Buffer {
+  if (answer.full.length <= limit) return answer.full;
+  if (answer.noAdditional !== undefined && answer.noAdditional.length <= limit) return answer.noAdditional;
+  return answer.truncated;
+}
+
+/**
+ * Copies `template` and patches it for this query: ID, RD/CD echoed, question name bytes
+ * taken from the query (same length by construction: the template was encoded from the same
+ * name, lower-cased).
+ */
+export function patchAnswer(template: Buffer, query: Buffer, id: number, flagsHi: number, flagsLo: number, qnameEnd: number): Buffer {
+  const out = Buffer.allocUnsafe(template.length);
+  template.copy(out, 0, 0, template.length);
+  out[0] = id >> 8;
+  out[1] = id & 0xff;
+  out[2] = ((template[2] as number) & ~FLAG_RD) | (flagsHi & FLAG_RD);
+  out[3] = ((template[3] as number) & ~FLAG_CD) | (flagsLo & FLAG_CD);
+  query.copy(out, 12, 12, qnameEnd);
+  return out;
+}
+
+/** Builds the TC=1 form from a full response: header and question, plus OPT when present. */
+export function truncatedForm(full: Buffer, questionEnd: number, opt: Buffer | undefined): Buffer {
+  const out = Buffer.allocUnsafe(questionEnd + (opt?.length ?? 0));
+  full.copy(out, 0, 0, questionEnd);
+  out[2] = (out[2] as number) | FLAG_TC;
+  out.writeUInt16BE(0, 6);
+  out.writeUInt16BE(0, 8);
+  out.writeUInt16BE(opt === undefined ? 0 : 1, 10);
+  if (opt !== undefined) opt.copy(out, questionEnd);
+  return out;
+}

@@ -1,0 +1,60 @@
+/**
+ * Turns a zone lookup into the encoded forms the fast path serves: AA set for answers from
+ * the zone (not for referrals), NXDOMAIN/NODATA with the SOA in the authority section, and
+ * the EDNS OPT record when the query had one.
+ */
+import type { RR } from '../dns/rr.js';
+import type { LookupResult } from '../zone/types.js';
+import { truncatedForm, type EncodedAnswer } from './answer-cache.js';
+import { encodeMessage } from './encode.js';
+import type { Query } from './query.js';
+import { OPT_LENGTH, Rcode, writeOpt } from './response.js';
+import { typeName } from './types.js';
+
+const FLAG_AA = 0x0400;
+
+export function encodeAuthoritative(q: Query, result: LookupResult, udpSize: number): EncodedAnswer {
+  let rcode: number = Rcode.NoError;
+  let aa = true;
+  let answer: readonly RR[] = [];
+  let authority: readonly RR[] = result.authority;
+  let additional: readonly RR[] = [];
+  switch (result.kind) {
+    case 'answer':
+      answer = result.answer;
+      additional = result.additional;
+      break;
+    case 'nodata':
+      answer = result.answer;
+      break;
+    case 'nxdomain':
+      answer = result.answer;
+      rcode = Rcode.NXDomain;
+      break;
+    case 'referral':
+      aa = false;
+      authority = result.authority;
+      additional = result.additional;
+      break;
+  }
+  const opt = q.edns === undefined ? undefined : optBytes(udpSize, q.edns.dnssecOk);
+  const question = { name: q.qname, type: typeName(q.qtype), class: 'IN' as const };
+  const flags = (aa ? FLAG_AA : 0) | rcode;
+  const full = withOpt(encodeMessage(flags, question, answer, authority, additional), opt);
+  const noAdditional = additional.length > 0 ? withOpt(encodeMessage(flags, question, answer, authority, []), opt) : undefined;
+  return { full, noAdditional, truncated: truncatedForm(full, q.questionEnd, opt), rcode };
+}
+
+function optBytes(udpSize: number, dnssecOk: boolean): Buffer {
+  const b = Buffer.allocUnsafe(OPT_LENGTH);
+  writeOpt(b, 0, udpSize, dnssecOk);
+  return b;
+}
+
+/** Appends the OPT record and counts it in ARCOUNT. */
+function withOpt(msg: Buffer, opt: Buffer | undefined): Buffer {
+  if (opt === undefined) return msg;
+  const out = Buffer.concat([msg, opt]);
+  out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+  return out;
+}

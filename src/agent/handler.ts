@@ -1,0 +1,130 @@
+/**
+ * One query in, one response out (or nothing): the decision tree shared by UDP and TCP.
+ * Synchronous for everything answered from memory — the authoritative fast path, errors —
+ * and a promise only when the forwarder has to be asked.
+ */
+import type { ZoneStore } from '../zone/store.js';
+import { AnswerCache, choose, patchAnswer, truncatedForm } from './answer-cache.js';
+import { encodeAuthoritative } from './authoritative.js';
+import type { Forwarder } from './forwarder.js';
+import { Opcode, parseQuery, QTYPE_AXFR, QTYPE_IXFR, QTYPE_OPT, type Query } from './query.js';
+import { errorResponse, OPT_LENGTH, Rcode, writeOpt } from './response.js';
+import { QueryStats, SOURCE_AUTHORITATIVE, SOURCE_CACHE, SOURCE_LOCAL, SOURCE_STALE, SOURCE_UPSTREAM } from './stats.js';
+import { typeName } from './types.js';
+
+export type Transport = 'udp' | 'tcp';
+export type Reply = Buffer | null;
+
+export interface HandlerOptions {
+  /** Largest UDP answer we send, whatever the client offers (RFC 9715 / DNS flag day: 1232). */
+  readonly maxUdpSize: number;
+  readonly answerCacheEntries: number;
+}
+
+const CLASS_IN = 1;
+const TCP_LIMIT = 65535;
+
+export class QueryHandler {
+  readonly stats = new QueryStats();
+  private readonly answers: AnswerCache;
+
+  constructor(
+    private readonly store: ZoneStore,
+    private readonly forwarder: Forwarder | undefined,
+    private readonly opts: HandlerOptions,
+  ) {
+    this.answers = new AnswerCache(opts.answerCacheEntries);
+  }
+
+  handle(buf: Buffer, transport: Transport): Reply | Promise<Reply> {
+    const parsed = parseQuery(buf);
+    if (parsed.kind === 'drop') {
+      this.stats.dropped++;
+      return null;
+    }
+    if (parsed.kind === 'formerr') {
+      this.stats.count(SOURCE_LOCAL, Rcode.FormErr);
+      return errorResponse(buf, { ...parsed, edns: undefined }, Rcode.FormErr, this.opts.maxUdpSize, this.recursion());
+    }
+    const q = parsed.query;
+    const limit = transport === 'tcp' ? TCP_LIMIT : q.edns === undefined ? 512 : Math.min(q.edns.udpSize, this.opts.maxUdpSize);
+
+    if (q.opcode !== Opcode.Query) {
+      // NOTIFY and UPDATE belong to the sync port; other opcodes we do not implement.
+      const rcode = q.opcode === Opcode.Notify || q.opcode === Opcode.Update ? Rcode.Refused : Rcode.NotImp;
+      return this.local(buf, q, rcode);
+    }
+    if (q.edns !== undefined && q.edns.version !== 0) return this.local(buf, q, Rcode.BadVers);
+
+    // The fast path: a pre-encoded authoritative answer.
+    this.answers.sync(this.store.version);
+    const hit = this.answers.get(q.key);
+    if (hit !== undefined && q.qclass === CLASS_IN) {
+      this.stats.count(SOURCE_AUTHORITATIVE, hit.rcode);
+      return patchAnswer(choose(hit, limit), buf, q.id, q.flagsHi, q.flagsLo, q.questionEnd - 4);
+    }
+
+    if (q.qclass !== CLASS_IN) return this.local(buf, q, Rcode.Refused);
+    if (q.qtype === QTYPE_AXFR || q.qtype === QTYPE_IXFR) return this.local(buf, q, Rcode.Refused);
+    if (q.qtype === QTYPE_OPT) return this.local(buf, q, Rcode.FormErr);
+
+    const zone = this.store.findZone(q.qname);
+    if (zone !== undefined) {
+      const encoded = encodeAuthoritative(q, zone.lookup(q.qname, typeName(q.qtype)), this.opts.maxUdpSize);
+      // The template's question must be the query's, byte for byte up to case, or patching
+      // the name in would corrupt compression pointers; odd names are served unpatched.
+      const cacheable = sameNameIgnoringCase(encoded.full, buf, q.questionEnd);
+      if (cacheable) this.answers.set(q.key, encoded);
+      this.stats.count(SOURCE_AUTHORITATIVE, encoded.rcode);
+      const chosen = choose(encoded, limit);
+      if (cacheable) return patchAnswer(chosen, buf, q.id, q.flagsHi, q.flagsLo, q.questionEnd - 4);
+      chosen.writeUInt16BE(q.id, 0);
+      return chosen;
+    }
+
+    if (this.forwarder === undefined) return this.local(buf, q, Rcode.Refused);
+    return this.forward(buf, q, limit);
+  }
+
+  private async forward(buf: Buffer, q: Query, limit: number): Promise<Reply> {
+    const forwarder = this.forwarder as Forwarder;
+    const opt = q.edns === undefined ? undefined : optRecord(this.opts.maxUdpSize, q.edns.dnssecOk);
+    let f;
+    try {
+      f = await forwarder.forward(buf, q, opt);
+    } catch {
+      return this.local(buf, q, Rcode.ServFail);
+    }
+    if (f.source === 'error') return this.local(buf, q, Rcode.ServFail);
+    this.stats.count(f.source === 'cache' ? SOURCE_CACHE : f.source === 'stale' ? SOURCE_STALE : SOURCE_UPSTREAM, f.rcode);
+    if (f.response.length <= limit) return f.response;
+    return truncatedForm(f.response, q.questionEnd, opt);
+  }
+
+  private local(buf: Buffer, q: Query, rcode: number): Buffer {
+    this.stats.count(SOURCE_LOCAL, rcode);
+    return errorResponse(buf, q, rcode, this.opts.maxUdpSize, this.recursion());
+  }
+
+  private recursion(): boolean {
+    return this.forwarder !== undefined;
+  }
+}
+
+function optRecord(udpSize: number, dnssecOk: boolean): Buffer {
+  const b = Buffer.allocUnsafe(OPT_LENGTH);
+  writeOpt(b, 0, udpSize, dnssecOk);
+  return b;
+}
+
+function sameNameIgnoringCase(a: Buffer, b: Buffer, questionEnd: number): boolean {
+  if (a.length < questionEnd) return false;
+  for (let i = 12; i < questionEnd; i++) {
+    let x = a[i] as number;
+    let y = b[i] as number;
+    if (x >= 0x41 && x <= 0x5a) x |= 0x20;
+    if (y >= 0x41 && y <= 0x5a) y |= 0x20;
+    if (x !== y) return false;
+  }
+  return true;
+}

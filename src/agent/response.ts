@@ -1,0 +1,69 @@
+/**
+ * Small responses built straight from the query's bytes: error answers (FORMERR, REFUSED,
+ * NOTIMP, BADVERS, SERVFAIL) and the EDNS OPT record. No decode, no encoder: the question is
+ * copied as received, so its case is echoed for free.
+ */
+import type { Edns } from './query.js';
+
+export const enum Rcode {
+  NoError = 0,
+  FormErr = 1,
+  ServFail = 2,
+  NXDomain = 3,
+  NotImp = 4,
+  Refused = 5,
+  /** Extended rcode 16: upper 8 bits (1) go in the OPT TTL, lower 4 (0) in the header. */
+  BadVers = 16,
+}
+
+export const OPT_LENGTH = 11;
+
+/**
+ * Writes an OPT pseudo-record at `at`: root owner, our UDP payload size in the class, the
+ * extended rcode's upper bits and the echoed DO bit in the TTL, no options.
+ */
+export function writeOpt(out: Buffer, at: number, udpSize: number, dnssecOk: boolean, extRcode = 0): number {
+  out[at] = 0;
+  out.writeUInt16BE(41, at + 1);
+  out.writeUInt16BE(udpSize, at + 3);
+  out[at + 5] = extRcode >> 4;
+  out[at + 6] = 0;
+  out[at + 7] = dnssecOk ? 0x80 : 0;
+  out[at + 8] = 0;
+  out.writeUInt16BE(0, at + 9);
+  return at + OPT_LENGTH;
+}
+
+export interface ErrorContext {
+  readonly id: number;
+  readonly flagsHi: number;
+  /** 12 when there is no readable question to copy. */
+  readonly questionEnd: number;
+  readonly edns: Edns | undefined;
+}
+
+/**
+ * Header + (question) + (OPT) with the given rcode. Opcode and RD are echoed from the query;
+ * RA says whether this server recurses for the client (it forwards).
+ */
+export function errorResponse(query: Buffer, ctx: ErrorContext, rcode: number, udpSize: number, recursionAvailable: boolean): Buffer {
+  const qlen = ctx.questionEnd - 12;
+  const hasOpt = ctx.edns !== undefined || rcode === Rcode.BadVers;
+  const out = Buffer.allocUnsafe(12 + qlen + (hasOpt ? OPT_LENGTH : 0));
+  out.writeUInt16BE(ctx.id, 0);
+  out[2] = 0x80 | (ctx.flagsHi & 0x79); // QR, opcode, RD
+  out[3] = (recursionAvailable ? 0x80 : 0) | (rcode & 0x0f);
+  out.writeUInt16BE(qlen > 0 ? 1 : 0, 4);
+  out.writeUInt16BE(0, 6);
+  out.writeUInt16BE(0, 8);
+  out.writeUInt16BE(hasOpt ? 1 : 0, 10);
+  if (qlen > 0) query.copy(out, 12, 12, ctx.questionEnd);
+  if (hasOpt) writeOpt(out, 12 + qlen, udpSize, ctx.edns?.dnssecOk ?? false, rcode);
+  return out;
+}
+
+/** Header flag bits used when patching cached answers. */
+export const FLAG_TC = 0x02;
+export const FLAG_RD = 0x01;
+export const FLAG_CD = 0x10;
+export const FLAG_RA = 0x80;

@@ -1,0 +1,74 @@
+/**
+ * The UDP listener. Each datagram is handled on the spot; answers from memory are sent
+ * before the next datagram is read, forwarded ones when their promise settles. Nothing a
+ * client sends can throw out of here: the handler classifies bad input, and any bug that
+ * still throws is counted and dropped rather than taking the process down.
+ */
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { QueryHandler } from './handler.js';
+import type { InflightTracker } from './inflight.js';
+import { logger } from '../observability/logger.js';
+
+/** Looked up per use: the CLI configures the root logger after modules load. */
+const log = (): ReturnType<typeof logger> => logger('udp');
+
+export interface UdpListener {
+  readonly address: { host: string; port: number };
+  /** Stop answering new datagrams (in-flight answers still go out). */
+  stopReceiving(): void;
+  close(): Promise<void>;
+}
+
+export async function listenUdp(host: string, port: number, handler: QueryHandler, inflight: InflightTracker, reusePort: boolean): Promise<UdpListener> {
+  const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: reusePort, reusePort });
+  let receiving = true;
+  let closed = false;
+  socket.on('message', (msg, rinfo) => {
+    if (!receiving) return;
+    let reply;
+    try {
+      reply = handler.handle(msg, 'udp');
+    } catch (err) {
+      log().error({ err }, 'query handler failed');
+      return;
+    }
+    if (reply === null) return;
+    if (!(reply instanceof Promise)) {
+      socket.send(reply, rinfo.port, rinfo.address);
+      return;
+    }
+    inflight.add(
+      reply.then((r) => {
+        if (r !== null && !closed) socket.send(r, rinfo.port, rinfo.address);
+      }),
+    );
+  });
+  socket.on('error', (err) => log().error({ err }, 'udp socket error'));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ address: host, port, exclusive: !reusePort }, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  // Big socket buffers absorb bursts (dnsperf, or many pods starting at once).
+  try {
+    socket.setRecvBufferSize(4 * 1024 * 1024);
+    socket.setSendBufferSize(4 * 1024 * 1024);
+  } catch {
+    /* the kernel caps these; what we get is fine */
+  }
+  const a = socket.address();
+  return {
+    address: { host: a.address, port: a.port },
+    stopReceiving: () => {
+      receiving = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        closed = true;
+        socket.close(() => resolve());
+      }),
+  };
+}

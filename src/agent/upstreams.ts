@@ -1,0 +1,283 @@
+/**
+ * The upstream pool: sends a question to the upstreams in order of preference, fails over on
+ * timeout, network error or a SERVFAIL/REFUSED answer, and retries over TCP when a UDP answer
+ * comes back truncated. Health: a timeout or network error marks an upstream down for a
+ * while, so later queries start with one that answers; when all are down they are still
+ * tried, soonest-to-recover first, since that is the only way to find one back up.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { randomInt } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import { histogram, counter } from '../observability/metrics.js';
+
+export class UpstreamError extends Error {
+  override readonly name = 'UpstreamError';
+}
+
+/** Every upstream was tried and none gave a usable answer. */
+export class AllUpstreamsFailedError extends Error {
+  override readonly name = 'AllUpstreamsFailedError';
+  constructor(
+    readonly attempts: readonly string[],
+    /** A SERVFAIL-ish answer some upstream gave, to pass on when nothing is stale. */
+    readonly lastResponse: Buffer | undefined,
+  ) {
+    super(`all upstreams failed: ${attempts.join('; ')}`);
+  }
+}
+
+export interface UpstreamOptions {
+  /** Per-attempt timeout, ms. */
+  readonly timeoutMs: number;
+  /** How long a timed-out upstream is passed over, ms. */
+  readonly downMs: number;
+  /** Our EDNS UDP size towards upstreams. */
+  readonly udpSize: number;
+}
+
+const latency = histogram<'upstream' | 'transport'>({
+  name: 'dnssync_agent_upstream_duration_seconds',
+  help: 'Time from sending a query to an upstream to its answer.',
+  labelNames: ['upstream', 'transport'],
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+});
+const failures = counter<'upstream' | 'reason'>({
+  name: 'dnssync_agent_upstream_failures_total',
+  help: 'Upstream attempts that gave no usable answer, by reason (timeout, error, rcode).',
+  labelNames: ['upstream', 'reason'],
+});
+
+interface Pending {
+  readonly resolve: (b: Buffer) => void;
+  readonly reject: (e: Error) => void;
+  readonly question: Buffer;
+  readonly timer: NodeJS.Timeout;
+}
+
+class Upstream {
+  readonly name: string;
+  downUntil = 0;
+  private socket: dgram.Socket | undefined;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly opts: UpstreamOptions,
+  ) {
+    this.name = `${host}:${port}`;
+  }
+
+  private udp(): dgram.Socket {
+    if (this.socket !== undefined) return this.socket;
+    const s = dgram.createSocket(isIPv6(this.host) ? 'udp6' : 'udp4');
+    s.on('message', (msg, rinfo) => {
+      // Only the upstream's own address and port count (the socket is unconnected so that a
+      // send never waits for a connect).
+      if (rinfo.port !== this.port || rinfo.address !== this.host || msg.length < 12) return;
+      const id = msg.readUInt16BE(0);
+      const p = this.pending.get(id);
+      if (p === undefined) return;
+      if (!sameQuestion(msg, p.question)) return;
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.resolve(msg);
+    });
+    s.on('error', () => {
+      // A broken socket fails every pending query; the next one opens a new socket.
+      for (const [id, p] of this.pending) {
+        clearTimeout(p.timer);
+        this.pending.delete(id);
+        p.reject(new UpstreamError('socket error'));
+      }
+      s.close();
+      if (this.socket === s) this.socket = undefined;
+    });
+    this.socket = s;
+    return s;
+  }
+
+  private freeId(): number {
+    for (;;) {
+      const id = randomInt(0, 65536);
+      if (!this.pending.has(id)) return id;
+    }
+  }
+
+  /** One UDP exchange. `query` is a full message; its ID is replaced. */
+  queryUdp(query: Buffer, questionEnd: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const id = this.freeId();
+      query.writeUInt16BE(id, 0);
+      const question = query.subarray(12, questionEnd);
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new UpstreamError('timeout'));
+      }, this.opts.timeoutMs);
+      this.pending.set(id, { resolve, reject, question, timer });
+      this.udp().send(query, this.port, this.host, (err) => {
+        if (err) {
+          clearTimeout(timer);
+          this.pending.delete(id);
+          reject(new UpstreamError(`send: ${err.message}`));
+        }
+      });
+    });
+  }
+
+  /** One TCP exchange on a fresh connection. */
+  queryTcp(query: Buffer, questionEnd: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const id = randomInt(0, 65536);
+      query.writeUInt16BE(id, 0);
+      const question = query.subarray(12, questionEnd);
+      const sock = net.connect({ host: this.host, port: this.port });
+      let acc = Buffer.alloc(0);
+      const done = (err: Error | undefined, msg?: Buffer): void => {
+        clearTimeout(timer);
+        sock.destroy();
+        if (err) reject(err);
+        else resolve(msg as Buffer);
+      };
+      const timer = setTimeout(() => done(new UpstreamError('timeout')), this.opts.timeoutMs);
+      sock.on('connect', () => {
+        const len = Buffer.allocUnsafe(2);
+        len.writeUInt16BE(query.length, 0);
+        sock.write(Buffer.concat([len, query]));
+      });
+      sock.on('data', (chunk: Buffer) => {
+        acc = Buffer.concat([acc, chunk]);
+        if (acc.length < 2) return;
+        const n = acc.readUInt16BE(0);
+        if (acc.length < 2 + n) return;
+        const msg = acc.subarray(2, 2 + n);
+        if (msg.length < 12 || msg.readUInt16BE(0) !== id || !sameQuestion(msg, question)) done(new UpstreamError('mismatched TCP answer'));
+        else done(undefined, Buffer.from(msg));
+      });
+      sock.on('error', (e) => done(new UpstreamError(`tcp: ${e.message}`)));
+      sock.on('close', () => done(new UpstreamError('tcp: closed before an answer')));
+    });
+  }
+
+  close(): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(new UpstreamError('closed'));
+    }
+    this.socket?.close();
+    this.socket = undefined;
+  }
+}
+
+/** The response's question equals ours, compared case-insensitively (0x20 tolerant). */
+function sameQuestion(msg: Buffer, question: Buffer): boolean {
+  if (msg.readUInt16BE(4) !== 1 || msg.length < 12 + question.length) return false;
+  for (let i = 0; i < question.length; i++) {
+    let a = msg[12 + i] as number;
+    let b = question[i] as number;
+    if (a >= 0x41 && a <= 0x5a) a |= 0x20;
+    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+    if (a !== b) return false;
+  }
+  return true;
+}
+
+export interface UpstreamAnswer {
+  readonly response: Buffer;
+  readonly upstream: string;
+}
+
+export class UpstreamPool {
+  private readonly upstreams: Upstream[];
+
+  constructor(
+    addrs: readonly { host: string; port: number }[],
+    private readonly opts: UpstreamOptions,
+  ) {
+    this.upstreams = addrs.map((a) => new Upstream(a.host, a.port, opts));
+  }
+
+  get size(): number {
+    return this.upstreams.length;
+  }
+
+  /** True when every upstream is currently marked down. */
+  allDown(now = Date.now()): boolean {
+    return this.upstreams.every((u) => u.downUntil > now);
+  }
+
+  /** Health view for logs and tests. */
+  health(now = Date.now()): { upstream: string; up: boolean }[] {
+    return this.upstreams.map((u) => ({ upstream: u.name, up: u.downUntil <= now }));
+  }
+
+  private order(now: number): Upstream[] {
+    const up = this.upstreams.filter((u) => u.downUntil <= now);
+    const down = this.upstreams.filter((u) => u.downUntil > now).sort((a, b) => a.downUntil - b.downUntil);
+    return up.concat(down);
+  }
+
+  /**
+   * Sends the client's question (bytes 12..questionEnd of `clientQuery`) upstream with RD
+   * and our own EDNS, and returns the first usable answer.
+   */
+  async resolve(clientQuery: Buffer, questionEnd: number): Promise<UpstreamAnswer> {
+    const attempts: string[] = [];
+    let lastResponse: Buffer | undefined;
+    for (const u of this.order(Date.now())) {
+      const query = buildUpstreamQuery(clientQuery, questionEnd, this.opts.udpSize);
+      const started = process.hrtime.bigint();
+      try {
+        let response = await u.queryUdp(query, questionEnd);
+        let transport = 'udp';
+        if (((response[2] as number) & 0x02) !== 0) {
+          response = await u.queryTcp(query, questionEnd);
+          transport = 'tcp';
+        }
+        latency.observe({ upstream: u.name, transport }, Number(process.hrtime.bigint() - started) / 1e9);
+        const rcode = (response[3] as number) & 0x0f;
+        // SERVFAIL, NOTIMP, REFUSED, FORMERR: this upstream could not answer; another may.
+        if (rcode !== 0 && rcode !== 3) {
+          failures.inc({ upstream: u.name, reason: 'rcode' });
+          attempts.push(`${u.name}: rcode ${rcode}`);
+          lastResponse = response;
+          continue;
+        }
+        u.downUntil = 0;
+        return { response, upstream: u.name };
+      } catch (err) {
+        const reason = err instanceof UpstreamError && err.message === 'timeout' ? 'timeout' : 'error';
+        failures.inc({ upstream: u.name, reason });
+        u.downUntil = Date.now() + this.opts.downMs;
+        attempts.push(`${u.name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    throw new AllUpstreamsFailedError(attempts, lastResponse);
+  }
+
+  close(): void {
+    for (const u of this.upstreams) u.close();
+  }
+}
+
+/** Header (RD=1) + the client's question bytes + our OPT. */
+export function buildUpstreamQuery(clientQuery: Buffer, questionEnd: number, udpSize: number): Buffer {
+  const out = Buffer.allocUnsafe(questionEnd + 11);
+  out.writeUInt16BE(0, 0);
+  out[2] = 0x01; // RD
+  out[3] = 0x00;
+  out.writeUInt16BE(1, 4);
+  out.writeUInt16BE(0, 6);
+  out.writeUInt16BE(0, 8);
+  out.writeUInt16BE(1, 10);
+  clientQuery.copy(out, 12, 12, questionEnd);
+  const o = questionEnd;
+  out[o] = 0;
+  out.writeUInt16BE(41, o + 1);
+  out.writeUInt16BE(udpSize, o + 3);
+  out.writeUInt32BE(0, o + 5);
+  out.writeUInt16BE(0, o + 9);
+  return out;
+}
