@@ -1,0 +1,145 @@
+/**
+ * Leader election on a coordination.k8s.io Lease, the client-go way: a candidate takes the
+ * lease when it is free or when its holder has not renewed it for a whole lease duration
+ * as timed by this process's own clock (observed change time, not the holder's renewTime,
+ * so clock skew between nodes does not matter); the leader renews every retry period and
+ * steps down when it could not renew within the renew deadline.
+ */
+import type { Logger } from '../observability/logger.js';
+import { gauge } from '../observability/metrics.js';
+
+export interface LeaseRecordLike {
+  readonly holder: string;
+  readonly durationSeconds: number;
+  readonly acquireTime: Date | undefined;
+  readonly renewTime: Date | undefined;
+  readonly transitions: number;
+  readonly resourceVersion: string;
+}
+
+export type LeaseWriteLike = Omit<LeaseRecordLike, 'resourceVersion'>;
+
+export interface LeaseStore {
+  get(): Promise<LeaseRecordLike | undefined>;
+  create(w: LeaseWriteLike): Promise<LeaseRecordLike | undefined>;
+  update(prev: LeaseRecordLike, w: LeaseWriteLike): Promise<LeaseRecordLike | undefined>;
+}
+
+export interface LeaderOptions {
+  readonly identity: string;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+  readonly log: Logger;
+  readonly onStartedLeading: () => Promise<void> | void;
+  readonly onStoppedLeading: () => Promise<void> | void;
+}
+
+const isLeader = gauge({ name: 'dnssync_leader', help: '1 while this controller holds the leader lease.' });
+
+export class LeaderElector {
+  private observed: LeaseRecordLike | undefined;
+  private observedAt = 0;
+  private leading = false;
+  private lastRenew = 0;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly store: LeaseStore,
+    private readonly opts: LeaderOptions,
+  ) {}
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  /** Stops campaigning; a leader releases the lease so a standby takes over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.wake?.();
+    await this.loop;
+    if (this.leading) {
+      this.leading = false;
+      isLeader.set(0);
+      await this.opts.onStoppedLeading();
+      try {
+        const cur = await this.store.get();
+        if (cur && cur.holder === this.opts.identity) {
+          await this.store.update(cur, { holder: '', durationSeconds: 1, acquireTime: cur.acquireTime, renewTime: new Date(), transitions: cur.transitions });
+        }
+      } catch (err) {
+        this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not release the lease');
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      let ok = false;
+      try {
+        ok = await this.tryAcquireOrRenew();
+      } catch (err) {
+        this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'lease request failed');
+      }
+      const now = performance.now();
+      if (ok) {
+        this.lastRenew = now;
+        if (!this.leading) {
+          this.leading = true;
+          isLeader.set(1);
+          this.opts.log.info({ identity: this.opts.identity }, 'became leader');
+          await this.opts.onStartedLeading();
+        }
+      } else if (this.leading && now - this.lastRenew > this.opts.renewDeadlineMs) {
+        this.leading = false;
+        isLeader.set(0);
+        this.opts.log.warn({ identity: this.opts.identity }, 'lost the lease (renew deadline passed), stepping down');
+        await this.opts.onStoppedLeading();
+      }
+      if (this.stopped) break;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        // Jitter so standbys do not hit the API in lockstep.
+        this.timer = setTimeout(resolve, this.opts.retryPeriodMs * (this.leading ? 1 : 1 + Math.random() * 0.2));
+      });
+    }
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const me = this.opts.identity;
+    const now = new Date();
+    const durationSeconds = Math.max(1, Math.ceil(this.opts.leaseDurationMs / 1000));
+    const cur = await this.store.get();
+    if (!cur) {
+      const created = await this.store.create({ holder: me, durationSeconds, acquireTime: now, renewTime: now, transitions: 0 });
+      if (created) this.observe(created);
+      return created !== undefined;
+    }
+    if (!this.observed || this.observed.resourceVersion !== cur.resourceVersion) this.observe(cur);
+    const heldByOther = cur.holder !== '' && cur.holder !== me;
+    if (heldByOther && performance.now() - this.observedAt < cur.durationSeconds * 1000) return false;
+    const mine = cur.holder === me;
+    const next = await this.store.update(cur, {
+      holder: me,
+      durationSeconds,
+      acquireTime: mine ? cur.acquireTime : now,
+      renewTime: now,
+      transitions: mine ? cur.transitions : cur.transitions + 1,
+    });
+    if (next) this.observe(next);
+    return next !== undefined;
+  }
+
+  private observe(r: LeaseRecordLike): void {
+    this.observed = r;
+    this.observedAt = performance.now();
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Batched, rate-limited status writes. Each object has at most one pending write (the
+ * newest status replaces an older one still queued), a write waits `delayMs` so that a
+ * status which settles quickly (Accepted, then Ready a few ms later) costs one write, and a
+ * token bucket caps writes per second: a burst of changes becomes a bounded trickle.
+ */
+import type { Logger } from '../observability/logger.js';
+import { counter, gauge } from '../observability/metrics.js';
+
+export interface StatusTarget {
+  readonly kind: 'DNSRecord' | 'DNSZone';
+  readonly namespace?: string | undefined;
+  readonly name: string;
+}
+
+export type PatchFn = (target: StatusTarget, status: object) => Promise<void>;
+
+export interface StatusWriterOptions {
+  readonly patch: PatchFn;
+  readonly log: Logger;
+  readonly qps?: number;
+  readonly burst?: number;
+  readonly concurrency?: number;
+  readonly delayMs?: number;
+  /** Called after a write succeeded, with what was written. */
+  readonly written?: (key: string, status: object) => void;
+  /** The object is gone (404): forget it. */
+  readonly gone?: (key: string) => void;
+  readonly isNotFound: (err: unknown) => boolean;
+}
+
+interface Item {
+  target: StatusTarget;
+  status: object;
+  due: number;
+  attempts: number;
+}
+
+const writes = counter<'kind' | 'result'>({ name: 'dnssync_status_writes_total', help: 'Status subresource writes by kind and result.', labelNames: ['kind', 'result'] });
+const queued = gauge({ name: 'dnssync_status_writes_pending', help: 'Status writes waiting in the queue.' });
+
+export class StatusWriter {
+  private readonly queue = new Map<string, Item>();
+  private inflight = 0;
+  private tokens: number;
+  private lastRefill = performance.now();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly qps: number;
+  private readonly burst: number;
+  private readonly concurrency: number;
+  private readonly delayMs: number;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly opts: StatusWriterOptions) {
+    this.qps = opts.qps ?? 100;
+    this.burst = opts.burst ?? 200;
+    this.concurrency = opts.concurrency ?? 8;
+    this.delayMs = opts.delayMs ?? 50;
+    this.tokens = this.burst;
+  }
+
+  get pending(): number {
+    return this.queue.size + this.inflight;
+  }
+
+  enqueue(key: string, target: StatusTarget, status: object): void {
+    if (this.closed) return;
+    const old = this.queue.get(key);
+    if (old) {
+      old.status = status;
+      old.target = target;
+    } else {
+      this.queue.set(key, { target, status, due: performance.now() + this.delayMs, attempts: 0 });
+    }
+    queued.set(this.queue.size);
+    this.schedule(this.delayMs);
+  }
+
+  /** Drops a queued write (the object was deleted). */
+  drop(key: string): void {
+    this.queue.delete(key);
+  }
+
+  /** Forgets everything queued: this process is no longer the leader. */
+  clear(): void {
+    this.queue.clear();
+    queued.set(0);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.clear();
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** Resolves when nothing is queued or in flight (for tests and shutdown). */
+  idle(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.pump();
+      },
+      Math.max(0, ms),
+    );
+  }
+
+  private refill(): void {
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastRefill) / 1000) * this.qps);
+    this.lastRefill = now;
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    const now = performance.now();
+    this.refill();
+    let nextDue = Number.POSITIVE_INFINITY;
+    for (const [key, item] of this.queue) {
+      if (this.inflight >= this.concurrency) return;
+      if (item.due > now) {
+        // Queue order is mostly due order; retries with backoff may sit further back.
+        nextDue = Math.min(nextDue, item.due);
+        continue;
+      }
+      if (this.tokens < 1) {
+        this.schedule(((1 - this.tokens) / this.qps) * 1000);
+        return;
+      }
+      this.tokens -= 1;
+      this.queue.delete(key);
+      this.inflight++;
+      void this.write(key, item);
+    }
+    if (nextDue !== Number.POSITIVE_INFINITY) this.schedule(nextDue - now);
+    queued.set(this.queue.size);
+    this.notifyIdle();
+  }
+
+  private async write(key: string, item: Item): Promise<void> {
+    try {
+      await this.opts.patch(item.target, item.status);
+      writes.inc({ kind: item.target.kind, result: 'ok' });
+      this.opts.written?.(key, item.status);
+    } catch (err) {
+      if (this.opts.isNotFound(err)) {
+        writes.inc({ kind: item.target.kind, result: 'gone' });
+        this.opts.gone?.(key);
+      } else {
+        writes.inc({ kind: item.target.kind, result: 'error' });
+        const attempts = item.attempts + 1;
+        const backoff = Math.min(30_000, 200 * 2 ** Math.min(attempts, 8));
+        this.opts.log.warn({ record: key, err: err instanceof Error ? err.message : String(err), retryInMs: backoff }, 'status write failed');
+        if (!this.queue.has(key) && !this.closed) this.queue.set(key, { ...item, attempts, due: performance.now() + backoff });
+      }
+    } finally {
+      this.inflight--;
+      if (this.queue.size > 0) this.schedule(0);
+      else this.notifyIdle();
+    }
+  }
+
+  private notifyIdle(): void {
+    if (this.pending !== 0) return;
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * What a DNSRecord's and a DNSZone's status should say, as pure functions of the verdict
+ * and the agents' acknowledgements. Conditions follow metav1.Condition; a condition keeps
+ * its lastTransitionTime while its status stays the same, so an unchanged status compares
+ * equal and is never written again.
+ */
+import type { Verdict, ZoneVerdict } from './policy.js';
+
+export interface Condition {
+  readonly type: string;
+  readonly status: 'True' | 'False' | 'Unknown';
+  readonly observedGeneration: number;
+  readonly lastTransitionTime: string;
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface RecordStatus {
+  readonly observedGeneration: number;
+  readonly zone?: string;
+  readonly nodes: string;
+  readonly conditions: readonly Condition[];
+}
+
+export interface ZoneStatus {
+  readonly observedGeneration: number;
+  readonly serial?: number;
+  readonly records: number;
+  readonly nodes: string;
+  readonly conditions: readonly Condition[];
+}
+
+/** How many ready agents hold a serial at or after the one needed, out of how many. */
+export interface Propagation {
+  readonly acked: number;
+  readonly total: number;
+}
+
+type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
+
+function isCondition(c: unknown): c is Condition {
+  return typeof c === 'object' && c !== null && typeof (c as Condition).type === 'string' && typeof (c as Condition).status === 'string';
+}
+
+export function conditionsOf(status: unknown): readonly Condition[] {
+  const list = (status as { conditions?: unknown } | undefined)?.conditions;
+  return Array.isArray(list) ? list.filter(isCondition) : [];
+}
+
+export function findCondition(status: unknown, type: string): Condition | undefined {
+  return conditionsOf(status).find((c) => c.type === type);
+}
+
+/** The condition with lastTransitionTime carried over unless its status flipped. */
+export function withTransition(prev: readonly Condition[], next: ConditionInput, now: string): Condition {
+  const old = prev.find((c) => c.type === next.type);
+  const lastTransitionTime = old && old.status === next.status && typeof old.lastTransitionTime === 'string' ? old.lastTransitionTime : now;
+  return { type: next.type, status: next.status, observedGeneration: next.observedGeneration, lastTransitionTime, reason: next.reason, message: next.message };
+}
+
+export function nodesColumn(p: Propagation): string {
+  return `${p.acked}/${p.total}`;
+}
+
+export function recordStatus(generation: number, verdict: Verdict, prop: Propagation, prev: unknown, now: string): RecordStatus {
+  const old = conditionsOf(prev);
+  const g = generation;
+  if (!verdict.accepted) {
+    return {
+      observedGeneration: g,
+      ...(verdict.zone !== undefined ? { zone: verdict.zone } : {}),
+      nodes: '-',
+      conditions: [
+        withTransition(old, { type: 'Accepted', status: 'False', observedGeneration: g, reason: verdict.reason, message: verdict.message }, now),
+        withTransition(old, { type: 'Ready', status: 'False', observedGeneration: g, reason: 'NotAccepted', message: 'the record is not served: see the Accepted condition' }, now),
+      ],
+    };
+  }
+  const ready = readyCondition(g, prop);
+  return {
+    observedGeneration: g,
+    zone: verdict.zone,
+    nodes: nodesColumn(prop),
+    conditions: [
+      withTransition(old, { type: 'Accepted', status: 'True', observedGeneration: g, reason: 'Accepted', message: `served in zone ${verdict.zone}` }, now),
+      withTransition(old, ready, now),
+    ],
+  };
+}
+
+function readyCondition(g: number, prop: Propagation): ConditionInput {
+  if (prop.total === 0) return { type: 'Ready', status: 'False', observedGeneration: g, reason: 'NoAgents', message: 'no ready agents to apply it on (applied on 0/0 nodes)' };
+  const message = `applied on ${prop.acked}/${prop.total} nodes`;
+  if (prop.acked >= prop.total) return { type: 'Ready', status: 'True', observedGeneration: g, reason: 'Applied', message };
+  return { type: 'Ready', status: 'False', observedGeneration: g, reason: 'Propagating', message };
+}
+
+export function zoneStatus(generation: number, verdict: ZoneVerdict, serial: number | undefined, records: number, prop: Propagation, prev: unknown, now: string): ZoneStatus {
+  const old = conditionsOf(prev);
+  const g = generation;
+  if (!verdict.accepted) {
+    return {
+      observedGeneration: g,
+      records: 0,
+      nodes: '-',
+      conditions: [
+        withTransition(old, { type: 'Accepted', status: 'False', observedGeneration: g, reason: verdict.reason, message: verdict.message }, now),
+        withTransition(old, { type: 'Ready', status: 'False', observedGeneration: g, reason: 'NotAccepted', message: 'the zone is not served: see the Accepted condition' }, now),
+      ],
+    };
+  }
+  return {
+    observedGeneration: g,
+    ...(serial !== undefined ? { serial } : {}),
+    records,
+    nodes: nodesColumn(prop),
+    conditions: [
+      withTransition(old, { type: 'Accepted', status: 'True', observedGeneration: g, reason: 'Accepted', message: 'zone is served' }, now),
+      withTransition(old, readyCondition(g, prop), now),
+    ],
+  };
+}
+
+/** Deep equality of two JSON-shaped statuses, key order ignored. */
+export function sameStatus(a: unknown, b: unknown): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'undefined';
+}
+
+/**
+ * Whether moving from `prev` to `next` is a refusal a person should hear about: the record
+ * was not refused for this reason before (new, previously accepted, or another reason).
+ */
+export function refusalTransition(prev: unknown, next: RecordStatus | ZoneStatus): Condition | undefined {
+  const now = next.conditions.find((c) => c.type === 'Accepted');
+  if (!now || now.status !== 'False') return undefined;
+  const before = findCondition(prev, 'Accepted');
+  if (before && before.status === 'False' && before.reason === now.reason && before.message === now.message) return undefined;
+  return now;
+}
