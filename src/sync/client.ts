@@ -1,0 +1,122 @@
+/**
+ * The pulling side's I/O: an IXFR/AXFR over TCP (every message verified as one TSIG
+ * stream) and an SOA query over UDP. Each call owns its socket and always ends: by the
+ * answer, an error, or its deadline.
+ */
+import { connect } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { randomInt } from 'node:crypto';
+import type { RR } from '../dns/rr.js';
+import { TsigStreamVerifier, type TsigKey } from '../dns/tsig.js';
+import type { Auth } from './auth.js';
+import { RCODE, decode, readHeader, sectionRRs, soaQuery, transferQuery } from './codec.js';
+import { frame, readFrames } from './tcp.js';
+import { XfrCollector, type XfrResult } from './xfr.js';
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The peer answered with an error RCODE (REFUSED, NOTAUTH, NOTIMP…). */
+export class PeerRcodeError extends Error {
+  override readonly name = 'PeerRcodeError';
+  constructor(
+    readonly rcode: number,
+    what: string,
+  ) {
+    super(`${what}: peer answered rcode ${rcode}`);
+  }
+}
+
+export class TransferTimeoutError extends Error {
+  override readonly name = 'TransferTimeoutError';
+}
+
+function newId(): number {
+  return randomInt(0, 65536);
+}
+
+/** IXFR when `current` is given (AXFR otherwise) from `peer`. */
+export function pullZone(peer: Endpoint, origin: string, current: RR | undefined, auth: Auth, timeoutMs: number): Promise<XfrResult> {
+  const id = newId();
+  const req = auth.request(transferQuery(id, origin, current));
+  const key: TsigKey | undefined = auth.signingKey;
+  const verifier = req.mac && key ? new TsigStreamVerifier(key, req.mac) : undefined;
+  const collector = new XfrCollector(origin, current !== undefined, current?.type === 'SOA' ? (current.data as { serial: number }).serial >>> 0 : undefined);
+  const what = `${current ? 'IXFR' : 'AXFR'} ${origin || '.'} from ${peer.host}:${peer.port}`;
+  return new Promise<XfrResult>((resolve, reject) => {
+    let done = false;
+    let index = 0;
+    const sock = connect({ host: peer.host, port: peer.port });
+    const finish = (err: Error | undefined, result?: XfrResult): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(result as XfrResult);
+    };
+    const timer = setTimeout(() => finish(new TransferTimeoutError(`${what}: no complete answer in ${timeoutMs} ms`)), timeoutMs);
+    sock.setNoDelay(true);
+    sock.on('connect', () => sock.write(frame(req.wire)));
+    sock.on('error', (err) => finish(err));
+    sock.on('close', () => finish(new Error(`${what}: connection closed before the transfer ended`)));
+    readFrames(sock, (raw) => {
+      if (done) return;
+      try {
+        const h = readHeader(raw);
+        if (h.id !== id || !h.qr) return;
+        if (h.rcode !== RCODE.NOERROR) {
+          // Refusals may carry an unsigned TSIG; the rcode is what matters.
+          finish(new PeerRcodeError(h.rcode, what));
+          return;
+        }
+        const msg = verifier ? verifier.verify(raw) : raw;
+        const p = decode(msg);
+        const complete = collector.add(sectionRRs(p.answers), index++);
+        if (complete) {
+          verifier?.finish();
+          finish(undefined, collector.result());
+        }
+      } catch (err) {
+        finish(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  });
+}
+
+/** The zone's SOA at `peer` over UDP (signed when we have a key); undefined on NXDOMAIN/empty. */
+export function querySoa(peer: Endpoint, origin: string, auth: Auth, timeoutMs: number): Promise<RR | undefined> {
+  const id = newId();
+  const req = auth.request(soaQuery(id, origin));
+  return new Promise((resolve, reject) => {
+    const sock = createSocket(peer.host.includes(':') ? 'udp6' : 'udp4');
+    let done = false;
+    const finish = (err: Error | undefined, soa?: RR): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.close();
+      if (err) reject(err);
+      else resolve(soa);
+    };
+    const timer = setTimeout(() => finish(new TransferTimeoutError(`SOA ${origin} at ${peer.host}:${peer.port}: no answer in ${timeoutMs} ms`)), timeoutMs);
+    sock.on('error', (err) => finish(err));
+    sock.on('message', (raw) => {
+      try {
+        const h = readHeader(raw);
+        if (h.id !== id || !h.qr) return;
+        if (h.rcode !== RCODE.NOERROR) {
+          finish(new PeerRcodeError(h.rcode, `SOA ${origin}`));
+          return;
+        }
+        const p = decode(auth.response(raw, req.mac));
+        finish(undefined, sectionRRs(p.answers).find((rr) => rr.type === 'SOA' && rr.name === origin));
+      } catch (err) {
+        finish(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+    sock.send(req.wire, peer.port, peer.host);
+  });
+}

@@ -1,0 +1,144 @@
+/**
+ * The sync engine's messages: encoding and decoding over dns-packet, plus the builders for
+ * NOTIFY (with or without the diff), SOA queries and transfer requests. Records leaving
+ * here are canonical RRs; records arriving are canonicalized before anyone compares them.
+ */
+import type { Answer, Packet, Question } from 'dns-packet';
+import { decodeMessage, encodeMessage, type WireMessage } from '../dns/wire.js';
+import type { RR } from '../dns/rr.js';
+import { canonicalRR, type SoaRdata } from '../dns/rdata.js';
+import { nameCodec, rdataCodec } from '../dns/packet-codecs.js';
+import type { ZoneDiff } from '../zone/types.js';
+
+export const OPCODE_QUERY = 0;
+export const OPCODE_NOTIFY = 4;
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, NOTAUTH: 9 } as const;
+const FLAG_QR = 0x8000;
+const FLAG_AA = 0x0400;
+
+/** Largest NOTIFY that carries a diff: the EDNS buffer size safe from fragmentation. */
+export const NOTIFY_MAX_DATAGRAM = 1232;
+
+export class MessageError extends Error {
+  override readonly name = 'MessageError';
+}
+
+export interface Header {
+  readonly id: number;
+  readonly qr: boolean;
+  readonly opcode: number;
+  readonly rcode: number;
+}
+
+/** Header fields straight from the bytes (dns-packet's decode names opcodes, not numbers). */
+export function readHeader(msg: Uint8Array): Header {
+  if (msg.length < 12) throw new MessageError('message shorter than a header');
+  const flags = ((msg[2] as number) << 8) | (msg[3] as number);
+  return { id: ((msg[0] as number) << 8) | (msg[1] as number), qr: (flags & FLAG_QR) !== 0, opcode: (flags >> 11) & 0xf, rcode: flags & 0xf };
+}
+
+export function flags(opts: { qr?: boolean; opcode?: number; aa?: boolean; rcode?: number }): number {
+  return ((opts.opcode ?? 0) << 11) | (opts.aa ? FLAG_AA : 0) | (opts.rcode ?? 0);
+}
+
+/** Encodes with name compression (dns/wire); opcode and rcode ride in `flags`. */
+export function encode(p: Packet): Buffer {
+  return encodeMessage(p as WireMessage);
+}
+
+export function decode(msg: Uint8Array): Packet {
+  try {
+    return decodeMessage(Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength));
+  } catch (err) {
+    throw new MessageError(`undecodable message: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Records of a decoded section in canonical form; OPT, TSIG and non-IN data dropped. */
+export function sectionRRs(section: readonly Answer[] | undefined): RR[] {
+  const out: RR[] = [];
+  for (const a of section ?? []) {
+    if (a.type === 'OPT' || (a.type as string) === 'TSIG') continue;
+    const cls = (a as { class?: string }).class;
+    if (cls !== undefined && cls !== 'IN') continue;
+    out.push(canonicalRR(a as { name: string; type: string; ttl?: number; data?: unknown }));
+  }
+  return out;
+}
+
+export function soaSerial(rr: RR | undefined): number | undefined {
+  return rr?.type === 'SOA' ? (rr.data as SoaRdata).serial >>> 0 : undefined;
+}
+
+export function withSerial(soa: RR, serial: number): RR {
+  return { ...soa, data: { ...(soa.data as SoaRdata), serial: serial >>> 0 } } as RR;
+}
+
+function edns(): Answer {
+  return { type: 'OPT', name: '.', udpPayloadSize: NOTIFY_MAX_DATAGRAM, flags: 0, options: [] } as unknown as Answer;
+}
+
+function question(origin: string, type: string): Question {
+  return { name: origin, type: type as Question['type'], class: 'IN' };
+}
+
+/**
+ * NOTIFY for `soa`'s zone. With a diff, the authority section carries it in IXFR order
+ * (old SOA, deleted, new SOA, added), which a standard secondary ignores.
+ */
+export function notifyMessage(id: number, soa: RR, diff?: ZoneDiff): Buffer {
+  const authorities: Answer[] = diff ? [withSerial(soa, diff.fromSerial), ...diff.deleted, soa, ...diff.added] : [];
+  return encode({ type: 'query', id, flags: flags({ opcode: OPCODE_NOTIFY, aa: true }), questions: [question(soa.name, 'SOA')], answers: [soa], authorities, additionals: [edns()] });
+}
+
+/** The diff a NOTIFY carries, when it carries one that is well formed. */
+export function notifyDiff(origin: string, p: Packet): ZoneDiff | undefined {
+  const auth = sectionRRs(p.authorities);
+  const first = auth[0];
+  if (!first || first.type !== 'SOA' || first.name !== origin) return undefined;
+  const second = auth.findIndex((rr, i) => i > 0 && rr.type === 'SOA');
+  if (second < 0) return undefined;
+  const newSoa = auth[second] as RR;
+  if (newSoa.name !== origin || auth.slice(second + 1).some((rr) => rr.type === 'SOA')) return undefined;
+  const announced = soaSerial(sectionRRs(p.answers).find((rr) => rr.type === 'SOA'));
+  const toSerial = soaSerial(newSoa) as number;
+  if (announced !== undefined && announced !== toSerial) return undefined;
+  return { origin, fromSerial: soaSerial(first) as number, toSerial, soa: newSoa, deleted: auth.slice(1, second), added: auth.slice(second + 1) };
+}
+
+/** A response echoing the request's ID, opcode and question. */
+export function responseTo(req: Packet, opcode: number, rcode: number, answers: readonly RR[] = [], aa = true): Buffer {
+  return encode({ type: 'response', id: req.id ?? 0, flags: flags({ qr: true, opcode, aa, rcode }), questions: req.questions ?? [], answers: [...answers] });
+}
+
+/** REFUSED/NOTAUTH etc. built from the raw request header and its first question, if any. */
+export function errorResponse(raw: Uint8Array, rcode: number): Buffer | undefined {
+  let h: Header;
+  try {
+    h = readHeader(raw);
+  } catch {
+    return undefined;
+  }
+  let questions: Question[] = [];
+  try {
+    questions = (decode(raw).questions ?? []).slice(0, 1);
+  } catch {
+    questions = [];
+  }
+  return encode({ type: 'response', id: h.id, flags: flags({ qr: true, opcode: h.opcode, rcode }), questions });
+}
+
+export function soaQuery(id: number, origin: string): Buffer {
+  return encode({ type: 'query', id, flags: 0, questions: [question(origin, 'SOA')] });
+}
+
+/** AXFR, or IXFR from `current` (whose SOA goes in the authority section, RFC 1995 §3). */
+export function transferQuery(id: number, origin: string, current?: RR): Buffer {
+  if (!current) return encode({ type: 'query', id, flags: 0, questions: [question(origin, 'AXFR')] });
+  return encode({ type: 'query', id, flags: 0, questions: [question(origin, 'IXFR')], authorities: [current] });
+}
+
+/** Uncompressed size of one record on the wire. */
+export function encodedLength(rr: RR): number {
+  return nameCodec.encodingLength(rr.name) + 10 + rdataCodec(rr.type).encodingLength(rr.data) - 2;
+}

@@ -1,0 +1,60 @@
+/** The sync engine's Prometheus metrics (both roles), created once per process. */
+import { counter, gauge, histogram } from '../observability/metrics.js';
+
+export const notifiesSent = counter<'kind'>({
+  name: 'dnssync_sync_notifies_sent_total',
+  help: 'NOTIFY messages sent to agents, by kind: diff (carries the change) or plain (the agent must pull)',
+  labelNames: ['kind'],
+});
+
+export const notifiesAcked = counter({
+  name: 'dnssync_sync_notifies_acked_total',
+  help: 'NOTIFY responses received from agents (each one reports the serial the agent now has)',
+});
+
+export const notifiesRetried = counter({
+  name: 'dnssync_sync_notifies_retried_total',
+  help: 'NOTIFY messages resent because the agent had not acknowledged in time',
+});
+
+export const transfersServed = counter<'type'>({
+  name: 'dnssync_sync_transfers_served_total',
+  help: 'Zone transfers and SOA queries answered by the primary, by type (axfr, ixfr, ixfr-axfr, ixfr-uptodate, soa)',
+  labelNames: ['type'],
+});
+
+export const agentLag = gauge<'agent' | 'zone'>({
+  name: 'dnssync_sync_agent_lag_seconds',
+  help: 'How long an agent has been behind the current serial of a zone (0 when in sync)',
+  labelNames: ['agent', 'zone'],
+});
+
+export const agentSerial = gauge<'agent' | 'zone'>({
+  name: 'dnssync_sync_agent_acked_serial',
+  help: 'The last serial an agent acknowledged for a zone',
+  labelNames: ['agent', 'zone'],
+});
+
+export const zoneSerial = gauge<'zone' | 'role'>({
+  name: 'dnssync_sync_zone_serial',
+  help: 'Current serial of each zone, on the primary or on this secondary',
+  labelNames: ['zone', 'role'],
+});
+
+export const updatesApplied = counter<'how'>({
+  name: 'dnssync_sync_updates_applied_total',
+  help: 'Zone updates a secondary applied, by how they arrived: notify (diff in the NOTIFY), ixfr, axfr',
+  labelNames: ['how'],
+});
+
+export const pullFailures = counter<'reason'>({
+  name: 'dnssync_sync_pull_failures_total',
+  help: 'Transfers a secondary could not complete, by reason',
+  labelNames: ['reason'],
+});
+
+export const applySeconds = histogram({
+  name: 'dnssync_sync_notify_apply_seconds',
+  help: 'Time a secondary spends applying the diff carried by one NOTIFY',
+  buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
+});

@@ -1,0 +1,599 @@
+/**
+ * The primary: holds each zone with its serial and journal, serves SOA/IXFR/AXFR on one
+ * port (UDP + TCP), and pushes every change to every agent as a NOTIFY carrying the diff,
+ * sent from that same port. Per agent and zone at most one NOTIFY is outstanding; the next
+ * one goes out when it is acknowledged (carrying everything since the acknowledged serial),
+ * or when the retry timer fires (exponential backoff, capped). It knows nothing of Kubernetes.
+ */
+import { EventEmitter } from 'node:events';
+import { randomInt } from 'node:crypto';
+import type { RemoteInfo } from 'node:dgram';
+import type { Socket as TcpSocket } from 'node:net';
+import type { Question } from 'dns-packet';
+import { canonicalName, type RR } from '../dns/rr.js';
+import { canonicalRR, type SoaRdata } from '../dns/rdata.js';
+import { TsigStreamSigner, type TsigKey } from '../dns/tsig.js';
+import { applyDiff, diffRecords } from '../zone/diff.js';
+import { buildSnapshot } from '../zone/snapshot.js';
+import type { ZoneDiff, ZoneSnapshot } from '../zone/types.js';
+import { logger, type Logger } from '../observability/logger.js';
+import { Auth, type AuthOk } from './auth.js';
+import { querySoa, type Endpoint } from './client.js';
+import { NOTIFY_MAX_DATAGRAM, OPCODE_NOTIFY, OPCODE_QUERY, RCODE, decode, errorResponse, notifyMessage, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
+import { Journal, type JournalLimits } from './journal.js';
+import { closePair, listenPair, type PortPair } from './listen.js';
+import { agentLag, agentSerial, notifiesAcked, notifiesRetried, notifiesSent, transfersServed, zoneSerial } from './metrics.js';
+import { nextSerial, serialGt } from './serials.js';
+import { frame, readFrames } from './tcp.js';
+import { axfrRecords, ixfrRecords, xfrMessages } from './xfr.js';
+
+/** SOA fields other than the serial, which the primary owns. */
+export interface SoaParams {
+  readonly mname?: string;
+  readonly rname?: string;
+  readonly refresh?: number;
+  readonly retry?: number;
+  readonly expire?: number;
+  /** Negative-caching TTL (RFC 2308). */
+  readonly minimum?: number;
+  /** TTL of the SOA record itself (default: minimum). */
+  readonly ttl?: number;
+}
+
+export interface AgentEndpoint {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RetryPolicy {
+  /** First retry after this long (default 200 ms). */
+  readonly initialMs?: number;
+  /** Backoff doubles up to this interval and then keeps retrying at it (default 5 s). */
+  readonly maxMs?: number;
+}
+
+export interface PrimaryOptions {
+  /** Where transfers are served and NOTIFYs leave from. Port 0 picks one. */
+  readonly host: string;
+  readonly port: number;
+  /** TSIG keys: the first signs; any verifies. Without keys nothing is signed or required. */
+  readonly keys?: readonly TsigKey[];
+  readonly journal?: JournalLimits;
+  readonly retry?: RetryPolicy;
+  /** Largest NOTIFY that carries a diff (default 1232); larger changes go as a plain NOTIFY. */
+  readonly maxNotifySize?: number;
+  /** Seconds since the epoch, for time-based serials (tests pin it). */
+  readonly clock?: () => number;
+  readonly log?: Logger;
+}
+
+export interface AgentZoneState {
+  readonly origin: string;
+  /** Last serial the agent acknowledged; undefined before it ever answered with one. */
+  readonly ackedSerial: number | undefined;
+  readonly currentSerial: number;
+  readonly inSync: boolean;
+  /** Seconds the agent has been behind, 0 when in sync. */
+  readonly lagSeconds: number;
+  /** NOTIFYs sent for the outstanding change, 0 when nothing is outstanding. */
+  readonly attempts: number;
+}
+
+export interface AgentState extends AgentEndpoint {
+  readonly zones: AgentZoneState[];
+}
+
+export interface PrimaryEvents {
+  /** An agent acknowledged `serial` for `origin` (it now serves exactly that serial). */
+  ack: [agentId: string, origin: string, serial: number];
+  /** A zone got a new serial (persist it to survive restarts). */
+  serial: [origin: string, serial: number];
+}
+
+interface Zone {
+  snapshot: ZoneSnapshot;
+  readonly journal: Journal;
+  params: SoaParams;
+}
+
+interface Inflight {
+  readonly ids: Set<number>;
+  attempt: number;
+  timer: NodeJS.Timeout | undefined;
+  /** Base serial of the diff last sent, or undefined when it was a plain NOTIFY. */
+  lastFrom: number | undefined;
+  lastTo: number;
+}
+
+interface Link {
+  readonly agent: Agent;
+  readonly origin: string;
+  acked: number | undefined;
+  behindSince: number | undefined;
+  inflight: Inflight | undefined;
+}
+
+interface Agent extends AgentEndpoint {
+  readonly links: Map<string, Link>;
+}
+
+interface Sent {
+  readonly link: Link;
+  readonly mac: Buffer | undefined;
+}
+
+const DEFAULT_SOA = { refresh: 60, retry: 10, expire: 3600, minimum: 5 };
+
+export class ZoneNotFoundError extends Error {
+  override readonly name = 'ZoneNotFoundError';
+}
+
+export class Primary extends EventEmitter<PrimaryEvents> {
+  private readonly zones = new Map<string, Zone>();
+  private readonly floors = new Map<string, number>();
+  private readonly agents = new Map<string, Agent>();
+  private readonly sent = new Map<number, Sent>();
+  private readonly conns = new Set<TcpSocket>();
+  private readonly auth: Auth;
+  private readonly log: Logger;
+  private readonly clock: () => number;
+  private readonly retryInitial: number;
+  private readonly retryMax: number;
+  private readonly maxNotify: number;
+  private closed = false;
+
+  private constructor(
+    private readonly pair: PortPair,
+    private readonly opts: PrimaryOptions,
+    auth: Auth,
+  ) {
+    super();
+    this.auth = auth;
+    this.log = opts.log ?? logger('primary');
+    this.clock = opts.clock ?? (() => Math.floor(Date.now() / 1000));
+    this.retryInitial = opts.retry?.initialMs ?? 200;
+    this.retryMax = opts.retry?.maxMs ?? 5000;
+    this.maxNotify = opts.maxNotifySize ?? NOTIFY_MAX_DATAGRAM;
+  }
+
+  static async start(opts: PrimaryOptions): Promise<Primary> {
+    const auth = new Auth(opts.keys ?? [], 'primary');
+    let self: Primary | undefined;
+    const pair = await listenPair(opts.host, opts.port, {
+      udp: (msg, rinfo) => self?.onUdp(msg, rinfo),
+      tcp: (sock) => (self ? self.onTcp(sock) : sock.destroy()),
+    });
+    self = new Primary(pair, opts, auth);
+    self.log.info({ host: pair.host, port: pair.port, tsig: auth.enabled }, 'primary listening for transfers; NOTIFYs leave from this port');
+    return self;
+  }
+
+  get address(): Endpoint {
+    return { host: this.pair.host, port: this.pair.port };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Zones
+
+  /** The current snapshot of a zone. */
+  zone(origin: string): ZoneSnapshot | undefined {
+    return this.zones.get(canonicalName(origin))?.snapshot;
+  }
+
+  origins(): string[] {
+    return [...this.zones.keys()];
+  }
+
+  /** Current serial of every zone (what a state file persists). */
+  serials(): Record<string, number> {
+    return Object.fromEntries([...this.zones].map(([o, z]) => [o, z.snapshot.serial]));
+  }
+
+  /**
+   * The next serial of `origin` will be newer than `serial`: feed it what survived a restart
+   * (a state file, the agents' SOA answers) before the first setZone.
+   */
+  raiseSerialFloor(origin: string, serial: number): void {
+    const o = canonicalName(origin);
+    const cur = this.floors.get(o);
+    if (cur === undefined || serialGt(serial, cur)) this.floors.set(o, serial >>> 0);
+  }
+
+  /**
+   * Replaces a zone's records (no SOA among them: the primary makes it) and pushes the
+   * difference. Returns the zone's serial, unchanged when nothing changed. Throws ZoneError
+   * when the records do not form a valid zone; the old zone stays.
+   */
+  setZone(origin: string, records: Iterable<RR>, params: SoaParams = {}): number {
+    const o = canonicalName(origin);
+    const list = [...records].filter((rr) => rr.type !== 'SOA');
+    const cur = this.zones.get(o);
+    if (!cur) {
+      const serial = this.firstSerial(o);
+      const snapshot = buildSnapshot(o, [this.makeSoa(o, serial, params), ...list]);
+      this.zones.set(o, { snapshot, journal: new Journal(this.opts.journal), params });
+      this.published(o, snapshot.serial);
+      return snapshot.serial;
+    }
+    const changes = diffRecords(cur.snapshot.records(), list);
+    return this.commit(o, cur, changes.deleted, changes.added, params);
+  }
+
+  /**
+   * Applies a known change without comparing whole zones: O(change), for callers that
+   * already know what changed. Throws DiffConflictError when it does not fit the zone.
+   */
+  updateZone(origin: string, change: { deleted: readonly RR[]; added: readonly RR[] }, params?: SoaParams): number {
+    const o = canonicalName(origin);
+    const cur = this.zones.get(o);
+    if (!cur) throw new ZoneNotFoundError(`zone ${o} is not served here`);
+    return this.commit(o, cur, change.deleted.map((r) => canonicalRR(r)), change.added.map((r) => canonicalRR(r)), params ?? cur.params);
+  }
+
+  removeZone(origin: string): void {
+    const o = canonicalName(origin);
+    if (!this.zones.delete(o)) return;
+    for (const a of this.agents.values()) {
+      const link = a.links.get(o);
+      if (link) this.dropLink(link);
+    }
+    zoneSerial.remove({ zone: o, role: 'primary' });
+    this.log.info({ zone: o }, 'zone removed');
+  }
+
+  /** `past`: a serial seen elsewhere that the new one must exceed (forces a new serial). */
+  private commit(o: string, cur: Zone, deleted: readonly RR[], added: readonly RR[], params: SoaParams, past?: number): number {
+    const soaChanged = !sameParams(cur.params, params);
+    if (deleted.length === 0 && added.length === 0 && !soaChanged && past === undefined) return cur.snapshot.serial;
+    const base = past !== undefined && serialGt(past, cur.snapshot.serial) ? past : cur.snapshot.serial;
+    const serial = nextSerial(base, this.clock());
+    const diff: ZoneDiff = { origin: o, fromSerial: cur.snapshot.serial, toSerial: serial, soa: this.makeSoa(o, serial, params), deleted, added };
+    cur.snapshot = applyDiff(cur.snapshot, diff);
+    cur.params = params;
+    cur.journal.append(diff);
+    this.published(o, serial);
+    return serial;
+  }
+
+  private firstSerial(o: string): number {
+    const floor = this.floors.get(o);
+    const now = this.clock() >>> 0;
+    return floor === undefined ? now : nextSerial(floor, now);
+  }
+
+  private makeSoa(o: string, serial: number, p: SoaParams): RR {
+    const minimum = p.minimum ?? DEFAULT_SOA.minimum;
+    const data: SoaRdata = {
+      mname: p.mname ?? (o ? `ns.${o}` : 'ns'),
+      rname: p.rname ?? (o ? `hostmaster.${o}` : 'hostmaster'),
+      serial,
+      refresh: p.refresh ?? DEFAULT_SOA.refresh,
+      retry: p.retry ?? DEFAULT_SOA.retry,
+      expire: p.expire ?? DEFAULT_SOA.expire,
+      minimum,
+    };
+    return canonicalRR({ name: o, type: 'SOA', ttl: p.ttl ?? minimum, data });
+  }
+
+  private published(o: string, serial: number): void {
+    zoneSerial.set({ zone: o, role: 'primary' }, serial);
+    this.log.debug({ zone: o, serial }, 'zone has a new serial');
+    this.emit('serial', o, serial);
+    for (const a of this.agents.values()) this.kick(this.link(a, o));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Agents
+
+  /** The full set of agents to push to; new ones are notified at once, gone ones forgotten. */
+  setAgents(list: readonly AgentEndpoint[]): void {
+    const want = new Map(list.map((a) => [a.id, a]));
+    for (const [id, a] of this.agents) {
+      const w = want.get(id);
+      if (!w || w.host !== a.host || w.port !== a.port) {
+        for (const link of a.links.values()) this.dropLink(link);
+        this.agents.delete(id);
+      }
+    }
+    for (const w of want.values()) {
+      if (this.agents.has(w.id)) continue;
+      const agent: Agent = { id: w.id, host: w.host, port: w.port, links: new Map() };
+      this.agents.set(w.id, agent);
+      this.log.debug({ agent: w.id, host: w.host, port: w.port }, 'agent added');
+      for (const o of this.zones.keys()) this.kick(this.link(agent, o));
+    }
+  }
+
+  agentStates(): AgentState[] {
+    const now = Date.now();
+    return [...this.agents.values()].map((a) => ({
+      id: a.id,
+      host: a.host,
+      port: a.port,
+      zones: [...this.zones.entries()].map(([o, z]) => {
+        const link = a.links.get(o);
+        const inSync = link?.acked === z.snapshot.serial;
+        return {
+          origin: o,
+          ackedSerial: link?.acked,
+          currentSerial: z.snapshot.serial,
+          inSync,
+          lagSeconds: inSync || !link?.behindSince ? 0 : (now - link.behindSince) / 1000,
+          attempts: link?.inflight?.attempt ?? 0,
+        };
+      }),
+    }));
+  }
+
+  /**
+   * Asks every agent for its serial of each origin (SOA over UDP to its sync port) and raises
+   * the serial floors to the newest answer: after a failover, the first push is then newer
+   * than anything an agent holds. Agents that do not answer in time are skipped.
+   */
+  async probeSerials(origins: readonly string[], timeoutMs = 1000): Promise<Record<string, number>> {
+    const found: Record<string, number> = {};
+    const asks: Promise<void>[] = [];
+    for (const a of this.agents.values()) {
+      for (const origin of origins) {
+        const o = canonicalName(origin);
+        asks.push(
+          querySoa(a, o, this.auth, timeoutMs).then(
+            (soa) => {
+              const s = soaSerial(soa);
+              if (s === undefined) return;
+              this.raiseSerialFloor(o, s);
+              const prev = found[o];
+              if (prev === undefined || serialGt(s, prev)) found[o] = s;
+            },
+            () => undefined,
+          ),
+        );
+      }
+    }
+    await Promise.all(asks);
+    return found;
+  }
+
+  private link(a: Agent, o: string): Link {
+    let l = a.links.get(o);
+    if (!l) {
+      l = { agent: a, origin: o, acked: undefined, behindSince: undefined, inflight: undefined };
+      a.links.set(o, l);
+    }
+    return l;
+  }
+
+  private dropLink(link: Link): void {
+    this.clearInflight(link);
+    link.agent.links.delete(link.origin);
+    agentLag.remove({ agent: link.agent.id, zone: link.origin });
+    agentSerial.remove({ agent: link.agent.id, zone: link.origin });
+  }
+
+  private clearInflight(link: Link): void {
+    const f = link.inflight;
+    if (!f) return;
+    if (f.timer) clearTimeout(f.timer);
+    for (const id of f.ids) this.sent.delete(id);
+    link.inflight = undefined;
+  }
+
+  /** Sends the next NOTIFY unless one is already outstanding (its ACK or retry carries on). */
+  private kick(link: Link): void {
+    const z = this.zones.get(link.origin);
+    if (!z || this.closed) return;
+    if (link.acked === z.snapshot.serial) return;
+    link.behindSince ??= Date.now();
+    if (link.inflight) return;
+    this.send(link, 0);
+  }
+
+  private send(link: Link, attempt: number): void {
+    const z = this.zones.get(link.origin);
+    if (!z || this.closed) return;
+    const f: Inflight = link.inflight ?? { ids: new Set(), attempt, timer: undefined, lastFrom: undefined, lastTo: z.snapshot.serial };
+    link.inflight = f;
+    f.attempt = attempt;
+    if (f.timer) clearTimeout(f.timer);
+    const id = this.freeId();
+    const diff = link.acked === undefined ? undefined : z.journal.diffFrom(link.acked);
+    const usable = diff && diff.toSerial === z.snapshot.serial ? diff : undefined;
+    let msg = this.auth.request(notifyMessage(id, z.snapshot.soa, usable));
+    let kind: 'diff' | 'plain' = usable ? 'diff' : 'plain';
+    if (usable && msg.wire.length > this.maxNotify) {
+      msg = this.auth.request(notifyMessage(id, z.snapshot.soa));
+      kind = 'plain';
+    }
+    f.lastFrom = kind === 'diff' ? usable?.fromSerial : undefined;
+    f.lastTo = z.snapshot.serial;
+    // Keep earlier IDs of this outstanding change: a late ACK to a retransmission still counts.
+    if (f.ids.size >= 8) {
+      const oldest = f.ids.values().next().value as number;
+      f.ids.delete(oldest);
+      this.sent.delete(oldest);
+    }
+    f.ids.add(id);
+    this.sent.set(id, { link, mac: msg.mac });
+    notifiesSent.inc({ kind });
+    if (attempt > 0) notifiesRetried.inc();
+    this.log.debug({ zone: link.origin, serial: z.snapshot.serial, agent: link.agent.id, kind, attempt, from: f.lastFrom }, 'NOTIFY sent');
+    this.pair.udp.send(msg.wire, link.agent.port, link.agent.host);
+    const delay = Math.min(this.retryMax, this.retryInitial * 2 ** attempt);
+    f.timer = setTimeout(() => this.send(link, attempt + 1), delay);
+    f.timer.unref();
+  }
+
+  private freeId(): number {
+    for (;;) {
+      const id = randomInt(0, 65536);
+      if (!this.sent.has(id)) return id;
+    }
+  }
+
+  private onAck(link: Link, serial: number | undefined): void {
+    const z = this.zones.get(link.origin);
+    const f = link.inflight;
+    if (!z || !f) return;
+    notifiesAcked.inc();
+    if (serial === undefined) {
+      // The agent has no copy yet and is pulling (or failed to): keep the backoff going.
+      return;
+    }
+    const agentId = link.agent.id;
+    link.acked = serial;
+    agentSerial.set({ agent: agentId, zone: link.origin }, serial);
+    this.emit('ack', agentId, link.origin, serial);
+    if (serial === z.snapshot.serial) {
+      this.clearInflight(link);
+      link.behindSince = undefined;
+      agentLag.set({ agent: agentId, zone: link.origin }, 0);
+      this.log.debug({ zone: link.origin, serial, agent: agentId }, 'agent in sync');
+      return;
+    }
+    if (serialGt(serial, z.snapshot.serial)) {
+      // The agent holds a newer serial than ours (we restarted without state): move past it.
+      this.log.warn({ zone: link.origin, serial: z.snapshot.serial, agent: agentId, agentSerial: serial }, 'agent has a newer serial; raising ours past it');
+      this.clearInflight(link);
+      this.raiseSerialFloor(link.origin, serial);
+      this.commit(link.origin, z, [], [], z.params, serial);
+      return;
+    }
+    // Behind. If we already offered a diff from exactly this serial (or a plain NOTIFY) and it
+    // is still here, it is pulling or failing: let the backoff pace us. Else catch up at once.
+    if (f.lastTo === z.snapshot.serial && (f.lastFrom === serial || f.lastFrom === undefined)) return;
+    this.send(link, 0);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Wire
+
+  private onUdp(raw: Buffer, rinfo: RemoteInfo): void {
+    let h;
+    try {
+      h = readHeader(raw);
+    } catch {
+      return;
+    }
+    if (h.qr) {
+      this.onResponse(raw, h.id, h.opcode, h.rcode, rinfo);
+      return;
+    }
+    const reply = this.answer(raw, false);
+    for (const m of reply) this.pair.udp.send(m, rinfo.port, rinfo.address);
+  }
+
+  private onResponse(raw: Buffer, id: number, opcode: number, rcode: number, rinfo: RemoteInfo): void {
+    const s = this.sent.get(id);
+    if (!s || opcode !== OPCODE_NOTIFY) return;
+    if (s.link.agent.host !== rinfo.address) return;
+    let msg: Buffer;
+    try {
+      msg = this.auth.response(raw, s.mac);
+    } catch (err) {
+      this.log.warn({ zone: s.link.origin, agent: s.link.agent.id, err: String(err) }, 'NOTIFY response failed TSIG verification; ignored');
+      return;
+    }
+    if (rcode !== RCODE.NOERROR) {
+      this.log.warn({ zone: s.link.origin, agent: s.link.agent.id, rcode }, 'agent refused NOTIFY');
+      return;
+    }
+    let serial: number | undefined;
+    try {
+      serial = soaSerial(sectionRRs(decode(msg).answers).find((rr) => rr.type === 'SOA' && rr.name === s.link.origin));
+    } catch {
+      return;
+    }
+    this.onAck(s.link, serial);
+  }
+
+  private onTcp(sock: TcpSocket): void {
+    this.conns.add(sock);
+    sock.setTimeout(30_000, () => sock.destroy());
+    sock.on('close', () => this.conns.delete(sock));
+    sock.on('error', () => sock.destroy());
+    readFrames(sock, (raw) => {
+      for (const m of this.answer(raw, true)) {
+        if (sock.writable) sock.write(frame(m));
+      }
+    });
+  }
+
+  /** Answers one query: SOA anywhere, AXFR/IXFR over TCP; the messages to send back. */
+  private answer(raw: Buffer, tcp: boolean): Buffer[] {
+    let h;
+    try {
+      h = readHeader(raw);
+    } catch {
+      return [];
+    }
+    const a = this.auth.check(raw, !this.auth.enabled);
+    if (!a.ok) {
+      this.log.warn({ error: a.error, reason: a.reason, tcp }, 'request refused: TSIG');
+      return a.response ? [a.response] : [];
+    }
+    if (h.opcode !== OPCODE_QUERY) return this.refuse(raw, RCODE.NOTIMP);
+    let p;
+    try {
+      p = decode(a.message);
+    } catch {
+      return this.refuse(raw, RCODE.FORMERR);
+    }
+    const q = p.questions?.[0];
+    if (!q || (p.questions?.length ?? 0) !== 1) return this.refuse(raw, RCODE.FORMERR);
+    const o = canonicalName(q.name);
+    const z = this.zones.get(o);
+    if (!z) return this.refuse(raw, RCODE.REFUSED, a);
+    const snap = z.snapshot;
+    switch (q.type) {
+      case 'SOA':
+        transfersServed.inc({ type: 'soa' });
+        return [this.auth.answer(responseTo(p, OPCODE_QUERY, RCODE.NOERROR, [snap.soa]), a)];
+      case 'AXFR':
+        if (!tcp) return this.refuse(raw, RCODE.FORMERR, a);
+        transfersServed.inc({ type: 'axfr' });
+        this.log.debug({ zone: o, serial: snap.serial }, 'AXFR served');
+        return this.stream(p.id ?? 0, q, axfrRecords(snap), a);
+      case 'IXFR': {
+        const clientSerial = soaSerial(sectionRRs(p.authorities).find((rr) => rr.type === 'SOA'));
+        if (clientSerial === undefined) return this.refuse(raw, RCODE.FORMERR, a);
+        if (!tcp) {
+          // RFC 1995 §2: over UDP, a reply that does not fit is just the SOA ("use TCP").
+          transfersServed.inc({ type: 'ixfr-uptodate' });
+          return [this.auth.answer(responseTo(p, OPCODE_QUERY, RCODE.NOERROR, [snap.soa]), a)];
+        }
+        const r = ixfrRecords(snap, z.journal, clientSerial);
+        transfersServed.inc({ type: r.kind });
+        this.log.debug({ zone: o, serial: snap.serial, from: clientSerial, kind: r.kind }, 'IXFR served');
+        return this.stream(p.id ?? 0, q, r.records, a);
+      }
+      default:
+        return this.refuse(raw, RCODE.REFUSED, a);
+    }
+  }
+
+  private stream(id: number, q: Question, records: RR[], a: AuthOk): Buffer[] {
+    const msgs = xfrMessages(id, q, records);
+    if (!a.key || !a.mac) return msgs;
+    const signer = new TsigStreamSigner(a.key, a.mac);
+    return msgs.map((m) => signer.sign(m));
+  }
+
+  private refuse(raw: Buffer, rcode: number, a?: AuthOk): Buffer[] {
+    const r = errorResponse(raw, rcode);
+    if (!r) return [];
+    return [a ? this.auth.answer(r, a) : r];
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const a of this.agents.values()) for (const l of a.links.values()) this.clearInflight(l);
+    for (const c of this.conns) c.destroy();
+    await closePair(this.pair);
+  }
+}
+
+function sameParams(a: SoaParams, b: SoaParams): boolean {
+  const keys: (keyof SoaParams)[] = ['mname', 'rname', 'refresh', 'retry', 'expire', 'minimum', 'ttl'];
+  return keys.every((k) => a[k] === b[k]);
+}

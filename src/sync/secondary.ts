@@ -1,0 +1,400 @@
+/**
+ * The agent's side of the sync protocol. It listens (UDP + TCP) for NOTIFYs; one that
+ * carries a diff starting at our serial is applied atomically and answered with the new SOA
+ * (that answer is the primary's acknowledgement); any other makes us pull IXFR, falling
+ * back to AXFR, from where the NOTIFY came from (or from the configured primary of a static
+ * zone). Every zone is also checked every SOA `refresh` as a safety net. It writes only the
+ * zones it manages into the shared ZoneStore, which the DNS server reads.
+ */
+import type { RemoteInfo } from 'node:dgram';
+import type { Socket as TcpSocket } from 'node:net';
+import type { Packet } from 'dns-packet';
+import { canonicalName, type RR } from '../dns/rr.js';
+import type { SoaRdata } from '../dns/rdata.js';
+import type { TsigKey } from '../dns/tsig.js';
+import { applyDiff } from '../zone/diff.js';
+import { DiffBaseError, DiffConflictError, ZoneError } from '../zone/errors.js';
+import { buildSnapshot } from '../zone/snapshot.js';
+import type { ZoneStore } from '../zone/store.js';
+import type { ZoneDiff, ZoneSnapshot } from '../zone/types.js';
+import { logger, type Logger } from '../observability/logger.js';
+import { Auth, type AuthOk } from './auth.js';
+import { PeerRcodeError, pullZone, querySoa, type Endpoint } from './client.js';
+import { OPCODE_NOTIFY, OPCODE_QUERY, RCODE, decode, errorResponse, notifyDiff, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
+import { closePair, listenPair, type PortPair } from './listen.js';
+import { applySeconds, pullFailures, updatesApplied, zoneSerial } from './metrics.js';
+import { serialGt } from './serials.js';
+import { frame, readFrames } from './tcp.js';
+import { XfrFormatError } from './xfr.js';
+
+export interface StaticZone {
+  readonly origin: string;
+  /** The primary to pull from and to accept unsigned NOTIFYs from (when no key is set). */
+  readonly primary: Endpoint;
+}
+
+export interface SecondaryOptions {
+  readonly store: ZoneStore;
+  /** The sync listener (UDP + TCP). Port 0 picks one. */
+  readonly host: string;
+  readonly port: number;
+  /** With keys, every NOTIFY and transfer must be signed; the first key signs ours. */
+  readonly keys?: readonly TsigKey[];
+  /** Zones known up front, e.g. as a secondary of a BIND primary. */
+  readonly statics?: readonly StaticZone[];
+  readonly transferTimeoutMs?: number;
+  /** Overrides the SOA refresh interval (tests); default: the zone's SOA refresh. */
+  readonly refreshMs?: number;
+  /** How long a NOTIFY answer may wait for the pull it triggered (default 1500 ms). */
+  readonly notifyAnswerWaitMs?: number;
+  readonly log?: Logger;
+}
+
+export interface SecondaryZoneState {
+  readonly origin: string;
+  readonly primary: Endpoint | undefined;
+  readonly serial: number | undefined;
+  readonly synced: boolean;
+  readonly static: boolean;
+  readonly lastError: string | undefined;
+}
+
+interface ZoneState {
+  readonly origin: string;
+  primary: Endpoint | undefined;
+  readonly isStatic: boolean;
+  synced: boolean;
+  syncing: Promise<void> | undefined;
+  again: boolean;
+  timer: NodeJS.Timeout | undefined;
+  lastError: string | undefined;
+}
+
+export class Secondary {
+  private readonly zones = new Map<string, ZoneState>();
+  private readonly conns = new Set<TcpSocket>();
+  private readonly auth: Auth;
+  private readonly log: Logger;
+  private readonly store: ZoneStore;
+  private closed = false;
+
+  private constructor(
+    private readonly pair: PortPair,
+    private readonly opts: SecondaryOptions,
+    auth: Auth,
+  ) {
+    this.auth = auth;
+    this.store = opts.store;
+    this.log = opts.log ?? logger('secondary');
+  }
+
+  static async start(opts: SecondaryOptions): Promise<Secondary> {
+    const auth = new Auth(opts.keys ?? [], 'secondary');
+    let self: Secondary | undefined;
+    const pair = await listenPair(opts.host, opts.port, {
+      udp: (msg, rinfo) => self?.onUdp(msg, rinfo),
+      tcp: (sock) => (self ? self.onTcp(sock) : sock.destroy()),
+    });
+    self = new Secondary(pair, opts, auth);
+    self.log.info({ host: pair.host, port: pair.port, tsig: auth.enabled, statics: (opts.statics ?? []).length }, 'sync listener up');
+    for (const s of opts.statics ?? []) {
+      const st = self.state(canonicalName(s.origin), true);
+      st.primary = s.primary;
+      void self.sync(st, 'startup');
+    }
+    return self;
+  }
+
+  get address(): Endpoint {
+    return { host: this.pair.host, port: this.pair.port };
+  }
+
+  /** Undefined when every zone this agent knows of has synced at least once. */
+  notReady(): string | undefined {
+    const waiting = [...this.zones.values()].filter((z) => !z.synced).map((z) => z.origin || '.');
+    return waiting.length === 0 ? undefined : `zones not synced yet: ${waiting.join(', ')}`;
+  }
+
+  zoneStates(): SecondaryZoneState[] {
+    return [...this.zones.values()].map((z) => ({ origin: z.origin, primary: z.primary, serial: this.store.get(z.origin)?.serial, synced: z.synced, static: z.isStatic, lastError: z.lastError }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const z of this.zones.values()) if (z.timer) clearTimeout(z.timer);
+    for (const c of this.conns) c.destroy();
+    await closePair(this.pair);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Wire
+
+  private onUdp(raw: Buffer, rinfo: RemoteInfo): void {
+    void this.handle(raw, { host: rinfo.address, port: rinfo.port }).then((out) => {
+      if (out && !this.closed) this.pair.udp.send(out, rinfo.port, rinfo.address);
+    });
+  }
+
+  private onTcp(sock: TcpSocket): void {
+    this.conns.add(sock);
+    sock.setTimeout(30_000, () => sock.destroy());
+    sock.on('close', () => this.conns.delete(sock));
+    sock.on('error', () => sock.destroy());
+    const from = { host: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 };
+    readFrames(sock, (raw) => {
+      void this.handle(raw, from).then((out) => {
+        if (out && sock.writable) sock.write(frame(out));
+      });
+    });
+  }
+
+  private async handle(raw: Buffer, from: Endpoint): Promise<Buffer | undefined> {
+    let h;
+    try {
+      h = readHeader(raw);
+    } catch {
+      return undefined;
+    }
+    if (h.qr) return undefined;
+    const a = this.auth.check(raw, !this.auth.enabled);
+    if (!a.ok) {
+      this.log.warn({ from: `${from.host}:${from.port}`, error: a.error, reason: a.reason }, 'sync request refused: TSIG');
+      return a.response;
+    }
+    let p: Packet;
+    try {
+      p = decode(a.message);
+    } catch {
+      return errorResponse(raw, RCODE.FORMERR);
+    }
+    const q = p.questions?.[0];
+    if (!q || (p.questions?.length ?? 0) !== 1) return this.auth.answer(errorResponse(raw, RCODE.FORMERR) as Buffer, a);
+    const origin = canonicalName(q.name);
+    if (h.opcode === OPCODE_QUERY && q.type === 'SOA') {
+      const z = this.zones.has(origin) ? this.store.get(origin) : undefined;
+      if (!z) return this.auth.answer(errorResponse(raw, RCODE.REFUSED) as Buffer, a);
+      return this.auth.answer(responseTo(p, OPCODE_QUERY, RCODE.NOERROR, [z.soa]), a);
+    }
+    if (h.opcode !== OPCODE_NOTIFY || q.type !== 'SOA') return this.auth.answer(errorResponse(raw, h.opcode === OPCODE_QUERY ? RCODE.REFUSED : RCODE.NOTIMP) as Buffer, a);
+    return this.onNotify(raw, p, origin, from, a);
+  }
+
+  private async onNotify(raw: Buffer, p: Packet, origin: string, from: Endpoint, a: AuthOk): Promise<Buffer | undefined> {
+    const signed = a.key !== undefined;
+    let st = this.zones.get(origin);
+    if (!st) {
+      // A zone we have never seen: only a primary holding our key may introduce it.
+      if (!signed || (this.store.get(origin) !== undefined)) {
+        this.log.warn({ zone: origin, from: `${from.host}:${from.port}`, signed }, 'NOTIFY for a zone not synced here refused');
+        return this.auth.answer(errorResponse(raw, RCODE.REFUSED) as Buffer, a);
+      }
+      st = this.state(origin, false);
+    }
+    if (!signed && st.primary && st.primary.host !== from.host) {
+      this.log.warn({ zone: origin, from: from.host }, 'unsigned NOTIFY from a host that is not the primary; refused');
+      return errorResponse(raw, RCODE.REFUSED);
+    }
+    if (!st.isStatic) st.primary = from;
+
+    const announced = soaSerial(sectionRRs(p.answers).find((rr) => rr.type === 'SOA' && rr.name === origin));
+    const diff = notifyDiff(origin, p);
+    const current = this.store.get(origin);
+    let needPull = true;
+    if (diff && current && diff.fromSerial === current.serial) {
+      needPull = !this.applyNotifyDiff(st, current, diff);
+    } else if (current && announced !== undefined && !serialGt(announced, current.serial)) {
+      needPull = false; // already there (a retransmission, or a diff we applied meanwhile)
+    }
+    if (needPull) {
+      const pulled = this.sync(st, diff ? 'notify (diff base differs)' : 'notify');
+      const wait = this.opts.notifyAnswerWaitMs ?? 1500;
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([pulled, new Promise<void>((r) => (t = setTimeout(r, wait)))]);
+      if (t) clearTimeout(t);
+    }
+    const now = this.store.get(origin);
+    return this.auth.answer(responseTo(p, OPCODE_NOTIFY, RCODE.NOERROR, now ? [now.soa] : []), a);
+  }
+
+  private applyNotifyDiff(st: ZoneState, current: ZoneSnapshot, diff: ZoneDiff): boolean {
+    const t0 = process.hrtime.bigint();
+    try {
+      this.store.set(applyDiff(current, diff));
+    } catch (err) {
+      if (err instanceof DiffBaseError || err instanceof DiffConflictError || err instanceof ZoneError) {
+        this.log.warn({ zone: st.origin, serial: current.serial, err: err.message }, 'NOTIFY diff does not apply; pulling instead');
+        return false;
+      }
+      throw err;
+    }
+    applySeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+    updatesApplied.inc({ how: 'notify' });
+    this.synced(st, 'notify');
+    return true;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Pulling
+
+  private state(origin: string, isStatic: boolean): ZoneState {
+    let st = this.zones.get(origin);
+    if (!st) {
+      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined };
+      this.zones.set(origin, st);
+    }
+    return st;
+  }
+
+  /** Brings the zone up to date with its primary; concurrent calls share one run. */
+  private sync(st: ZoneState, why: string): Promise<void> {
+    if (st.syncing) {
+      st.again = true;
+      return st.syncing;
+    }
+    st.syncing = (async () => {
+      do {
+        st.again = false;
+        await this.pullOnce(st, why);
+      } while (st.again && !this.closed);
+    })().finally(() => {
+      st.syncing = undefined;
+    });
+    return st.syncing;
+  }
+
+  private async pullOnce(st: ZoneState, why: string): Promise<void> {
+    const primary = st.primary;
+    if (!primary || this.closed) return;
+    const timeout = this.opts.transferTimeoutMs ?? 10_000;
+    const current = this.store.get(st.origin);
+    try {
+      if (current) {
+        const done = await this.tryIxfr(st, primary, current, timeout);
+        if (done) return;
+      }
+      const r = await pullZone(primary, st.origin, undefined, this.auth, timeout);
+      if (r.kind !== 'full') throw new XfrFormatError('AXFR did not return a zone');
+      this.installFull(st, r.records, 'axfr');
+    } catch (err) {
+      this.pullFailed(st, err, why);
+    }
+  }
+
+  /** True when IXFR settled the matter; false when AXFR must follow. */
+  private async tryIxfr(st: ZoneState, primary: Endpoint, current: ZoneSnapshot, timeout: number): Promise<boolean> {
+    let r;
+    try {
+      r = await pullZone(primary, st.origin, current.soa, this.auth, timeout);
+    } catch (err) {
+      if (err instanceof PeerRcodeError && (err.rcode === RCODE.NOTIMP || err.rcode === RCODE.FORMERR)) return false;
+      if (err instanceof XfrFormatError) return false;
+      throw err;
+    }
+    if (r.kind === 'uptodate') {
+      this.synced(st, 'ixfr');
+      return true;
+    }
+    if (r.kind === 'full') {
+      this.installFull(st, r.records, 'ixfr');
+      return true;
+    }
+    let snap = this.store.get(st.origin) ?? current;
+    const last = r.diffs[r.diffs.length - 1];
+    if (last && !serialGt(last.toSerial, snap.serial)) {
+      this.synced(st, 'ixfr');
+      return true; // a NOTIFY diff got us there while we transferred
+    }
+    try {
+      for (const d of r.diffs) snap = applyDiff(snap, d);
+    } catch (err) {
+      if (err instanceof DiffBaseError) {
+        st.again = true; // the zone moved while we transferred; ask again from where it is
+        return true;
+      }
+      if (err instanceof DiffConflictError || err instanceof ZoneError) {
+        this.log.warn({ zone: st.origin, serial: current.serial, err: err.message }, 'IXFR does not apply; falling back to AXFR');
+        return false;
+      }
+      throw err;
+    }
+    this.store.set(snap);
+    updatesApplied.inc({ how: 'ixfr' });
+    this.synced(st, 'ixfr');
+    return true;
+  }
+
+  private installFull(st: ZoneState, records: RR[], how: 'axfr' | 'ixfr'): void {
+    const snap = buildSnapshot(st.origin, records);
+    const cur = this.store.get(st.origin);
+    if (!cur || serialGt(snap.serial, cur.serial) || snap.serial === cur.serial) this.store.set(snap);
+    updatesApplied.inc({ how: how === 'ixfr' ? 'ixfr' : 'axfr' });
+    this.synced(st, how);
+  }
+
+  private pullFailed(st: ZoneState, err: unknown, why: string): void {
+    const msg = err instanceof Error ? err.message : String(err);
+    st.lastError = msg;
+    if (err instanceof PeerRcodeError && err.rcode === RCODE.REFUSED && !st.isStatic) {
+      // The primary no longer serves this zone: it was removed.
+      this.log.info({ zone: st.origin }, 'primary refuses the zone: removing it');
+      this.removeZone(st);
+      return;
+    }
+    pullFailures.inc({ reason: err instanceof PeerRcodeError ? `rcode_${err.rcode}` : err instanceof Error ? err.name : 'error' });
+    this.log.warn({ zone: st.origin, primary: st.primary && `${st.primary.host}:${st.primary.port}`, why, err: msg }, 'zone transfer failed; will retry');
+    this.schedule(st, this.retryMs(st));
+  }
+
+  private removeZone(st: ZoneState): void {
+    if (st.timer) clearTimeout(st.timer);
+    this.zones.delete(st.origin);
+    this.store.delete(st.origin);
+    zoneSerial.remove({ zone: st.origin, role: 'secondary' });
+  }
+
+  private synced(st: ZoneState, how: string): void {
+    const z = this.store.get(st.origin);
+    if (!st.synced) this.log.info({ zone: st.origin, serial: z?.serial, how }, 'zone synced');
+    else this.log.debug({ zone: st.origin, serial: z?.serial, how }, 'zone updated');
+    st.synced = true;
+    st.lastError = undefined;
+    if (z) zoneSerial.set({ zone: st.origin, role: 'secondary' }, z.serial);
+    this.schedule(st, this.refreshMs(st));
+  }
+
+  private refreshMs(st: ZoneState): number {
+    if (this.opts.refreshMs !== undefined) return this.opts.refreshMs;
+    const soa = this.store.get(st.origin)?.soa.data as SoaRdata | undefined;
+    return Math.max(1, soa?.refresh ?? 60) * 1000;
+  }
+
+  private retryMs(st: ZoneState): number {
+    if (this.opts.refreshMs !== undefined) return this.opts.refreshMs;
+    const soa = this.store.get(st.origin)?.soa.data as SoaRdata | undefined;
+    return Math.max(1, soa?.retry ?? 10) * 1000;
+  }
+
+  private schedule(st: ZoneState, ms: number): void {
+    if (this.closed) return;
+    if (st.timer) clearTimeout(st.timer);
+    st.timer = setTimeout(() => void this.refresh(st), ms);
+    st.timer.unref();
+  }
+
+  /** The SOA check: pull when the primary has a newer serial. */
+  private async refresh(st: ZoneState): Promise<void> {
+    if (!st.primary || this.closed) return;
+    const cur = this.store.get(st.origin);
+    try {
+      const soa = await querySoa(st.primary, st.origin, this.auth, 3000);
+      const remote = soaSerial(soa);
+      if (!cur || (remote !== undefined && serialGt(remote, cur.serial))) {
+        await this.sync(st, 'refresh');
+        return;
+      }
+      this.schedule(st, this.refreshMs(st));
+    } catch (err) {
+      this.pullFailed(st, err, 'refresh');
+    }
+  }
+}
