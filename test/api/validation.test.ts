@@ -157,7 +157,7 @@ function statusMessage(err: unknown): string {
 
 /** The causes in a 422 message ("...is invalid: [a: x, b: y]") that are about `field` itself. */
 function errorsFor(msg: string, field: string): string[] {
-  const causes = msg.split(/(?:is invalid: \[?|, )(?=(?:spec|metadata|status)[.:\[])/).slice(1);
+  const causes = msg.split(/(?:is invalid: \[?|, )(?=(?:spec|metadata|status)[.:[])/).slice(1);
   return causes.filter((c) => c.startsWith(`${field}: `));
 }
 
