@@ -9,7 +9,7 @@ import { truncatedForm, type EncodedAnswer } from './answer-cache.js';
 import { encodeMessage } from './encode.js';
 import type { Query } from './query.js';
 import { OPT_LENGTH, Rcode, writeOpt } from './response.js';
-import { typeName } from './types.js';
+import { typeName } from '../dns/wire.js';
 
 const FLAG_AA = 0x0400;
 

@@ -1,9 +1,10 @@
 /**
- * The one place the agent encodes a whole message from records. Kept behind this function so
- * the encoder (name compression lives in src/dns/wire.ts) can change without touching callers.
+ * The one place the agent encodes a whole message from records (src/dns/wire.ts does the
+ * work, with name compression: answer owners compress to the question name, so patching
+ * the question's bytes echoes the client's case in them too).
  */
-import packet from 'dns-packet';
 import type { RR } from '../dns/rr.js';
+import { encodeMessage as encodeWire } from '../dns/wire.js';
 
 export interface Question {
   readonly name: string;
@@ -13,13 +14,14 @@ export interface Question {
 
 /** `flags` is the 16-bit header word without QR (set here); ID 0, patched when served. */
 export function encodeMessage(flags: number, question: Question, answer: readonly RR[], authority: readonly RR[], additional: readonly RR[]): Buffer {
-  return packet.encode({
+  return encodeWire({
     type: 'response',
     id: 0,
     flags,
-    questions: [question as packet.Question],
-    answers: answer as packet.Answer[],
-    authorities: authority as packet.Answer[],
-    additionals: additional as packet.Answer[],
+    rcode: flags & 0x0f,
+    questions: [question],
+    answers: answer,
+    authorities: authority,
+    additionals: additional,
   });
 }

@@ -10,7 +10,7 @@ import type { Forwarder } from './forwarder.js';
 import { Opcode, parseQuery, QTYPE_AXFR, QTYPE_IXFR, QTYPE_OPT, type Query } from './query.js';
 import { errorResponse, OPT_LENGTH, Rcode, writeOpt } from './response.js';
 import { QueryStats, SOURCE_AUTHORITATIVE, SOURCE_CACHE, SOURCE_LOCAL, SOURCE_STALE, SOURCE_UPSTREAM } from './stats.js';
-import { typeName } from './types.js';
+import { typeName } from '../dns/wire.js';
 
 export type Transport = 'udp' | 'tcp';
 export type Reply = Buffer | null;
