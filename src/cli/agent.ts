@@ -9,6 +9,8 @@ import { loadZoneFile } from '../agent/zone-files.js';
 import { configureLogger, LOG_LEVELS } from '../observability/logger.js';
 import { startHealthServer } from '../observability/health.js';
 import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
+import { Secondary, type StaticZone } from '../sync/secondary.js';
+import { loadTsigKeys } from './tsig-key.js';
 
 function ipHostPort(value: string): string | undefined {
   const bad = validateHostPort(value);
@@ -36,6 +38,9 @@ export const AGENT_FLAGS: FlagSpec[] = [
   { name: 'max-stale', kind: 'duration', default: '24h', help: 'how long past expiry a cached answer may be served when every upstream fails (RFC 8767; 0 disables)' },
   { name: 'upstream-timeout', kind: 'duration', default: `${DEFAULTS.upstreamTimeoutMs}ms`, help: 'per-upstream attempt timeout' },
   { name: 'tcp-idle-timeout', kind: 'duration', default: `${DEFAULTS.tcp.idleTimeoutMs}ms`, help: 'close idle TCP connections after this long (RFC 7766)' },
+  { name: 'sync-listen', kind: 'string', validate: ipHostPort, help: 'receive NOTIFYs (with the diff) from the controller or a primary here, UDP and TCP' },
+  { name: 'tsig-key-file', kind: 'string', help: 'BIND key file; with it every NOTIFY and transfer must be signed with this key' },
+  { name: 'secondary', kind: 'string', repeatable: true, validate: staticZone, help: 'ZONE@HOST:PORT: a zone to pull from a standard primary (e.g. BIND) and whose NOTIFYs to accept (needs --sync-listen)' },
   { name: 'drain-timeout', kind: 'duration', default: '5s', help: 'on SIGTERM, how long to wait for in-flight queries' },
 ];
 
@@ -48,6 +53,19 @@ async function startAgent(opts: Parameters<typeof Agent.start>[0]): Promise<Agen
     if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') throw new FlagError(`--listen: ${e.message}`);
     throw err;
   }
+}
+
+function staticZone(value: string): string | undefined {
+  const at = value.lastIndexOf('@');
+  if (at <= 0) return `'${value}' is not ZONE@HOST:PORT`;
+  return ipHostPort(value.slice(at + 1));
+}
+
+function staticZones(values: readonly string[]): StaticZone[] {
+  return values.map((v) => {
+    const at = v.lastIndexOf('@');
+    return { origin: v.slice(0, at), primary: splitHostPort(v.slice(at + 1)) };
+  });
 }
 
 function hostPorts(values: readonly string[]): HostPort[] {
@@ -86,6 +104,26 @@ export async function run(argv: string[]): Promise<void> {
     }
   }
 
+  const syncListen = get.str(flags, 'sync-listen');
+  const statics = staticZones(get.list(flags, 'secondary'));
+  if (statics.length > 0 && syncListen === undefined) {
+    await agent.stop(0);
+    throw new FlagError('--secondary: needs --sync-listen');
+  }
+  let secondary: Secondary | undefined;
+  if (syncListen !== undefined) {
+    const keys = loadTsigKeys(get.str(flags, 'tsig-key-file'));
+    if (keys.length === 0) log.warn('no --tsig-key-file: NOTIFYs are accepted unsigned, only from the --secondary primaries');
+    try {
+      secondary = await Secondary.start({ store: agent.store, ...splitHostPort(syncListen), keys, statics });
+    } catch (err) {
+      await agent.stop(0);
+      throw new FlagError(`--sync-listen: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const sec = secondary;
+    agent.addReadinessCheck(() => sec.notReady());
+  }
+
   const metrics = get.str(flags, 'metrics-listen');
   const health = metrics === undefined ? undefined : await startHealthServer(splitHostPort(metrics).host, splitHostPort(metrics).port, agent.notReady);
 
@@ -94,6 +132,7 @@ export async function run(argv: string[]): Promise<void> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   log.info({ signal }, 'draining');
+  await secondary?.close();
   await agent.stop(get.num(flags, 'drain-timeout'));
   await new Promise<void>((resolve) => (health === undefined ? resolve() : health.close(() => resolve())));
 }

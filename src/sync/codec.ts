@@ -119,7 +119,7 @@ export function errorResponse(raw: Uint8Array, rcode: number): Buffer | undefine
   } catch {
     return undefined;
   }
-  let questions: Question[] = [];
+  let questions: Question[];
   try {
     questions = (decode(raw).questions ?? []).slice(0, 1);
   } catch {

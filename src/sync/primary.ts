@@ -159,12 +159,13 @@ export class Primary extends EventEmitter<PrimaryEvents> {
 
   static async start(opts: PrimaryOptions): Promise<Primary> {
     const auth = new Auth(opts.keys ?? [], 'primary');
-    let self: Primary | undefined;
+    const ref: { self?: Primary } = {};
     const pair = await listenPair(opts.host, opts.port, {
-      udp: (msg, rinfo) => self?.onUdp(msg, rinfo),
-      tcp: (sock) => (self ? self.onTcp(sock) : sock.destroy()),
+      udp: (msg, rinfo) => ref.self?.onUdp(msg, rinfo),
+      tcp: (sock) => (ref.self ? ref.self.onTcp(sock) : sock.destroy()),
     });
-    self = new Primary(pair, opts, auth);
+    const self = new Primary(pair, opts, auth);
+    ref.self = self;
     self.log.info({ host: pair.host, port: pair.port, tsig: auth.enabled }, 'primary listening for transfers; NOTIFYs leave from this port');
     return self;
   }

@@ -90,12 +90,13 @@ export class Secondary {
 
   static async start(opts: SecondaryOptions): Promise<Secondary> {
     const auth = new Auth(opts.keys ?? [], 'secondary');
-    let self: Secondary | undefined;
+    const ref: { self?: Secondary } = {};
     const pair = await listenPair(opts.host, opts.port, {
-      udp: (msg, rinfo) => self?.onUdp(msg, rinfo),
-      tcp: (sock) => (self ? self.onTcp(sock) : sock.destroy()),
+      udp: (msg, rinfo) => ref.self?.onUdp(msg, rinfo),
+      tcp: (sock) => (ref.self ? ref.self.onTcp(sock) : sock.destroy()),
     });
-    self = new Secondary(pair, opts, auth);
+    const self = new Secondary(pair, opts, auth);
+    ref.self = self;
     self.log.info({ host: pair.host, port: pair.port, tsig: auth.enabled, statics: (opts.statics ?? []).length }, 'sync listener up');
     for (const s of opts.statics ?? []) {
       const st = self.state(canonicalName(s.origin), true);
