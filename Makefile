@@ -35,3 +35,13 @@ test: build
 
 clean:
 	rm -rf dist
+
+# The Helm chart renders its CRDs from a copy of crds/ (Helm reads nothing outside the chart
+# directory); test/deploy fails when the copy drifts. `make chart` refreshes it and lints.
+.PHONY: chart-crds chart
+chart-crds:
+	@echo "[chart] copy crds/ into deploy/helm/dnssync/files/crds"
+	@rm -f deploy/helm/dnssync/files/crds/*.yaml && cp crds/*.yaml deploy/helm/dnssync/files/crds/
+chart: chart-crds
+	@echo "[chart] helm lint --strict"
+	@"$$(bash test/controlplane/build.sh | tail -n 1)/helm" lint --strict deploy/helm/dnssync

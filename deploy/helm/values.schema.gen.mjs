@@ -1,0 +1,93 @@
+// Generates deploy/helm/dnssync/values.schema.json: node deploy/helm/values.schema.gen.mjs > deploy/helm/dnssync/values.schema.json
+// (test/deploy/chart.test.ts checks the committed file matches this output).
+const str = (description, extra = {}) => ({ type: 'string', description, ...extra });
+const bool = (description) => ({ type: 'boolean', description });
+const int = (description, extra = {}) => ({ type: 'integer', description, ...extra });
+const obj = (description, extra = {}) => ({ type: 'object', description, ...extra });
+const arr = (description, items = {}, extra = {}) => ({ type: 'array', description, items, ...extra });
+const strict = (description, properties, required = Object.keys(properties)) => ({ type: 'object', description, additionalProperties: false, required, properties });
+const port = (description) => int(description, { minimum: 1, maximum: 65535 });
+const hostPort = { type: 'string', pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^:\\[\\]\\s]+):([0-9]{1,5})$' };
+const labels = (d) => obj(d, { additionalProperties: { type: 'string' } });
+const probe = (d) => strict(d, { periodSeconds: int('Seconds between checks.', { minimum: 1 }), failureThreshold: int('Consecutive failures tolerated.', { minimum: 1 }), timeoutSeconds: int('Timeout of one check.', { minimum: 1 }) });
+const sa = strict('ServiceAccount.', { create: bool('Create it.'), name: str('Name; empty: derived.'), annotations: labels('Annotations.') });
+const envList = arr('Extra environment variables.', { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } });
+const common = {
+  resources: obj('Container resources (requests, limits, claims).'),
+  podSecurityContext: obj('Pod security context.'),
+  securityContext: obj('Container security context.'),
+  livenessProbe: probe('Liveness probe on /healthz.'),
+  readinessProbe: probe('Readiness probe on /readyz.'),
+  priorityClassName: str('priorityClassName.'),
+  nodeSelector: labels('Node selector.'),
+  tolerations: arr('Tolerations.', { type: 'object' }),
+  affinity: obj('Affinity.'),
+  podAnnotations: labels('Pod annotations.'),
+  podLabels: labels('Pod labels.'),
+  terminationGracePeriodSeconds: int('Grace period.', { minimum: 0 }),
+  serviceAccount: sa,
+  extraArgs: arr('Extra flags.', { type: 'string' }),
+  extraEnv: envList,
+};
+const schema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'dnssync chart values',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    global: obj('Helm global values (unused).'),
+    nameOverride: str('Overrides the chart name.'),
+    fullnameOverride: str('Overrides the name prefix.', { maxLength: 52 }),
+    commonLabels: labels('Labels on every object.'),
+    image: strict('The dnssync image.', {
+      repository: str('Repository.', { minLength: 1 }),
+      tag: str('Tag; empty: appVersion.'),
+      digest: str('Digest.', { pattern: '^$|^sha256:[0-9a-f]{64}$' }),
+      pullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'], description: 'imagePullPolicy.' },
+    }),
+    imagePullSecrets: arr('Pull secrets.', strict('A Secret reference.', { name: str('Secret name.', { minLength: 1 }) })),
+    logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'Log level.' },
+    crds: strict('CRD handling.', { enabled: bool('Install and upgrade the CRDs.'), keep: bool('Keep them on uninstall.') }),
+    tsig: strict('TSIG key.', {
+      existingSecret: str('Existing Secret name.'),
+      existingSecretKey: str('Key in it.', { minLength: 1 }),
+      keyName: str('TSIG key name.', { pattern: '^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$' }),
+    }),
+    controller: strict('The controller Deployment.', {
+      replicas: int('Replicas.', { minimum: 1 }),
+      leaderElection: strict('Leader election.', { enabled: bool('Elect a leader.'), leaseName: str('Lease name.', { pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$' }) }),
+      transferPort: port('Transfer/NOTIFY port.'),
+      transferListenHost: str('Transfer bind address.', { minLength: 1 }),
+      metricsPort: port('Metrics port.'),
+      podDisruptionBudget: strict('PDB.', { enabled: bool('Create it.'), minAvailable: { oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^[0-9]+%$' }], description: 'minAvailable.' } }),
+      spreadAcrossNodes: bool('Prefer different nodes.'),
+      ...common,
+    }),
+    agent: strict('The agent DaemonSet.', {
+      listen: arr('DNS listen addresses (HOST:PORT).', hostPort, { minItems: 1 }),
+      syncPort: port('Sync port.'),
+      metricsPort: port('Metrics port.'),
+      podIPHost: str('The node IP as written in listen addresses.', { minLength: 1 }),
+      upstreams: arr('Forwarding upstreams (HOST:PORT).', hostPort, { minItems: 1 }),
+      zoneFiles: arr('Static zones.', strict('A master file.', { name: str('File name (no .zone).', { pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }), content: str('RFC 1035 master file text.', { minLength: 1 }) })),
+      command: arr('Agent command.', { type: 'string' }, { minItems: 1 }),
+      extraInitContainers: arr('Init containers.', { type: 'object', required: ['name', 'image'] }),
+      updateStrategy: strict('Rolling update.', { maxUnavailable: { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[1-9][0-9]*%$' }], description: 'maxUnavailable (surge is always 0).' } }),
+      minReadySeconds: int('minReadySeconds.', { minimum: 0 }),
+      ...common,
+    }),
+    networkPolicy: strict('NetworkPolicy for the agents.', { enabled: bool('Create it.'), metricsFrom: arr('Peers allowed to scrape metrics.', { type: 'object' }) }),
+    metrics: strict('Metrics.', {
+      service: strict('Metrics Services.', { enabled: bool('Create them.') }),
+      serviceMonitor: strict('ServiceMonitors.', {
+        enabled: bool('Create them.'),
+        interval: str('Scrape interval.', { pattern: '^[0-9]+(ms|s|m|h)$' }),
+        scrapeTimeout: str('Scrape timeout.', { pattern: '^[0-9]+(ms|s|m|h)$' }),
+        labels: labels('Extra labels.'),
+      }),
+    }),
+    grafana: strict('Grafana.', { dashboard: strict('Dashboard ConfigMap.', { enabled: bool('Create it.'), labels: labels('Labels.'), annotations: labels('Annotations.') }) }),
+  },
+};
+schema.required = Object.keys(schema.properties).filter((k) => k !== 'global');
+process.stdout.write(JSON.stringify(schema, null, 2) + '\n');
