@@ -27,11 +27,24 @@ lint: install
 controlplane:
 	@bash test/controlplane/build.sh
 
+# One kube-apiserver + etcd serve the whole run (vitest global setup); exits non-zero when
+# the control plane cannot be found or built, or when any test fails.
 test: build
 	@echo "[test] control plane"
-	@export KUBEBUILDER_ASSETS="$$(bash test/controlplane/build.sh | tail -n 1)" && \
-	  echo "[test] vitest (control plane from $$KUBEBUILDER_ASSETS)" && \
-	  $(NODE_BIN)/vitest run
+	@set -o pipefail; assets="$$(bash test/controlplane/build.sh | tail -n 1)" && \
+	  echo "[test] vitest (control plane from $$assets)" && \
+	  KUBEBUILDER_ASSETS="$$assets" $(NODE_BIN)/vitest run
+
+# A control plane to use by hand (prints `export KUBECONFIG=...`); Ctrl-C stops it.
+.PHONY: controlplane-up api-types
+controlplane-up: build
+	@set -o pipefail; assets="$$(bash test/controlplane/build.sh | tail -n 1)" && \
+	  KUBEBUILDER_ASSETS="$$assets" node dist/test/controlplane/main.js
+
+# src/api/types.ts is generated from crds/ (test/api/types.test.ts checks it is current).
+api-types: install
+	@echo "[api-types] crds/ -> src/api/types.ts"
+	@node test/api/gen-api-types.ts
 
 clean:
 	rm -rf dist
