@@ -51,9 +51,11 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
     sock.on('error', () => sock.destroy());
     sock.on('close', () => conns.delete(sock));
 
-    const send = (reply: Buffer): void => {
-      if (!sock.destroyed && sock.writable) sock.write(frame(reply));
-    };
+    const send = (reply: Buffer): Promise<void> =>
+      new Promise((resolve) => {
+        if (!sock.destroyed && sock.writable) sock.write(frame(reply), () => resolve());
+        else resolve();
+      });
     const finishOne = (): void => {
       outstanding--;
       if (sock.isPaused() && outstanding < opts.maxPipelined && !closing) sock.resume();
@@ -79,13 +81,13 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
           break;
         }
         if (!(reply instanceof Promise)) {
-          send(reply);
+          void send(reply);
           continue;
         }
         outstanding++;
         inflight.add(
-          reply.then((r) => {
-            if (r !== null) send(r);
+          reply.then(async (r) => {
+            if (r !== null) await send(r);
             finishOne();
           }),
         );

@@ -38,10 +38,16 @@ export async function listenUdp(host: string, port: number, handler: QueryHandle
       socket.send(reply, rinfo.port, rinfo.address);
       return;
     }
+    // Tracked until the datagram has left, so a draining shutdown does not close the
+    // socket under a send that is still queued.
     inflight.add(
-      reply.then((r) => {
-        if (r !== null && !closed) socket.send(r, rinfo.port, rinfo.address);
-      }),
+      reply.then(
+        (r) =>
+          new Promise<void>((resolve) => {
+            if (r === null || closed) resolve();
+            else socket.send(r, rinfo.port, rinfo.address, () => resolve());
+          }),
+      ),
     );
   });
   socket.on('error', (err) => log().error({ err }, 'udp socket error'));

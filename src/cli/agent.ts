@@ -78,6 +78,11 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   const flags = parseFlags(AGENT_FLAGS, argv);
+  // Listen for the signals before anything slow, so an early SIGTERM still drains cleanly.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   const log = configureLogger(get.str(flags, 'log-level') ?? 'info').child({ component: 'cli' });
 
   const agent = await startAgent({
@@ -127,10 +132,7 @@ export async function run(argv: string[]): Promise<void> {
   const metrics = get.str(flags, 'metrics-listen');
   const health = metrics === undefined ? undefined : await startHealthServer(splitHostPort(metrics).host, splitHostPort(metrics).port, agent.notReady);
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await signalled;
   log.info({ signal }, 'draining');
   await secondary?.close();
   await agent.stop(get.num(flags, 'drain-timeout'));

@@ -157,6 +157,6 @@ export async function ensureLoopback(addr: string): Promise<void> {
   try {
     await exec('ip', ['addr', 'add', `${addr}/32`, 'dev', 'lo']);
   } catch (err) {
-    if (!String((err as { stderr?: string }).stderr ?? err).includes('File exists')) throw err;
+    if (!/File exists|already assigned/.test(String((err as { stderr?: string }).stderr ?? err))) throw err;
   }
 }
