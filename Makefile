@@ -58,3 +58,10 @@ chart-crds:
 chart: chart-crds
 	@echo "[chart] helm lint --strict"
 	@"$$(bash test/controlplane/build.sh | tail -n 1)/helm" lint --strict deploy/helm/dnssync
+
+# Zone model: the cost of one change at 1,000 vs 100,000 records (writes test/bench/results/zone-apply.json).
+.PHONY: bench-zone-apply
+bench: bench-zone-apply
+bench-zone-apply: build
+	@echo "[bench] zone-apply: applying one-record diffs at 1,000 vs 100,000 records"
+	$(NODE_BIN)/node dist/test/bench/zone-apply.js

@@ -69,6 +69,17 @@ describe('applyDiff', () => {
     expect(a.kind === 'answer' && a.answer.length).toBe(1);
   });
 
+  it('shares every untouched entry with the old snapshot', () => {
+    const big = buildSnapshot(O, [soa(O, 1), ...Array.from({ length: 5000 }, (_, i) => rr(`h${i}.${O}`, 'A', '192.0.2.1'))]);
+    const next = applyDiff(big, { origin: O, fromSerial: 1, toSerial: 2, soa: soa(O, 2), deleted: [rr(`h7.${O}`, 'A', '192.0.2.1')], added: [rr(`new.${O}`, 'A', '192.0.2.2')] });
+    let shared = 0;
+    for (let i = 0; i < 5000; i++) if (next.names.get(`h${i}.${O}`) === big.names.get(`h${i}.${O}`)) shared++;
+    // h7 is gone; every other entry is the very same object.
+    expect(shared).toBe(4999);
+    expect(next.names.get(`h7.${O}`)).toBeUndefined();
+    expect(big.names.get(`h7.${O}`)).toBeDefined();
+  });
+
   it('a TTL change is delete plus add', () => {
     const next = applyDiff(base, diffOf(5, 6, [rr(`a.${O}`, 'A', '192.0.2.1')], [rr(`a.${O}`, 'A', '192.0.2.1', 7)]));
     const a = next.lookup(`a.${O}`, 'A');

@@ -74,7 +74,7 @@ export function applyDiff(snapshot: ZoneSnapshot, diff: ZoneDiff): IndexedZone {
     let node = touched.get(name);
     if (node === undefined) {
       node = new Map();
-      const old = base.nodes.get(name);
+      const old = base.names.get(name)?.node;
       if (old !== undefined) for (const [t, rrs] of old) node.set(t, rrs.slice());
       touched.set(name, node);
     }
@@ -110,22 +110,21 @@ export function applyDiff(snapshot: ZoneSnapshot, diff: ZoneDiff): IndexedZone {
   }
   working(origin).set('SOA', [soa]);
 
-  const nodes = base.nodes.builder();
-  const exists = base.exists.builder();
+  const names = base.names.builder();
   for (const [name, node] of touched) {
     for (const [t, rrs] of node) {
       if (rrs.length === 0) node.delete(t);
       else Object.freeze(rrs);
     }
-    const had = base.nodes.get(name) !== undefined;
-    if (node.size === 0) {
-      nodes.delete(name);
-      if (had) addExistence(exists, name, origin, -1);
-      continue;
-    }
-    checkNode(origin, name, node);
-    nodes.set(name, node as ZoneNode);
-    if (!had) addExistence(exists, name, origin, 1);
+    const had = base.names.get(name)?.node !== undefined;
+    const next: ZoneNode | undefined = node.size === 0 ? undefined : node;
+    if (next !== undefined) checkNode(origin, name, next);
+    // Set the records first, then adjust the counts, which keep whatever node is there.
+    const current = names.get(name);
+    if (current !== undefined) names.set(name, { count: current.count, node: next });
+    else if (next !== undefined) names.set(name, { count: 0, node: next });
+    if (!had && next !== undefined) addExistence(names, name, origin, 1);
+    else if (had && next === undefined) addExistence(names, name, origin, -1);
   }
-  return new IndexedZone({ origin, soa, nodes: nodes.freeze(), exists: exists.freeze(), size });
+  return new IndexedZone({ origin, soa, names: names.freeze(), size });
 }

@@ -19,13 +19,20 @@ export type ZoneNode = ReadonlyMap<string, readonly RR[]>;
 const MAX_CHAIN = 16;
 const EMPTY: readonly RR[] = Object.freeze([]);
 
+/**
+ * What the index holds per name: the records there (absent for an empty non-terminal) and
+ * how many owner names lie at or below it. A name exists (RFC 8020) iff it has an entry.
+ */
+export interface NameEntry {
+  readonly count: number;
+  readonly node: ZoneNode | undefined;
+}
+
 export interface SnapshotParts {
   readonly origin: string;
   readonly soa: RR;
-  /** owner → records by type; the apex node includes the SOA. */
-  readonly nodes: PMap<ZoneNode>;
-  /** name → number of owner names at or below it; a name exists iff it is present. */
-  readonly exists: PMap<number>;
+  /** name → entry; the apex node includes the SOA. */
+  readonly names: PMap<NameEntry>;
   readonly size: number;
 }
 
@@ -34,8 +41,7 @@ export class IndexedZone implements ZoneSnapshot {
   readonly serial: number;
   readonly soa: RR;
   readonly size: number;
-  /** @internal */ readonly nodes: PMap<ZoneNode>;
-  /** @internal */ readonly exists: PMap<number>;
+  /** @internal */ readonly names: PMap<NameEntry>;
   private readonly negativeSoa: readonly RR[];
 
   constructor(parts: SnapshotParts) {
@@ -44,15 +50,15 @@ export class IndexedZone implements ZoneSnapshot {
     const soaData = parts.soa.data as SoaRdata;
     this.serial = soaData.serial >>> 0;
     this.size = parts.size;
-    this.nodes = parts.nodes;
-    this.exists = parts.exists;
+    this.names = parts.names;
     this.negativeSoa = Object.freeze([{ ...parts.soa, ttl: Math.min(parts.soa.ttl, soaData.minimum) } as RR]);
   }
 
   *records(): Iterable<RR> {
     yield this.soa;
-    for (const node of this.nodes.values()) {
-      for (const [type, rrs] of node) {
+    for (const entry of this.names.values()) {
+      if (entry.node === undefined) continue;
+      for (const [type, rrs] of entry.node) {
         if (type === 'SOA') continue;
         yield* rrs;
       }
@@ -61,7 +67,7 @@ export class IndexedZone implements ZoneSnapshot {
 
   /** The records at `name` (canonical) of `type`, or undefined. */
   rrset(name: string, type: string): readonly RR[] | undefined {
-    return this.nodes.get(name)?.get(type);
+    return this.names.get(name)?.node?.get(type);
   }
 
   lookup(qname: string, qtype: string): LookupResult {
@@ -111,28 +117,22 @@ export class IndexedZone implements ZoneSnapshot {
     // Walk down from the apex: stop at a delegation, or at the first name that does not exist.
     const path = pathBelow(name, this.origin);
     let encloser = this.origin;
-    let found = true;
+    let entry: NameEntry | undefined = path.length === 0 ? this.names.get(name) : undefined;
     for (const n of path) {
-      if (!this.exists.has(n)) {
-        found = false;
-        break;
-      }
-      const ns = this.nodes.get(n)?.get('NS');
+      entry = this.names.get(n);
+      if (entry === undefined) break;
+      const ns = entry.node?.get('NS');
       if (ns !== undefined) return this.referral(ns);
       encloser = n;
     }
-    let node: ZoneNode | undefined;
     let synth = false;
-    if (found) {
-      node = this.nodes.get(name);
-      if (node === undefined) return this.nodata();
-    } else {
-      const wild = encloser === '' ? '*' : `*.${encloser}`;
-      if (!this.exists.has(wild)) return { kind: 'nxdomain', answer: EMPTY, authority: this.negativeSoa };
-      node = this.nodes.get(wild);
-      if (node === undefined) return this.nodata();
+    if (entry === undefined) {
+      entry = this.names.get(encloser === '' ? '*' : `*.${encloser}`);
+      if (entry === undefined) return { kind: 'nxdomain', answer: EMPTY, authority: this.negativeSoa };
       synth = true;
     }
+    const node = entry.node;
+    if (node === undefined) return this.nodata();
     const rename = (rrs: readonly RR[]): readonly RR[] => (synth ? rrs.map((r) => ({ ...r, name: owner }) as RR) : rrs);
 
     if (type === 'ANY') {
@@ -174,7 +174,7 @@ export class IndexedZone implements ZoneSnapshot {
       done ??= new Set();
       if (done.has(target)) continue;
       done.add(target);
-      const node = this.nodes.get(target);
+      const node = this.names.get(target)?.node;
       if (node === undefined) continue;
       const a = node.get('A');
       const aaaa = node.get('AAAA');
@@ -198,14 +198,17 @@ export function checkNode(origin: string, name: string, node: ZoneNode): void {
   }
 }
 
-/** Adds one owner name to the existence counts of it and every ancestor up to the apex. */
-export function addExistence(exists: PMapBuilder<number>, name: string, origin: string, delta: 1 | -1): void {
+/**
+ * Counts one owner name in (delta 1) or out of (delta -1) the entries of it and every
+ * ancestor up to the apex, creating and dropping empty non-terminal entries as needed.
+ */
+export function addExistence(names: PMapBuilder<NameEntry>, name: string, origin: string, delta: 1 | -1): void {
   let n: string | undefined = name;
-  for (;;) {
-    if (n === undefined) break;
-    const next = (exists.get(n) ?? 0) + delta;
-    if (next <= 0) exists.delete(n);
-    else exists.set(n, next);
+  while (n !== undefined) {
+    const e = names.get(n);
+    const count = (e?.count ?? 0) + delta;
+    if (count <= 0) names.delete(n);
+    else names.set(n, { count, node: e?.node });
     if (n === origin) break;
     n = parentName(n);
   }
@@ -246,13 +249,19 @@ export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZon
     size++;
   }
   if (soa === undefined) throw new ZoneError(zone, 'no SOA at the apex');
-  const nodes = PMap.empty<ZoneNode>().builder();
-  const exists = PMap.empty<number>().builder();
+  // Count in a native map first: one persistent insert per name instead of one per ancestor.
+  const counts = new Map<string, number>();
   for (const [name, node] of byName) {
     checkNode(zone, name, node);
     for (const list of node.values()) Object.freeze(list);
-    nodes.set(name, node);
-    addExistence(exists, name, zone, 1);
+    let n: string | undefined = name;
+    while (n !== undefined) {
+      counts.set(n, (counts.get(n) ?? 0) + 1);
+      if (n === zone) break;
+      n = parentName(n);
+    }
   }
-  return new IndexedZone({ origin: zone, soa, nodes: nodes.freeze(), exists: exists.freeze(), size });
+  const names = PMap.empty<NameEntry>().builder();
+  for (const [name, count] of counts) names.set(name, { count, node: byName.get(name) });
+  return new IndexedZone({ origin: zone, soa, names: names.freeze(), size });
 }
