@@ -1,3 +1,176 @@
-export async function run(_argv: string[]): Promise<void> {
-  throw new Error('dnssync controller: not built yet');
+/**
+ * `dnssync controller`: flags and wiring only. Informers feed the Controller; with
+ * --leader-elect a Lease decides which replica pushes and writes status.
+ */
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { parseKeyFile, type TsigKey } from '../dns/tsig.js';
+import { Controller } from '../controller/controller.js';
+import { decodeNamespace, decodePod, decodeRecord, decodeZone } from '../controller/decode.js';
+import { LeaderElector } from '../controller/leader.js';
+import { recordRdata } from '../controller/rdata.js';
+import { syncPublisherFactory } from '../controller/sync-publisher.js';
+import { EventRecorder } from '../k8s/events.js';
+import { isNotFound } from '../k8s/errors.js';
+import { Informer, type Cached } from '../k8s/informer.js';
+import { loadKubeConfig } from '../k8s/kubeconfig.js';
+import { LeaseClient } from '../k8s/lease.js';
+import { customLister, namespaceLister, podLister } from '../k8s/lists.js';
+import { StatusClient, type ResourceRef } from '../k8s/status.js';
+import { startHealthServer } from '../observability/health.js';
+import { LOG_LEVELS, configureLogger } from '../observability/logger.js';
+import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
+
+const intRange =
+  (lo: number, hi: number) =>
+  (v: string): string | undefined =>
+    /^-?\d+$/.test(v) && Number(v) >= lo && Number(v) <= hi ? undefined : `'${v}' is not an integer in ${lo}..${hi}`;
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: 'kubeconfig', kind: 'string', help: 'kubeconfig file (default: the in-cluster service account)' },
+  { name: 'transfer-listen', kind: 'string', default: '0.0.0.0:5300', validate: validateHostPort, help: 'serve IXFR/AXFR here (UDP+TCP); NOTIFYs leave from this port' },
+  { name: 'agent-namespace', kind: 'string', default: 'dnssync', help: 'namespace of the agent Pods' },
+  { name: 'agent-selector', kind: 'string', default: 'app.kubernetes.io/name=dnssync-agent', help: 'label selector of the agent Pods' },
+  { name: 'agent-sync-port', kind: 'int', default: '5301', validate: intRange(1, 65535), help: "the agents' sync port (their --sync-listen port)" },
+  { name: 'tsig-key-file', kind: 'string', help: 'TSIG key in BIND key-file format; signs every NOTIFY and transfer' },
+  { name: 'metrics-listen', kind: 'string', validate: validateHostPort, help: 'serve /metrics, /healthz, /readyz here' },
+  { name: 'leader-elect', kind: 'bool', default: 'false', help: 'elect a leader on a Lease: only the leader pushes and writes status' },
+  { name: 'lease-name', kind: 'string', default: 'dnssync-controller', help: 'name of the leader Lease' },
+  { name: 'lease-namespace', kind: 'string', help: 'namespace of the leader Lease (default: --agent-namespace)' },
+  { name: 'lease-duration', kind: 'duration', default: '15s', help: 'how long a standby waits on an unrenewed lease before taking it' },
+  { name: 'renew-deadline', kind: 'duration', default: '10s', help: 'the leader steps down when it could not renew for this long' },
+  { name: 'retry-period', kind: 'duration', default: '2s', help: 'how often the lease is renewed or tried' },
+  { name: 'identity', kind: 'string', help: 'leader-election identity (default: hostname + random suffix)' },
+  { name: 'status-qps', kind: 'int', default: '100', validate: intRange(1, 100_000), help: 'status writes per second at most' },
+  { name: 'status-burst', kind: 'int', default: '200', validate: intRange(1, 100_000), help: 'status writes allowed in a burst' },
+  { name: 'relist-interval', kind: 'duration', default: '10m', help: 'bounded periodic relist of every informer' },
+  { name: 'log-level', kind: 'string', default: 'info', validate: (v) => (LOG_LEVELS.includes(v as never) ? undefined : `'${v}' is not one of ${LOG_LEVELS.join(', ')}`), help: 'pino log level' },
+];
+
+const RECORDS: ResourceRef = { group: 'dnssync.io', version: 'v1alpha1', plural: 'dnsrecords' };
+const ZONES: ResourceRef = { group: 'dnssync.io', version: 'v1alpha1', plural: 'dnszones' };
+
+async function readKeys(path: string | undefined): Promise<TsigKey[]> {
+  if (path === undefined) return [];
+  try {
+    const keys = parseKeyFile(await readFile(path, 'utf8'));
+    if (keys.length === 0) throw new Error('no key in the file');
+    return keys;
+  } catch (err) {
+    throw new FlagError(`--tsig-key-file: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export async function run(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage('controller', FLAGS) + '\n');
+    return;
+  }
+  const flags = parseFlags(FLAGS, argv);
+  const identity = get.str(flags, 'identity') ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
+  const root = configureLogger(get.str(flags, 'log-level') ?? 'info', { identity });
+  const log = root.child({ component: 'controller' });
+  const keys = await readKeys(get.str(flags, 'tsig-key-file'));
+  if (keys.length === 0) log.warn('no --tsig-key-file: NOTIFYs and transfers are not signed, agents that require TSIG will refuse them');
+  let kc;
+  try {
+    kc = loadKubeConfig(get.str(flags, 'kubeconfig'));
+  } catch (err) {
+    throw new FlagError(`--kubeconfig: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const transfer = splitHostPort(get.str(flags, 'transfer-listen') as string);
+  const agentNs = get.str(flags, 'agent-namespace') as string;
+  const agentSelector = get.str(flags, 'agent-selector') as string;
+  const relistMs = get.num(flags, 'relist-interval');
+
+  const statusClient = new StatusClient(kc);
+  const events = new EventRecorder(kc, 'dnssync-controller', identity, root.child({ component: 'events' }));
+  const controller = new Controller({
+    log,
+    parse: recordRdata,
+    publisher: syncPublisherFactory({ host: transfer.host, port: transfer.port, keys, log: root.child({ component: 'primary' }) }),
+    patchStatus: (t, status) => statusClient.patch(t.kind === 'DNSRecord' ? RECORDS : ZONES, t.namespace, t.name, status),
+    isNotFound,
+    emitEvent: (e) => void events.emit(e),
+    agentSyncPort: get.num(flags, 'agent-sync-port') as number,
+    statusQps: get.num(flags, 'status-qps'),
+    statusBurst: get.num(flags, 'status-burst'),
+  });
+
+  const informerLog = root.child({ component: 'informer' });
+  const informers: Array<Informer<Cached>> = [];
+  const make = <T extends Cached>(inf: Informer<T>): Informer<T> => {
+    informers.push(inf as unknown as Informer<Cached>);
+    return inf;
+  };
+  make(
+    new Informer({
+      name: 'dnszones', kubeConfig: kc, path: '/apis/dnssync.io/v1alpha1/dnszones', list: customLister(kc, ZONES), decode: decodeZone, log: informerLog, relistMs,
+      handlers: { add: (z, at) => controller.zoneUpserted(z, undefined, at), update: (z, old, at) => controller.zoneUpserted(z, old, at), delete: (z, at) => controller.zoneDeleted(z, at) },
+    }),
+  );
+  make(
+    new Informer({
+      name: 'dnsrecords', kubeConfig: kc, path: '/apis/dnssync.io/v1alpha1/dnsrecords', list: customLister(kc, RECORDS), decode: decodeRecord, log: informerLog, relistMs,
+      handlers: { add: (r, at) => controller.recordUpserted(r, undefined, at), update: (r, old, at) => controller.recordUpserted(r, old, at), delete: (r, at) => controller.recordDeleted(r, at) },
+    }),
+  );
+  make(
+    new Informer({
+      name: 'namespaces', kubeConfig: kc, path: '/api/v1/namespaces', list: namespaceLister(kc), decode: decodeNamespace, log: informerLog, relistMs,
+      handlers: { add: (n, at) => controller.namespaceUpserted(n, at), update: (n, _o, at) => controller.namespaceUpserted(n, at), delete: (n, at) => controller.namespaceDeleted(n, at) },
+    }),
+  );
+  make(
+    new Informer({
+      name: 'agent-pods', kubeConfig: kc, path: `/api/v1/namespaces/${encodeURIComponent(agentNs)}/pods`, labelSelector: agentSelector, list: podLister(kc, agentNs, agentSelector), decode: decodePod, log: informerLog, relistMs,
+      handlers: { add: (p) => controller.podUpserted(p), update: (p) => controller.podUpserted(p), delete: (p) => controller.podDeleted(p) },
+    }),
+  );
+
+  const notReady = (): string | undefined => {
+    const waiting = informers.filter((i) => !i.synced).length;
+    return waiting > 0 ? `${waiting} informer(s) not synced yet` : undefined;
+  };
+  const metrics = get.str(flags, 'metrics-listen');
+  const health = metrics === undefined ? undefined : await startHealthServer(splitHostPort(metrics).host, splitHostPort(metrics).port, notReady);
+
+  for (const i of informers) i.start();
+  // Lead only on a complete picture: pushing a half-listed zone would withdraw records.
+  await new Promise<void>((resolve) => {
+    const t = setInterval(() => {
+      if (notReady() === undefined) {
+        clearInterval(t);
+        resolve();
+      }
+    }, 20);
+  });
+  log.info('informers synced');
+
+  let elector: LeaderElector | undefined;
+  if (get.bool(flags, 'leader-elect')) {
+    elector = new LeaderElector(new LeaseClient(kc, get.str(flags, 'lease-namespace') ?? agentNs, get.str(flags, 'lease-name') as string), {
+      identity,
+      leaseDurationMs: get.num(flags, 'lease-duration') as number,
+      renewDeadlineMs: get.num(flags, 'renew-deadline') as number,
+      retryPeriodMs: get.num(flags, 'retry-period') as number,
+      log: root.child({ component: 'leader' }),
+      onStartedLeading: () => controller.startLeading(),
+      onStoppedLeading: () => controller.stopLeading(),
+    });
+    elector.start();
+  } else {
+    await controller.startLeading();
+  }
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info({ signal }, 'shutting down');
+  if (elector) await elector.stop();
+  await controller.close();
+  await Promise.all(informers.map((i) => i.stop()));
+  await new Promise<void>((resolve) => (health === undefined ? resolve() : health.close(() => resolve())));
 }

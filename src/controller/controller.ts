@@ -1,0 +1,466 @@
+/**
+ * The controller's core: informer events in, reconcile, push to the agents through the
+ * publisher, and statuses + Events out. I/O reaches it only through its ports (publisher,
+ * status writer, event sink), so the whole loop runs in tests without an API server.
+ *
+ * Leader or standby: both keep the reconciled state current from their informers; only the
+ * leader holds a publisher and writes status, so a takeover starts from a warm model.
+ */
+import type { RR } from '../dns/rr.js';
+import { serialCompare } from '../dns/serial.js';
+import type { EventToEmit } from '../k8s/events.js';
+import type { Logger } from '../observability/logger.js';
+import { sameRecordSpec } from './decode.js';
+import { agentsGauge, pendingChanges, propagationSeconds, zoneSerialGauge } from './metrics.js';
+import { recordKey, type AgentPod, type NamespaceObject, type RecordObject, type ZoneObject } from './objects.js';
+import type { RdataParser } from './policy.js';
+import type { AgentEndpoint, PublisherFactory, ZonePublisher } from './publisher.js';
+import { Reconciler, type FlushResult, type RRsetChange } from './reconciler.js';
+import { recordStatus, refusalTransition, sameStatus, zoneStatus, type Propagation } from './status.js';
+import { StatusWriter, type PatchFn } from './status-writer.js';
+
+export interface ControllerOptions {
+  readonly log: Logger;
+  readonly parse: RdataParser;
+  readonly publisher: PublisherFactory;
+  readonly patchStatus: PatchFn;
+  readonly isNotFound: (err: unknown) => boolean;
+  readonly emitEvent: (e: EventToEmit) => void;
+  readonly agentSyncPort: number;
+  readonly statusQps?: number;
+  readonly statusBurst?: number;
+  readonly statusDelayMs?: number;
+  readonly now?: () => Date;
+}
+
+const GROUP_VERSION = 'dnssync.io/v1alpha1';
+
+function isoSeconds(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function atLeast(acked: number | undefined, needed: number): boolean {
+  if (acked === undefined) return false;
+  const c = serialCompare(acked, needed);
+  return c === 0 || c === 1;
+}
+
+function rrKey(rr: RR): string {
+  return `${JSON.stringify(rr.data)}\u0000${rr.ttl}`;
+}
+
+/** RRset change → record-level delete/add lists (unchanged records stay out). */
+export function rrDiff(changes: readonly RRsetChange[]): { deleted: RR[]; added: RR[] } {
+  const deleted: RR[] = [];
+  const added: RR[] = [];
+  for (const c of changes) {
+    const after = new Set(c.after.map(rrKey));
+    const before = new Set(c.before.map(rrKey));
+    for (const rr of c.before) if (!after.has(rrKey(rr))) deleted.push(rr);
+    for (const rr of c.after) if (!before.has(rrKey(rr))) added.push(rr);
+  }
+  return { deleted, added };
+}
+
+export class Controller {
+  private readonly rec: Reconciler;
+  private readonly writer: StatusWriter;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private publisher: ZonePublisher | undefined;
+  private leading = false;
+  private transition: Promise<void> = Promise.resolve();
+
+  /** Status as last seen on the object (from the informer), by status key. */
+  private readonly observed = new Map<string, unknown>();
+  /** Status we last queued for writing, by status key; wins over `observed`. */
+  private readonly written = new Map<string, unknown>();
+  private readonly eventsSent = new Map<string, string>();
+
+  private readonly pods = new Map<string, AgentPod>();
+  private endpoints: AgentEndpoint[] = [];
+  private readyAgents: string[] = [];
+
+  private readonly zoneSerial = new Map<string, number>();
+  /** Per record: the serial of its zone that holds its current generation. */
+  private readonly needed = new Map<string, number>();
+  /** Accepted records not yet Ready, by zone origin. */
+  private readonly pendingByZone = new Map<string, Set<string>>();
+  /** Pushed serials waiting for every ready agent, with the time of their first watch event. */
+  private readonly inFlight = new Map<string, Array<{ serial: number; at: number }>>();
+
+  private dirtyRecords = new Set<string>();
+  private dirtyZones = new Set<string>();
+  private ackedZones = new Set<string>();
+  private allDirty = false;
+  private batchAt: number | undefined;
+  private flushQueued = false;
+  private statusQueued = false;
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.rec = new Reconciler(opts.parse);
+    this.log = opts.log;
+    this.now = opts.now ?? ((): Date => new Date());
+    this.writer = new StatusWriter({
+      patch: opts.patchStatus,
+      log: opts.log,
+      isNotFound: opts.isNotFound,
+      qps: opts.statusQps,
+      burst: opts.statusBurst,
+      delayMs: opts.statusDelayMs,
+      gone: (key) => this.written.delete(key),
+    });
+  }
+
+  get isLeading(): boolean {
+    return this.leading;
+  }
+
+  // ---- informer inputs -------------------------------------------------------------------
+
+  recordUpserted(r: RecordObject, old: RecordObject | undefined, at: number): void {
+    const key = recordKey(r);
+    this.observed.set(`r:${key}`, r.status);
+    if (old && sameRecordSpec(old, r)) return;
+    this.rec.upsertRecord(r);
+    this.changed(at);
+  }
+
+  recordDeleted(r: RecordObject, at: number): void {
+    const key = recordKey(r);
+    this.rec.deleteRecord(key);
+    for (const m of [this.observed, this.written]) m.delete(`r:${key}`);
+    this.eventsSent.delete(key);
+    this.writer.drop(`r:${key}`);
+    this.needed.delete(key);
+    for (const s of this.pendingByZone.values()) s.delete(key);
+    this.changed(at);
+  }
+
+  zoneUpserted(z: ZoneObject, old: ZoneObject | undefined, at: number): void {
+    this.observed.set(`z:${z.meta.name}`, z.status);
+    if (old && old.meta.generation === z.meta.generation && old.meta.uid === z.meta.uid) return;
+    this.rec.upsertZone(z);
+    this.changed(at);
+  }
+
+  zoneDeleted(z: ZoneObject, at: number): void {
+    this.rec.deleteZone(z.meta.name);
+    for (const m of [this.observed, this.written]) m.delete(`z:${z.meta.name}`);
+    this.writer.drop(`z:${z.meta.name}`);
+    this.changed(at);
+  }
+
+  namespaceUpserted(ns: NamespaceObject, at: number): void {
+    this.rec.setNamespace(ns);
+    if (this.rec.pending) this.changed(at);
+  }
+
+  namespaceDeleted(ns: NamespaceObject, at: number): void {
+    this.rec.deleteNamespace(ns.meta.name);
+    if (this.rec.pending) this.changed(at);
+  }
+
+  podUpserted(p: AgentPod): void {
+    this.pods.set(`${p.meta.namespace ?? ''}/${p.meta.name}`, p);
+    this.agentsChanged();
+  }
+
+  podDeleted(p: AgentPod): void {
+    this.pods.delete(`${p.meta.namespace ?? ''}/${p.meta.name}`);
+    this.agentsChanged();
+  }
+
+  // ---- leadership ------------------------------------------------------------------------
+
+  startLeading(): Promise<void> {
+    this.transition = this.transition.then(() => this.doStartLeading());
+    return this.transition;
+  }
+
+  stopLeading(): Promise<void> {
+    this.transition = this.transition.then(() => this.doStopLeading());
+    return this.transition;
+  }
+
+  private async doStartLeading(): Promise<void> {
+    if (this.leading) return;
+    this.flush();
+    const origins = [...this.rec.activeOrigins()];
+    const pub = await this.opts.publisher(this.endpoints, origins);
+    pub.onAck((agent, origin, serial) => this.acked(agent, origin, serial));
+    this.publisher = pub;
+    this.leading = true;
+    this.written.clear();
+    this.flush();
+    for (const origin of this.rec.activeOrigins()) this.pushWhole(origin, undefined);
+    pub.setAgents(this.endpoints);
+    for (const key of this.rec.allRecordKeys()) this.noteNeeded(key);
+    this.allDirty = true;
+    this.scheduleStatus();
+    this.log.info({ zones: origins.length, agents: this.endpoints.length }, 'leading: zones pushed to agents');
+  }
+
+  private async doStopLeading(): Promise<void> {
+    if (!this.leading) return;
+    this.leading = false;
+    this.writer.clear();
+    const pub = this.publisher;
+    this.publisher = undefined;
+    this.zoneSerial.clear();
+    this.needed.clear();
+    this.pendingByZone.clear();
+    this.inFlight.clear();
+    this.written.clear();
+    await pub?.close();
+    this.log.info('standing by: no longer pushing or writing status');
+  }
+
+  async close(): Promise<void> {
+    await this.stopLeading();
+    this.writer.close();
+  }
+
+  /** Resolves when every queued status write has been sent (tests, shutdown). */
+  statusIdle(): Promise<void> {
+    return this.writer.idle();
+  }
+
+  // ---- reconcile and push ----------------------------------------------------------------
+
+  private changed(at: number): void {
+    if (this.batchAt === undefined) this.batchAt = at;
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    // setImmediate: events that arrived in the same read are reconciled as one batch.
+    setImmediate(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    const at = this.batchAt;
+    this.batchAt = undefined;
+    if (!this.rec.pending) return;
+    const res = this.rec.flush();
+    if (this.leading) this.push(res, at);
+    for (const k of res.records) this.dirtyRecords.add(k);
+    for (const z of res.zones) this.dirtyZones.add(z);
+    this.scheduleStatus();
+  }
+
+  private push(res: FlushResult, at: number | undefined): void {
+    const pub = this.publisher;
+    if (!pub) return;
+    for (const origin of res.zonesRemoved) {
+      pub.removeZone(origin);
+      this.zoneSerial.delete(origin);
+      this.pendingByZone.delete(origin);
+      this.inFlight.delete(origin);
+      zoneSerialGauge.remove({ zone: origin });
+    }
+    const whole = new Set<string>();
+    for (const z of res.zonesUpserted) {
+      this.pushWhole(z.origin, at);
+      whole.add(z.origin);
+    }
+    for (const [origin, changes] of res.changes) {
+      if (whole.has(origin)) continue;
+      const { deleted, added } = rrDiff(changes);
+      if (deleted.length === 0 && added.length === 0) continue;
+      const serial = pub.applyChanges(origin, deleted, added);
+      this.pushed(origin, serial, at);
+    }
+    for (const key of res.records) this.noteNeeded(key);
+  }
+
+  private pushWhole(origin: string, at: number | undefined): void {
+    const z = this.rec.activeZone(origin);
+    if (!z || !this.publisher) return;
+    const serial = this.publisher.setZone({ origin, soa: z.soa, defaultTTL: z.defaultTTL }, [...this.rec.zoneRecords(origin)]);
+    this.pushed(origin, serial, at);
+  }
+
+  private pushed(origin: string, serial: number, at: number | undefined): void {
+    this.zoneSerial.set(origin, serial);
+    zoneSerialGauge.set({ zone: origin }, serial);
+    if (at !== undefined) {
+      let list = this.inFlight.get(origin);
+      if (!list) this.inFlight.set(origin, (list = []));
+      list.push({ serial, at });
+    }
+    this.ackedZones.add(origin);
+  }
+
+  private noteNeeded(key: string): void {
+    const v = this.rec.verdict(key);
+    if (!v || !v.accepted) {
+      this.needed.delete(key);
+      return;
+    }
+    const serial = this.zoneSerial.get(v.zone);
+    if (serial === undefined) return;
+    this.needed.set(key, serial);
+    let set = this.pendingByZone.get(v.zone);
+    if (!set) this.pendingByZone.set(v.zone, (set = new Set()));
+    set.add(key);
+  }
+
+  // ---- agents and acknowledgements ---------------------------------------------------------
+
+  private agentsChanged(): void {
+    const endpoints: AgentEndpoint[] = [];
+    const ready: string[] = [];
+    for (const [id, p] of this.pods) {
+      if (!p.podIP || p.deleting) continue;
+      endpoints.push({ id, host: p.podIP, port: this.opts.agentSyncPort });
+      if (p.ready) ready.push(id);
+    }
+    endpoints.sort((a, b) => (a.id < b.id ? -1 : 1));
+    ready.sort();
+    const endpointsChanged = JSON.stringify(endpoints) !== JSON.stringify(this.endpoints);
+    const readyChanged = JSON.stringify(ready) !== JSON.stringify(this.readyAgents);
+    this.endpoints = endpoints;
+    this.readyAgents = ready;
+    if (endpointsChanged && this.leading) this.publisher?.setAgents(endpoints);
+    if (readyChanged) {
+      this.log.info({ ready: ready.length, agents: endpoints.length }, 'agent set changed');
+      this.allDirty = true;
+      for (const origin of this.inFlight.keys()) this.settleInFlight(origin);
+      this.scheduleStatus();
+    }
+  }
+
+  private acked(_agent: string, origin: string, _serial: number): void {
+    this.ackedZones.add(origin);
+    this.settleInFlight(origin);
+    this.scheduleStatus();
+  }
+
+  private propagation(origin: string, needed: number | undefined): Propagation {
+    const total = this.readyAgents.length;
+    if (needed === undefined || !this.publisher) return { acked: 0, total };
+    let acked = 0;
+    for (const id of this.readyAgents) if (atLeast(this.publisher.acked(id, origin), needed)) acked++;
+    return { acked, total };
+  }
+
+  private settleInFlight(origin: string): void {
+    const list = this.inFlight.get(origin);
+    if (!list) return;
+    const now = performance.now();
+    while (list.length > 0) {
+      const head = list[0] as { serial: number; at: number };
+      const p = this.propagation(origin, head.serial);
+      if (p.total === 0 || p.acked < p.total) break;
+      propagationSeconds.observe((now - head.at) / 1000);
+      list.shift();
+    }
+  }
+
+  // ---- status ----------------------------------------------------------------------------
+
+  private scheduleStatus(): void {
+    if (this.statusQueued) return;
+    this.statusQueued = true;
+    setImmediate(() => {
+      this.statusQueued = false;
+      this.updateStatuses();
+    });
+  }
+
+  private updateStatuses(): void {
+    if (!this.leading) {
+      this.dirtyRecords.clear();
+      this.dirtyZones.clear();
+      this.ackedZones.clear();
+      this.allDirty = false;
+      return;
+    }
+    const now = isoSeconds(this.now());
+    let records: Iterable<string>;
+    let zones: Iterable<string>;
+    if (this.allDirty) {
+      records = [...this.rec.allRecordKeys()];
+      zones = [...this.rec.allZones()].map((z) => z.meta.name);
+    } else {
+      const r = new Set(this.dirtyRecords);
+      const z = new Set(this.dirtyZones);
+      for (const origin of this.ackedZones) {
+        for (const k of this.pendingByZone.get(origin) ?? []) r.add(k);
+        const obj = this.rec.activeZone(origin);
+        if (obj) z.add(obj.meta.name);
+      }
+      records = r;
+      zones = z;
+    }
+    this.allDirty = false;
+    this.dirtyRecords = new Set();
+    this.dirtyZones = new Set();
+    this.ackedZones = new Set();
+    for (const key of records) this.updateRecordStatus(key, now);
+    for (const name of zones) this.updateZoneStatus(name, now);
+    this.updateGauges();
+  }
+
+  private updateRecordStatus(key: string, now: string): void {
+    const r = this.rec.record(key);
+    const v = this.rec.verdict(key);
+    if (!r || !v) return;
+    const prop = v.accepted ? this.propagation(v.zone, this.needed.get(key)) : { acked: 0, total: this.readyAgents.length };
+    const skey = `r:${key}`;
+    const prev = this.written.get(skey) ?? this.observed.get(skey);
+    const next = recordStatus(r.meta.generation, v, prop, prev, now);
+    if (v.accepted && prop.total > 0 && prop.acked >= prop.total) this.pendingByZone.get(v.zone)?.delete(key);
+    const refusal = refusalTransition(prev, next);
+    if (refusal && this.eventsSent.get(key) !== `${refusal.reason}\u0000${refusal.message}`) {
+      this.eventsSent.set(key, `${refusal.reason}\u0000${refusal.message}`);
+      this.opts.emitEvent({
+        object: { apiVersion: GROUP_VERSION, kind: 'DNSRecord', name: r.meta.name, namespace: r.meta.namespace, uid: r.meta.uid },
+        type: 'Warning',
+        reason: refusal.reason,
+        message: refusal.message,
+      });
+      this.log.info({ record: key, reason: refusal.reason }, refusal.message);
+    }
+    if (v.accepted) this.eventsSent.delete(key);
+    if (sameStatus(prev, next)) return;
+    this.written.set(skey, next);
+    this.writer.enqueue(skey, { kind: 'DNSRecord', namespace: r.meta.namespace, name: r.meta.name }, next);
+  }
+
+  private updateZoneStatus(name: string, now: string): void {
+    const z = this.rec.zone(name);
+    const v = this.rec.zoneVerdict(name);
+    if (!z || !v) return;
+    const serial = v.accepted ? this.zoneSerial.get(z.origin) : undefined;
+    const prop = this.propagation(z.origin, serial);
+    const skey = `z:${name}`;
+    const prev = this.written.get(skey) ?? this.observed.get(skey);
+    const next = zoneStatus(z.meta.generation, v, serial, this.rec.recordCount(z.origin), prop, prev, now);
+    const refusal = refusalTransition(prev, next);
+    if (refusal && this.eventsSent.get(skey) !== `${refusal.reason}\u0000${refusal.message}`) {
+      this.eventsSent.set(skey, `${refusal.reason}\u0000${refusal.message}`);
+      this.opts.emitEvent({ object: { apiVersion: GROUP_VERSION, kind: 'DNSZone', name, uid: z.meta.uid }, type: 'Warning', reason: refusal.reason, message: refusal.message });
+    }
+    if (sameStatus(prev, next)) return;
+    this.written.set(skey, next);
+    this.writer.enqueue(skey, { kind: 'DNSZone', name }, next);
+  }
+
+  private updateGauges(): void {
+    let inSync = 0;
+    const pub = this.publisher;
+    for (const id of this.readyAgents) {
+      let ok = true;
+      for (const [origin, serial] of this.zoneSerial) if (pub?.acked(id, origin) !== serial) ok = false;
+      if (ok) inSync++;
+    }
+    agentsGauge.set({ state: 'in_sync' }, inSync);
+    agentsGauge.set({ state: 'lagging' }, this.readyAgents.length - inSync);
+    let pending = this.rec.pendingCount;
+    for (const l of this.inFlight.values()) pending += l.length;
+    pendingChanges.set(pending);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * What the controller needs from the sync engine, as an interface: the controller reaches
+ * agents only through it (DESIGN.md, "Layout"), and tests can watch what it is asked to do.
+ * cli/controller.ts adapts the sync engine's Primary to it.
+ */
+import type { RR } from '../dns/rr.js';
+import type { ZoneSpec } from './reconciler.js';
+
+export interface AgentEndpoint {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ZonePublisher {
+  /** Creates or replaces a zone with exactly these records (SOA excluded); returns its serial. */
+  setZone(spec: ZoneSpec, records: readonly RR[]): number;
+  /** Applies a change to an existing zone and pushes it; returns the new serial. */
+  applyChanges(origin: string, deleted: readonly RR[], added: readonly RR[]): number;
+  removeZone(origin: string): void;
+  /** Where agents are; a new one is brought up to date at once, a missing one forgotten. */
+  setAgents(agents: readonly AgentEndpoint[]): void;
+  /** The newest serial `agentId` acknowledged for `origin`. */
+  acked(agentId: string, origin: string): number | undefined;
+  onAck(listener: (agentId: string, origin: string, serial: number) => void): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a publisher for a new term of leadership. It may ask the agents for their serials
+ * first, so that a takeover never sends a serial older than one they already hold.
+ */
+export type PublisherFactory = (agents: readonly AgentEndpoint[], zones: readonly string[]) => Promise<ZonePublisher>;
