@@ -73,7 +73,10 @@ export interface ControlPlane {
 }
 
 export interface StopOptions {
-  /** SIGTERM and wait (true, default) or SIGKILL at once (false: a crash). */
+  /**
+   * true (default): SIGTERM, then SIGKILL after a grace period (10 s for the API server, 2 s
+   * for etcd). false: SIGKILL at once, a crash.
+   */
   readonly graceful?: boolean;
 }
 
@@ -244,7 +247,9 @@ class RunningControlPlane implements ControlPlane {
   }
 
   async stopEtcd(opts: StopOptions = {}): Promise<void> {
-    await this.etcd?.stop(opts.graceful === false ? 0 : 10_000);
+    // etcd waits for the API server's watch streams to drain on SIGTERM (7 s measured); after
+    // 2 s a SIGKILL loses nothing, since every write already reached the page cache.
+    await this.etcd?.stop(opts.graceful === false ? 0 : 2_000);
   }
 
   async restartApiServer(opts: StopOptions = {}): Promise<void> {
@@ -260,7 +265,7 @@ class RunningControlPlane implements ControlPlane {
   async stopProcesses(): Promise<void> {
     // The API server first: with etcd gone it would spend its grace period retrying.
     await this.api?.stop(5_000);
-    await this.etcd?.stop(5_000);
+    await this.etcd?.stop(2_000);
   }
 
   async stop(): Promise<void> {

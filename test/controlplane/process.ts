@@ -53,8 +53,11 @@ export class ManagedProcess {
   private readonly child: ChildProcess;
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   readonly exited: Promise<void>;
+  readonly opts: SpawnOptions;
 
-  constructor(readonly opts: SpawnOptions) {
+  // No parameter properties: this file also runs under Node's type stripping (process.test.ts).
+  constructor(opts: SpawnOptions) {
+    this.opts = opts;
     installExitHooks();
     const fd = openSync(opts.logFile, 'a');
     try {
