@@ -5,7 +5,7 @@
  * chart starts the agent (uid 65532, no_new_privs, bounding set NET_BIND_SERVICE only,
  * configured through DNSSYNC_* variables) and answering kdig on port 53.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { access, chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../controlplane/assets.js';
 import { freePort } from '../controlplane/ports.js';
+import { ManagedProcess } from '../controlplane/process.js';
 import { waitFor } from '../util/wait.js';
 
 const execFileP = promisify(execFile);
@@ -48,8 +49,7 @@ describe('Dockerfile', () => {
 
 describe('the image, rebuilt in a clean directory', () => {
   let dir = '';
-  let agent: ChildProcess | undefined;
-  let output = '';
+  let agent: ManagedProcess | undefined;
 
   beforeAll(async () => {
     const main = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -75,11 +75,7 @@ describe('the image, rebuilt in a clean directory', () => {
   }, 400_000);
 
   afterAll(async () => {
-    if (agent && agent.exitCode === null && agent.signalCode === null) {
-      const exited = new Promise((resolve) => agent?.once('exit', resolve));
-      agent.kill('SIGTERM');
-      await exited;
-    }
+    await agent?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -114,13 +110,13 @@ describe('the image, rebuilt in a clean directory', () => {
       DNSSYNC_METRICS_LISTEN: `${ADDR}:${metricsPort}`,
       DNSSYNC_LOG_LEVEL: 'info',
     };
-    agent = spawn('capsh', args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    agent.stdout?.on('data', (b: Buffer) => (output += b.toString()));
-    agent.stderr?.on('data', (b: Buffer) => (output += b.toString()));
+    // The log stays outside `dir`, which is removed after the run.
+    const logFile = join(await mkdtemp(join(tmpdir(), 'dnssync-image-log-')), 'agent.log');
+    agent = new ManagedProcess({ name: 'agent (image)', command: 'capsh', args, logFile, env });
     const proc = agent;
     const answer = await waitFor(
       async () => {
-        if (proc.exitCode !== null) throw new Error(`agent exited ${proc.exitCode}: ${output}`);
+        proc.assertRunning();
         const r = await execFileP('kdig', [`@${ADDR}`, '-p', '53', '+short', '+timeout=1', '+retry=0', 'www.image.test', 'A']).catch(() => ({ stdout: '' }));
         return r.stdout.trim() === '' ? undefined : r.stdout.trim();
       },
