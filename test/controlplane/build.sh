@@ -58,7 +58,10 @@ if ! flock -n 9; then
 fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"; rm -f "$OUT"/.*.partial' EXIT
-export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0 GOTOOLCHAIN=local
+# GOTOOLCHAIN is left to the machine's go env: a stock Go (GOTOOLCHAIN=auto) older than
+# Kubernetes needs fetches the right toolchain through the module proxy; GOTOOLCHAIN=local
+# fails with go's own message naming the version required.
+export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
 
 # A go command that prints a dot every 10 s so a long, silent compile still shows life.
 with_heartbeat() {
