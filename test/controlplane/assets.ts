@@ -51,8 +51,13 @@ export async function findAssets(): Promise<string> {
   throw new AssetsError('no kube-apiserver/etcd found: run `make controlplane` or set KUBEBUILDER_ASSETS');
 }
 
-/** kubectl from the assets directory when it was built there (same version as the API server), else PATH. */
+/**
+ * DNSSYNC_KUBECTL when set (to test another client version), else kubectl from the assets
+ * directory when it was built there (the API server's version), else the one on PATH.
+ */
 export function kubectlPath(assets: string | undefined): string {
+  const override = process.env['DNSSYNC_KUBECTL'];
+  if (override) return override;
   if (assets && executable(join(assets, 'kubectl'))) return join(assets, 'kubectl');
   return 'kubectl';
 }
