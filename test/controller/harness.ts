@@ -173,9 +173,9 @@ export interface ControllerProcess {
   readonly logFile: string;
 }
 
-export async function startController(opts: { dir: string; name: string; kubeconfig: string; ip: string; agentNs: string; syncPort: number; keyFile: string; extra?: readonly string[] }): Promise<ControllerProcess> {
+export async function startController(opts: { dir: string; name: string; kubeconfig: string; ip: string; agentNs: string; syncPort: number; keyFile: string; transfer?: string; extra?: readonly string[] }): Promise<ControllerProcess> {
   requireBuild();
-  const transfer = `${opts.ip}:${await freePort(opts.ip)}`;
+  const transfer = opts.transfer ?? `${opts.ip}:${await freePort(opts.ip)}`;
   const metrics = `${opts.ip}:${await freePort(opts.ip)}`;
   const logFile = join(opts.dir, `${opts.name}.log`);
   const proc = new ManagedProcess({
