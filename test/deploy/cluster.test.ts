@@ -60,6 +60,28 @@ describe('server-side dry run of every value set', () => {
   });
 });
 
+describe('Pod Security admission', () => {
+  it('the controller meets the restricted standard; the agent breaks it only by using the host network', async () => {
+    const ns = await createNamespace('deploy-psa');
+    const label = await kubectl(['label', 'namespace', ns, 'pod-security.kubernetes.io/warn=restricted', 'pod-security.kubernetes.io/warn-version=latest']);
+    expect(label.code, label.stderr).toBe(0);
+    const { yaml } = await render('defaults', { namespace: ns, release: 'psa' });
+    const docs = documents(yaml);
+    const dryRun = async (kind: string): Promise<string> => {
+      const r = await kubectl(['apply', '--dry-run=server', '-f', '-'], docs.filter((d) => d.kind === kind).map((d) => d.text).join('\n---\n'));
+      expect(r.code, r.stderr).toBe(0);
+      return r.stderr;
+    };
+    expect(await dryRun('Deployment')).not.toMatch(/PodSecurity/);
+    const agent = await dryRun('DaemonSet');
+    const violations = /would violate PodSecurity "restricted:latest": (.*)/.exec(agent)?.[1] ?? '';
+    // Each violation is "<check> (<detail>)"; split at the commas between them.
+    const checks = violations.split(/\),\s*/).map((v) => v.replace(/\s*\(.*$/, '').trim()).filter((v) => v !== '');
+    expect(checks.length).toBeGreaterThan(0);
+    expect(checks.every((c) => c === 'host namespaces' || c === 'hostPort'), violations).toBe(true);
+  });
+});
+
 describe('RBAC, applied for real and checked with kubectl auth can-i', () => {
   let ns = '';
   let other = '';
