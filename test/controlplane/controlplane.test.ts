@@ -4,9 +4,12 @@
  * and accepted, and stop() leaves no process behind.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiException, AuthenticationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { startControlPlane, type ControlPlane } from './controlplane.js';
+import { ControlPlaneError, startControlPlane, type ControlPlane } from './controlplane.js';
 import { runKubectl } from './kubectl.js';
 import { waitFor } from '../util/wait.js';
 
@@ -97,5 +100,20 @@ describe('a private control plane', () => {
     await other.stop();
     expect([...pidsOf('etcd', other.dir), ...pidsOf('kube-apiserver', other.dir)]).toEqual([]);
     expect(() => readFileSync(other.kubeconfig)).toThrow();
+  });
+
+  it('fails fast, naming the log, when a component exits during start', async () => {
+    const assets = await mkdtemp(join(tmpdir(), 'dnssync-badassets-'));
+    try {
+      await symlink(join(cp.assets, 'etcd'), join(assets, 'etcd'));
+      await writeFile(join(assets, 'kube-apiserver'), '#!/bin/sh\necho "Error: unknown flag" >&2\nexit 1\n', { mode: 0o755 });
+      const started = Date.now();
+      const err = await startControlPlane({ assets, dir: join(assets, 'cp'), crdsDir: null }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ControlPlaneError);
+      expect((err as Error).message).toMatch(/kube-apiserver exited \(exit code 1\); see .*kube-apiserver\.log/);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      await rm(assets, { recursive: true, force: true });
+    }
   });
 });

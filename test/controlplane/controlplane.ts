@@ -187,16 +187,11 @@ class RunningControlPlane implements ControlPlane {
         '--log-level=warn',
       ],
     });
-    const proc = this.etcd;
-    await waitFor(
-      async () => {
-        proc.assertRunning();
-        const res = await fetch(`${this.etcdUrl}/health`);
-        const body = (await res.json()) as { health?: string };
-        return res.ok && body.health === 'true';
-      },
-      { timeoutMs: this.timeoutMs, intervalMs: 100, what: `etcd healthy at ${this.etcdUrl}` },
-    ).catch((err: unknown) => rethrowFatal(err, proc));
+    await waitReady(this.etcd, this.timeoutMs, `etcd healthy at ${this.etcdUrl}`, async () => {
+      const res = await fetch(`${this.etcdUrl}/health`, { signal: AbortSignal.timeout(5_000) });
+      const body = (await res.json()) as { health?: string };
+      return res.ok && body.health === 'true';
+    });
   }
 
   async startApiServer(): Promise<void> {
@@ -230,16 +225,11 @@ class RunningControlPlane implements ControlPlane {
       await writeKubeconfig(this.kubeconfig, this.server, p.caCert, 'admin', this.admin);
       this.kubeconfigWritten = true;
     }
-    const proc = this.api;
     const [ca, cert, key] = await Promise.all([p.caCert, this.admin.cert, this.admin.key].map((f) => readFile(f)));
-    await waitFor(
-      async () => {
-        proc.assertRunning();
-        const { status } = await httpsGet(`${this.server}/readyz`, { ca: ca!, cert: cert!, key: key! });
-        return status === 200;
-      },
-      { timeoutMs: this.timeoutMs, intervalMs: 100, what: `kube-apiserver ready at ${this.server}/readyz` },
-    ).catch((err: unknown) => rethrowFatal(err, proc));
+    await waitReady(this.api, this.timeoutMs, `kube-apiserver ready at ${this.server}/readyz`, async () => {
+      const { status } = await httpsGet(`${this.server}/readyz`, { ca: ca!, cert: cert!, key: key! });
+      return status === 200;
+    });
   }
 
   async stopApiServer(opts: StopOptions = {}): Promise<void> {
@@ -276,10 +266,20 @@ class RunningControlPlane implements ControlPlane {
   }
 }
 
-/** A process that died is the real error, not the timeout that noticed it. */
-function rethrowFatal(err: unknown, proc: ManagedProcess): never {
-  if (!proc.running) proc.assertRunning();
-  throw err;
+/**
+ * Polls `ready` until it holds; fails at once, naming the process and its log, when the
+ * process exits meanwhile (a bad flag or a taken port must not cost the whole timeout).
+ */
+async function waitReady(proc: ManagedProcess, timeoutMs: number, what: string, ready: () => Promise<boolean>): Promise<void> {
+  const died = new AbortController();
+  void proc.exited.then(() => {
+    try {
+      proc.assertRunning();
+    } catch (err) {
+      died.abort(err);
+    }
+  });
+  await waitFor(ready, { timeoutMs, intervalMs: 100, what, signal: died.signal });
 }
 
 function httpsGet(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<{ status: number; body: string }> {

@@ -24,7 +24,9 @@ export function sharedControlPlane(): SharedControlPlane {
   const kubeconfig = inject('dnssyncKubeconfig');
   const assets = inject('dnssyncAssets');
   const server = inject('dnssyncServer');
-  if (!kubeconfig) throw new Error('no shared control plane: is test/controlplane/global-setup.ts in vitest.config.ts?');
+  if (!kubeconfig) {
+    throw new Error('no shared control plane: DNSSYNC_TEST_CONTROLPLANE=0 is set, or test/controlplane/global-setup.ts is not in vitest.config.ts');
+  }
   return {
     kubeconfig,
     assets,
