@@ -64,4 +64,10 @@ chart: chart-crds
 bench: bench-zone-apply
 bench-zone-apply: build
 	@echo "[bench] zone-apply: applying one-record diffs at 1,000 vs 100,000 records"
-	$(NODE_BIN)/node dist/test/bench/zone-apply.js
+	$(NODE_BIN)/node --expose-gc dist/test/bench/zone-apply.js
+
+# The README's first command: control plane, two leader-elected controllers, three agents on
+# 127.0.100.1-3, deploy/examples applied; prints the KUBECONFIG and dig lines. Ctrl-C stops all.
+demo: build
+	@echo "[demo] local control plane, two controllers, three agents, deploy/examples"
+	@$(NODE_BIN)/node dist/test/demo/demo.js

@@ -118,7 +118,23 @@ describe('applyDiff', () => {
     for (let g = 0; g < 11; g++) {
       expect(snap.lookup(`g${g}.${O}`, 'A').kind).toBe(rebuilt.lookup(`g${g}.${O}`, 'A').kind);
     }
-    // The first snapshot still has its 500 records.
-    expect([...snaps[0]!.records()].length).toBe(501);
+    // The first snapshot still has its 500 records and answers as it did, though its fast
+    // read index has moved on to its successors.
+    const first = snaps[0]!;
+    expect([...first.records()].length).toBe(501);
+    const initial = buildSnapshot(O, first.records());
+    const final = buildSnapshot(O, snap.records());
+    for (let n = 0; n < 2000; n += 7) {
+      for (const g of [n % 7, n % 11]) {
+        const q = `h${n}.g${g}.${O}`;
+        expect(first.lookup(q, 'A')).toEqual(initial.lookup(q, 'A'));
+        expect(snap.lookup(q, 'A')).toEqual(final.lookup(q, 'A'));
+      }
+    }
+    // A branch off the old snapshot works too.
+    const branch = applyDiff(first, diffOf(100, 101, [], [rr(`branch.${O}`, 'A', '192.0.2.77')]));
+    expect(branch.lookup(`branch.${O}`, 'A').kind).toBe('answer');
+    expect(first.lookup(`branch.${O}`, 'A').kind).toBe('nxdomain');
+    expect(snap.lookup(`branch.${O}`, 'A').kind).toBe('nxdomain');
   });
 });

@@ -7,7 +7,7 @@ import { canonicalRR, rdataKey, recordKey, type SoaRdata } from '../dns/rdata.js
 import type { ZoneDiff, ZoneSnapshot } from './types.js';
 import { DiffBaseError, DiffConflictError, ZoneError } from './errors.js';
 import { inZone } from './names.js';
-import { addExistence, buildSnapshot, checkNode, IndexedZone, type ZoneNode } from './snapshot.js';
+import { addExistence, buildSnapshot, checkNode, IndexedZone, type EntryWriter, type NameEntry, type ZoneNode } from './snapshot.js';
 
 export interface RecordChanges {
   readonly deleted: RR[];
@@ -110,7 +110,21 @@ export function applyDiff(snapshot: ZoneSnapshot, diff: ZoneDiff): IndexedZone {
   }
   working(origin).set('SOA', [soa]);
 
-  const names = base.names.builder();
+  const builder = base.names.builder();
+  // Every index change is recorded so the fast read index can replay it once nothing can
+  // throw any more.
+  const ops: Array<[string, NameEntry | undefined]> = [];
+  const names: EntryWriter = {
+    get: (n) => builder.get(n),
+    set: (n, e) => {
+      builder.set(n, e);
+      ops.push([n, e]);
+    },
+    delete: (n) => {
+      builder.delete(n);
+      ops.push([n, undefined]);
+    },
+  };
   for (const [name, node] of touched) {
     for (const [t, rrs] of node) {
       if (rrs.length === 0) node.delete(t);
@@ -126,5 +140,13 @@ export function applyDiff(snapshot: ZoneSnapshot, diff: ZoneDiff): IndexedZone {
     if (!had && next !== undefined) addExistence(names, name, origin, 1);
     else if (had && next === undefined) addExistence(names, name, origin, -1);
   }
-  return new IndexedZone({ origin, soa, names: names.freeze(), size });
+  const frozen = builder.freeze();
+  const flat = base.takeFlat();
+  if (flat !== undefined) {
+    for (const [n, e] of ops) {
+      if (e === undefined) flat.delete(n);
+      else flat.set(n, e);
+    }
+  }
+  return new IndexedZone({ origin, soa, names: frozen, size, flat });
 }

@@ -10,7 +10,7 @@ import { canonicalRR, rdataKey, type SoaRdata } from '../dns/rdata.js';
 import type { LookupResult, ZoneSnapshot } from './types.js';
 import { ZoneError } from './errors.js';
 import { inZone, parentName, pathBelow } from './names.js';
-import { PMap, type PMapBuilder } from './pmap.js';
+import { PMap } from './pmap.js';
 
 /** The records at one owner name, by type. Never mutated once in a snapshot. */
 export type ZoneNode = ReadonlyMap<string, readonly RR[]>;
@@ -34,6 +34,8 @@ export interface SnapshotParts {
   /** name → entry; the apex node includes the SOA. */
   readonly names: PMap<NameEntry>;
   readonly size: number;
+  /** The same entries in a native Map, for fast reads (see IndexedZone.takeFlat). */
+  readonly flat?: Map<string, NameEntry> | undefined;
 }
 
 export class IndexedZone implements ZoneSnapshot {
@@ -42,6 +44,12 @@ export class IndexedZone implements ZoneSnapshot {
   readonly soa: RR;
   readonly size: number;
   /** @internal */ readonly names: PMap<NameEntry>;
+  /**
+   * A native Map with the same entries as `names`: reads from it cost one hash probe
+   * instead of a trie walk. Only the newest snapshot of a line owns it: applyDiff takes it
+   * over and updates it in O(changed), after which this snapshot reads from `names` again.
+   */
+  private flat: Map<string, NameEntry> | undefined;
   private readonly negativeSoa: readonly RR[];
 
   constructor(parts: SnapshotParts) {
@@ -51,6 +59,7 @@ export class IndexedZone implements ZoneSnapshot {
     this.serial = soaData.serial >>> 0;
     this.size = parts.size;
     this.names = parts.names;
+    this.flat = parts.flat;
     this.negativeSoa = Object.freeze([{ ...parts.soa, ttl: Math.min(parts.soa.ttl, soaData.minimum) } as RR]);
   }
 
@@ -65,9 +74,21 @@ export class IndexedZone implements ZoneSnapshot {
     }
   }
 
+  /** The entry for canonical `name`: records and existence. */
+  entry(name: string): NameEntry | undefined {
+    return this.flat !== undefined ? this.flat.get(name) : this.names.get(name);
+  }
+
+  /** @internal Hands the fast read index to the snapshot that succeeds this one. */
+  takeFlat(): Map<string, NameEntry> | undefined {
+    const f = this.flat;
+    this.flat = undefined;
+    return f;
+  }
+
   /** The records at `name` (canonical) of `type`, or undefined. */
   rrset(name: string, type: string): readonly RR[] | undefined {
-    return this.names.get(name)?.node?.get(type);
+    return this.entry(name)?.node?.get(type);
   }
 
   lookup(qname: string, qtype: string): LookupResult {
@@ -117,9 +138,9 @@ export class IndexedZone implements ZoneSnapshot {
     // Walk down from the apex: stop at a delegation, or at the first name that does not exist.
     const path = pathBelow(name, this.origin);
     let encloser = this.origin;
-    let entry: NameEntry | undefined = path.length === 0 ? this.names.get(name) : undefined;
+    let entry: NameEntry | undefined = path.length === 0 ? this.entry(name) : undefined;
     for (const n of path) {
-      entry = this.names.get(n);
+      entry = this.entry(n);
       if (entry === undefined) break;
       const ns = entry.node?.get('NS');
       if (ns !== undefined) return this.referral(ns);
@@ -127,7 +148,7 @@ export class IndexedZone implements ZoneSnapshot {
     }
     let synth = false;
     if (entry === undefined) {
-      entry = this.names.get(encloser === '' ? '*' : `*.${encloser}`);
+      entry = this.entry(encloser === '' ? '*' : `*.${encloser}`);
       if (entry === undefined) return { kind: 'nxdomain', answer: EMPTY, authority: this.negativeSoa };
       synth = true;
     }
@@ -174,7 +195,7 @@ export class IndexedZone implements ZoneSnapshot {
       done ??= new Set();
       if (done.has(target)) continue;
       done.add(target);
-      const node = this.names.get(target)?.node;
+      const node = this.entry(target)?.node;
       if (node === undefined) continue;
       const a = node.get('A');
       const aaaa = node.get('AAAA');
@@ -198,11 +219,18 @@ export function checkNode(origin: string, name: string, node: ZoneNode): void {
   }
 }
 
+/** What addExistence needs of the index being built. */
+export interface EntryWriter {
+  get(name: string): NameEntry | undefined;
+  set(name: string, entry: NameEntry): unknown;
+  delete(name: string): unknown;
+}
+
 /**
  * Counts one owner name in (delta 1) or out of (delta -1) the entries of it and every
  * ancestor up to the apex, creating and dropping empty non-terminal entries as needed.
  */
-export function addExistence(names: PMapBuilder<NameEntry>, name: string, origin: string, delta: 1 | -1): void {
+export function addExistence(names: EntryWriter, name: string, origin: string, delta: 1 | -1): void {
   let n: string | undefined = name;
   while (n !== undefined) {
     const e = names.get(n);
@@ -221,7 +249,7 @@ export function addExistence(names: PMapBuilder<NameEntry>, name: string, origin
 export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZone {
   const zone = canonicalName(origin);
   const byName = new Map<string, Map<string, RR[]>>();
-  const keys = new Map<string, Set<string>>();
+  const seen = new Set<string>();
   let soa: RR | undefined;
   let size = 0;
   for (const raw of records) {
@@ -235,12 +263,9 @@ export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZon
       if (soa !== undefined) throw new ZoneError(zone, 'more than one SOA');
       soa = rr;
     }
-    const key = `${rr.name}\u0000${rr.type}`;
-    const rk = rdataKey(rr);
-    let seen = keys.get(key);
-    if (seen === undefined) keys.set(key, (seen = new Set()));
-    if (seen.has(rk)) continue;
-    seen.add(rk);
+    const key = `${rr.name}\u0000${rr.type}\u0000${rdataKey(rr)}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
     let node = byName.get(rr.name);
     if (node === undefined) byName.set(rr.name, (node = new Map()));
     const list = node.get(rr.type);
@@ -262,6 +287,11 @@ export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZon
     }
   }
   const names = PMap.empty<NameEntry>().builder();
-  for (const [name, count] of counts) names.set(name, { count, node: byName.get(name) });
-  return new IndexedZone({ origin: zone, soa, names: names.freeze(), size });
+  const flat = new Map<string, NameEntry>();
+  for (const [name, count] of counts) {
+    const entry: NameEntry = { count, node: byName.get(name) };
+    names.set(name, entry);
+    flat.set(name, entry);
+  }
+  return new IndexedZone({ origin: zone, soa, names: names.freeze(), size, flat });
 }
