@@ -119,6 +119,12 @@ describe('encodeMessage', () => {
     expect(da.flag_tc).toBe(false);
     expect(da.answers.length).toBe(1);
     expect(da.additionals.length).toBe(0);
+    // …unless it is required glue (RFC 9471).
+    const glue = decodeMessage(
+      encodeMessage({ type: 'response', questions: [{ name: `small.${O}`, type: 'A' }], authorities: small, additionals: many }, { maxSize: 512, additionalRequired: true }),
+    );
+    expect(glue.flag_tc).toBe(true);
+    expect(glue.additionals.length).toBe(0);
     // And it still fits in TCP size.
     expect(decodeMessage(encodeMessage(msg, { maxSize: 65535 })).answers.length).toBe(41);
     expect(encodeMessage(msg, { maxSize: 65535 }).readUInt16BE(2) & FLAG_TC).toBe(0);

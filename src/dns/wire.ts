@@ -146,6 +146,11 @@ export interface EncodeOptions {
    * (dropping additional data alone does not set TC, RFC 2181 §9). The OPT record stays.
    */
   readonly maxSize?: number | undefined;
+  /**
+   * Dropping additional data also sets TC: for referrals, whose glue for in-domain name
+   * servers must be complete or the answer marked truncated (RFC 9471 §3).
+   */
+  readonly additionalRequired?: boolean | undefined;
   /** Compress names (default true). */
   readonly compress?: boolean | undefined;
   /**
@@ -433,7 +438,7 @@ export function encodeMessage(msg: WireMessage, opts: EncodeOptions = {}): Buffe
         w.forgetFrom(setStart);
         counts[s] = setCount;
         truncated = true;
-        if (s < 2) tc = true;
+        if (s < 2 || opts.additionalRequired === true) tc = true;
         break;
       }
     }
