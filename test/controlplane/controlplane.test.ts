@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiException, AuthenticationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ControlPlaneError, startControlPlane, type ControlPlane } from './controlplane.js';
-import { runKubectl } from './kubectl.js';
 import { waitFor } from '../util/wait.js';
 
 function pidsOf(binary: string, dir: string): number[] {
@@ -53,7 +52,7 @@ describe('a private control plane', () => {
     expect((await core.readNamespacedConfigMap({ namespace: 'default', name: 'survivor' })).data).toEqual({ k: 'v' });
     await cp.stopEtcd();
     // With etcd down the API server stays up and says so in its etcd readiness check.
-    const down = await runKubectl({ kubeconfig: cp.kubeconfig, assets: cp.assets, args: ['get', '--raw', '/readyz/etcd', '--request-timeout=20s'] });
+    const down = await cp.kubectl(['get', '--raw', '/readyz/etcd', '--request-timeout=20s']);
     expect(down.code).not.toBe(0);
     await cp.startEtcd();
     const cm = await waitFor(

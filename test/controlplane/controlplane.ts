@@ -8,6 +8,7 @@
  *   await cp.restartApiServer();                   // fault tests: same ports, same data
  *   await cp.stopEtcd(); ...; await cp.startEtcd();
  *   const ro = await cp.userKubeconfig('dnssync-controller', []);   // only what RBAC grants
+ *   const { code, stdout } = await cp.kubectl(['get', 'dnsrecords', '-A']);
  *   await cp.stop();                               // kills both, removes the dir
  *
  * What is not there, on purpose: no controller-manager, scheduler or kubelet. Nothing
@@ -17,6 +18,11 @@
  *
  * Every process is in its own process group, killed on stop(), on process exit, on
  * SIGINT/SIGTERM, and by the kernel if the test runner dies (see process.ts).
+ *
+ * Most test files do not start one: the vitest global setup starts ONE for the whole run
+ * (global-setup.ts) and sharedControlPlane() in shared.ts hands it out; child processes find
+ * it in DNSSYNC_TEST_KUBECONFIG and the binaries in DNSSYNC_TEST_ASSETS. Start a private one
+ * only to restart or break it. DNSSYNC_KEEP_CONTROLPLANE=1 keeps the directory (logs) on stop.
  */
 import { request } from 'node:https';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -27,6 +33,7 @@ import { createClientCert, createPki, type Pki } from './certs.js';
 import { crdsDir as defaultCrdsDir, findAssets } from './assets.js';
 import { ManagedProcess, ProcessExitedError } from './process.js';
 import { freePort } from './ports.js';
+import { runKubectl, type KubectlResult } from './kubectl.js';
 import { waitFor } from '../util/wait.js';
 
 export class ControlPlaneError extends Error {
@@ -59,6 +66,8 @@ export interface ControlPlane {
   readonly caCert: string;
   /** A KubeConfig loaded from `kubeconfig`. */
   kubeConfig(): KubeConfig;
+  /** kubectl against this control plane as admin; never throws for a non-zero exit. */
+  kubectl(args: readonly string[], input?: string): Promise<KubectlResult>;
   /** A kubeconfig for another user (CN=user, O=groups): it has only the rights RBAC gives it. */
   userKubeconfig(user: string, groups?: readonly string[]): Promise<string>;
   /** Stop/start keep ports, certificates and etcd data, so every kubeconfig stays valid. */
@@ -157,6 +166,10 @@ class RunningControlPlane implements ControlPlane {
     const kc = new KubeConfig();
     kc.loadFromFile(this.kubeconfig);
     return kc;
+  }
+
+  kubectl(args: readonly string[], input?: string): Promise<KubectlResult> {
+    return runKubectl({ kubeconfig: this.kubeconfig, assets: this.assets, args, input });
   }
 
   async userKubeconfig(user: string, groups: readonly string[] = []): Promise<string> {
