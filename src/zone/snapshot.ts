@@ -181,7 +181,19 @@ export class IndexedZone implements ZoneSnapshot {
     return { kind: 'referral', authority: ns, additional: this.additionalFor(ns) };
   }
 
-  /** In-zone A/AAAA of the names MX, SRV and NS records point at (glue for referrals). */
+  /** Whether `name` lies at or below a delegation point (its data is glue, not authoritative). */
+  private belowCut(name: string): boolean {
+    for (const n of pathBelow(name, this.origin)) {
+      if (this.entry(n)?.node?.has('NS') === true) return true;
+    }
+    return false;
+  }
+
+  /**
+   * In-zone A/AAAA of the names MX, SRV and NS records point at. Glue (addresses at or below
+   * a delegation) is added for NS targets only; MX and SRV get authoritative data only, as
+   * BIND does.
+   */
   private additionalFor(rrs: readonly RR[]): readonly RR[] {
     let out: RR[] | undefined;
     let done: Set<string> | undefined;
@@ -197,6 +209,7 @@ export class IndexedZone implements ZoneSnapshot {
       done.add(target);
       const node = this.entry(target)?.node;
       if (node === undefined) continue;
+      if (rr.type !== 'NS' && this.belowCut(target)) continue;
       const a = node.get('A');
       const aaaa = node.get('AAAA');
       if (a === undefined && aaaa === undefined) continue;
