@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runKubectl } from '../controlplane/kubectl.js';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
+import { waitFor } from '../util/wait.js';
 import { chartDir, helm } from './helm.js';
 
 const TITLE = '{.spec.versions[0].schema.openAPIV3Schema.title}';
@@ -64,14 +65,19 @@ describe('CRDs follow the release', () => {
     expect(un.code, un.stderr).toBe(0);
     expect((await kubectl(['get', 'crd', 'dnsrecords.dnssync.io', '-o', `jsonpath=${TITLE}`])).stdout).toBe('marker-two');
     expect((await kubectl(['get', 'crd', 'dnszones.dnssync.io'])).code).toBe(0);
-    expect((await kubectl(['delete', 'crd', 'dnsrecords.dnssync.io', 'dnszones.dnssync.io'])).code).toBe(0);
+    const del = await kubectl(['delete', '--wait=true', 'crd', 'dnsrecords.dnssync.io', 'dnszones.dnssync.io']);
+    expect(del.code, del.stderr).toBe(0);
+    // Deletion finishes asynchronously (the CRD finalizer removes stored objects first).
+    await waitFor(async () => (await kubectl(['get', 'crd', 'dnsrecords.dnssync.io', 'dnszones.dnssync.io'])).code !== 0, { timeoutMs: 60_000, what: 'CRDs deleted' });
 
     // The same two versions with Helm's crds/ directory: the upgrade leaves the old schema.
     const c1 = await chartVersion('c1', 'marker-one', { helmCrdsDir: true });
     const c2 = await chartVersion('c2', 'marker-two', { helmCrdsDir: true });
-    expect((await helm(['install', 'old', c1, ...kc])).code).toBe(0);
+    const old = await helm(['install', 'old', c1, ...kc]);
+    expect(old.code, old.stderr).toBe(0);
     expect((await kubectl(['get', 'crd', 'dnsrecords.dnssync.io', '-o', `jsonpath=${TITLE}`])).stdout).toBe('marker-one');
-    expect((await helm(['upgrade', 'old', c2, ...kc])).code).toBe(0);
+    const oldUp = await helm(['upgrade', 'old', c2, ...kc]);
+    expect(oldUp.code, oldUp.stderr).toBe(0);
     expect((await kubectl(['get', 'crd', 'dnsrecords.dnssync.io', '-o', `jsonpath=${TITLE}`])).stdout).toBe('marker-one');
-  });
+  }, 180_000);
 });
