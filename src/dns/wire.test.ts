@@ -168,6 +168,14 @@ describe('decodeMessage', () => {
     overrun[12] = 60; // label runs past the end
     expect(() => decodeMessage(overrun)).toThrow(WireError);
     expect(() => decodeMessage(Buffer.alloc(5))).toThrow(WireError);
+    // An A record claiming 6 octets of rdata: dns-packet alone would read 4 and go astray.
+    const r = encodeMessage({ type: 'response', questions: [{ name: 'a.test', type: 'A' }], answers: [{ name: 'a.test', type: 'A', ttl: 1, data: '192.0.2.1' }, { name: 'a.test', type: 'A', ttl: 1, data: '192.0.2.2' }] });
+    const rdlenAt = r.length - 6;
+    expect(r.readUInt16BE(rdlenAt)).toBe(4);
+    const lying = Buffer.concat([r, Buffer.from([1, 2])]);
+    lying.writeUInt16BE(6, rdlenAt);
+    expect(() => decodeMessage(lying)).toThrow(/RDLENGTH/);
+    expect(decodeMessage(r).answers).toHaveLength(2);
     expect(() => decodeMessage(q.subarray(0, q.length - 1))).toThrow(WireError);
   });
 

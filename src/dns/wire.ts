@@ -493,12 +493,17 @@ export function decodeMessage(buf: Buffer): DecodedMessage {
   // dns-packet allocates arrays of up to 65535 slots per section for them.
   const minimum = 12 + buf.readUInt16BE(4) * 5 + (buf.readUInt16BE(6) + buf.readUInt16BE(8) + buf.readUInt16BE(10)) * 11;
   if (minimum > buf.length) throw new WireError('section counts exceed the message length');
+  const end = structuralEnd(buf);
+  if (end < 0) throw new WireError('malformed message: a name or record runs past the end');
   let d: packet.DecodedPacket;
   try {
     d = packet.decode(buf);
   } catch (e) {
     throw new WireError(`malformed message: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
+  // dns-packet advances by what each type's decoder read, not by RDLENGTH (an A record is
+  // always 4 octets to it); a record whose RDLENGTH disagrees would shift every later one.
+  if (packet.decode.bytes !== end) throw new WireError('malformed message: RDLENGTH disagrees with the record data');
   const word = buf.readUInt16BE(2);
   const opcodeNumber = (word >> 11) & 0xf;
   const additionals = d.additionals ?? [];
@@ -592,6 +597,26 @@ function skipName(buf: Buffer, off: number): number {
     if (total > 255) return -1;
     off += len + 1;
   }
+}
+
+/** The offset just past the last record, walking by RDLENGTH; -1 when something overruns. */
+function structuralEnd(buf: Buffer): number {
+  const n = buf.length;
+  let off = 12;
+  const qd = buf.readUInt16BE(4);
+  for (let i = 0; i < qd; i++) {
+    off = skipName(buf, off);
+    if (off < 0 || off + 4 > n) return -1;
+    off += 4;
+  }
+  const rrs = buf.readUInt16BE(6) + buf.readUInt16BE(8) + buf.readUInt16BE(10);
+  for (let i = 0; i < rrs; i++) {
+    off = skipName(buf, off);
+    if (off < 0 || off + 10 > n) return -1;
+    off += 10 + buf.readUInt16BE(off + 8);
+    if (off > n) return -1;
+  }
+  return off;
 }
 
 /**
