@@ -28,7 +28,7 @@ function ipHostPort(value: string): string | undefined {
 }
 
 export const PRIMARY_FLAGS: FlagSpec[] = [
-  { name: 'zone-file', kind: 'string', repeatable: true, required: true, help: 'RFC 1035 master file to serve; the origin is its SOA owner' },
+  { name: 'zone-file', kind: 'string', repeatable: true, required: true, help: 'RFC 1035 master file to serve, as FILE or ORIGIN=FILE (default origin: the file name without .zone/.db)' },
   { name: 'transfer-listen', kind: 'string', required: true, validate: ipHostPort, help: 'serve SOA/IXFR/AXFR here (UDP and TCP); NOTIFYs leave from this port' },
   { name: 'notify', kind: 'string', repeatable: true, validate: ipHostPort, help: 'secondary or agent sync address to push changes to' },
   { name: 'tsig-key-file', kind: 'string', help: 'BIND key file; with it every NOTIFY, response and transfer is signed and unsigned requests are refused' },
@@ -49,8 +49,20 @@ export class ZoneFileError extends Error {
   override readonly name = 'ZoneFileError';
 }
 
-async function loadZone(path: string): Promise<LoadedZone> {
-  const records = await readMasterFile(path);
+/**
+ * `--zone-file` is FILE or ORIGIN=FILE. The origin is what `@` and relative names mean when
+ * the file has no $ORIGIN (BIND takes it from named.conf); without one it is the file name
+ * minus a .zone/.db suffix, so `corp.internal.zone` needs nothing more.
+ */
+export function zoneFileSpec(spec: string): { path: string; origin: string } {
+  const eq = spec.indexOf('=');
+  if (eq > 0 && !spec.slice(0, eq).includes('/')) return { origin: spec.slice(0, eq), path: spec.slice(eq + 1) };
+  return { path: spec, origin: basename(spec).replace(/\.(zone|db)$/i, '') };
+}
+
+async function loadZone(spec: string): Promise<LoadedZone> {
+  const { path, origin } = zoneFileSpec(spec);
+  const records = await readMasterFile(path, { origin });
   const soas = records.filter((r) => r.type === 'SOA');
   const soa = soas[0];
   if (!soa) throw new ZoneFileError(`${path}: no SOA record, so no zone origin`);
@@ -107,7 +119,7 @@ export async function run(argv: string[]): Promise<void> {
   const log = configureLogger(get.str(flags, 'log-level') ?? 'info').child({ component: 'cli' });
   const keys = loadTsigKeys(get.str(flags, 'tsig-key-file'));
   const files = get.list(flags, 'zone-file');
-  const statePath = get.str(flags, 'state-file') ?? `${files[0]}.dnssync-state`;
+  const statePath = get.str(flags, 'state-file') ?? `${zoneFileSpec(files[0] as string).path}.dnssync-state`;
 
   const loaded = new Map<string, LoadedZone>();
   for (const f of files) {
@@ -121,7 +133,7 @@ export async function run(argv: string[]): Promise<void> {
   const listen = splitHostPort(get.str(flags, 'transfer-listen') as string);
   let primary: Primary;
   try {
-    primary = await Primary.start({ host: listen.host, port: listen.port, keys, log: log.child({ component: 'primary' }) });
+    primary = await Primary.start({ host: listen.host, port: listen.port, keys });
   } catch (err) {
     throw new FlagError(`--transfer-listen: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -174,7 +186,7 @@ export async function run(argv: string[]): Promise<void> {
   // Reloads of one file run one after another, so a slow parse cannot overtake a newer one.
   const unwatch = files.map((f) => {
     let chain = Promise.resolve();
-    return watchFile(f, get.num(flags, 'poll-interval') ?? 2000, () => {
+    return watchFile(zoneFileSpec(f).path, get.num(flags, 'poll-interval') ?? 2000, () => {
       chain = chain.then(() => reload(f));
     });
   });

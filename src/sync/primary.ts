@@ -104,6 +104,8 @@ interface Inflight {
   /** Base serial of the diff last sent, or undefined when it was a plain NOTIFY. */
   lastFrom: number | undefined;
   lastTo: number;
+  /** Answered without a serial: the peer is transferring; a new change must not wait on it. */
+  receipt: boolean;
 }
 
 interface Link {
@@ -112,6 +114,16 @@ interface Link {
   acked: number | undefined;
   behindSince: number | undefined;
   inflight: Inflight | undefined;
+  /**
+   * A standard secondary (BIND, Knot): its NOTIFY answer carries no SOA, so what it holds
+   * is learnt from the transfers it completes with us instead.
+   */
+  standard: boolean;
+  /**
+   * The peer answered a diff-carrying NOTIFY with FORMERR: BIND's parser refuses two SOA
+   * records in one section outside a transfer. It gets plain NOTIFYs (and pulls) from now on.
+   */
+  plainOnly: boolean;
 }
 
 interface Agent extends AgentEndpoint {
@@ -359,7 +371,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private link(a: Agent, o: string): Link {
     let l = a.links.get(o);
     if (!l) {
-      l = { agent: a, origin: o, acked: undefined, behindSince: undefined, inflight: undefined };
+      l = { agent: a, origin: o, acked: undefined, behindSince: undefined, inflight: undefined, standard: false, plainOnly: false };
       a.links.set(o, l);
     }
     return l;
@@ -386,20 +398,21 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     if (!z || this.closed) return;
     if (link.acked === z.snapshot.serial) return;
     link.behindSince ??= Date.now();
-    if (link.inflight) return;
+    if (link.inflight && !link.inflight.receipt) return;
     this.send(link, 0);
   }
 
   private send(link: Link, attempt: number): void {
     const z = this.zones.get(link.origin);
     if (!z || this.closed) return;
-    const f: Inflight = link.inflight ?? { ids: new Set(), attempt, timer: undefined, lastFrom: undefined, lastTo: z.snapshot.serial };
+    const f: Inflight = link.inflight ?? { ids: new Set(), attempt, timer: undefined, lastFrom: undefined, lastTo: z.snapshot.serial, receipt: false };
     link.inflight = f;
     f.attempt = attempt;
+    f.receipt = false;
     if (f.timer) clearTimeout(f.timer);
     const id = this.freeId();
     const diff = link.acked === undefined ? undefined : z.journal.diffFrom(link.acked);
-    const usable = diff && diff.toSerial === z.snapshot.serial ? diff : undefined;
+    const usable = diff && diff.toSerial === z.snapshot.serial && !link.plainOnly ? diff : undefined;
     let msg = this.auth.request(notifyMessage(id, z.snapshot.soa, usable));
     let kind: 'diff' | 'plain' = usable ? 'diff' : 'plain';
     if (usable && msg.wire.length > this.maxNotify) {
@@ -425,6 +438,31 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     f.timer.unref();
   }
 
+  /** Polls the peer's SOA with backoff until it reports a serial; re-NOTIFYs at the cap. */
+  private probe(link: Link, f: Inflight, delay: number): void {
+    if (f.timer) clearTimeout(f.timer);
+    f.timer = setTimeout(() => {
+      if (link.inflight !== f || this.closed) return;
+      if (delay >= this.retryMax) {
+        this.send(link, f.attempt + 1);
+        return;
+      }
+      querySoa(link.agent, link.origin, this.auth, 1000).then(
+        (soa) => {
+          if (link.inflight !== f || this.closed) return;
+          const s = soaSerial(soa);
+          const cur = this.zones.get(link.origin)?.snapshot.serial;
+          if (s !== undefined && cur !== undefined && !serialGt(cur, s)) this.onAck(link, s);
+          else this.probe(link, f, delay * 2);
+        },
+        () => {
+          if (link.inflight === f && !this.closed) this.probe(link, f, delay * 2);
+        },
+      );
+    }, delay);
+    f.timer.unref();
+  }
+
   private freeId(): number {
     for (;;) {
       const id = randomInt(0, 65536);
@@ -438,7 +476,12 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     if (!z || !f) return;
     notifiesAcked.inc();
     if (serial === undefined) {
-      // The agent has no copy yet and is pulling (or failed to): keep the backoff going.
+      // Receipt without a serial: a standard secondary (RFC 1996 answers carry none), or an
+      // agent still pulling. Either transfers from us; learn when it is done by asking for
+      // its SOA, and NOTIFY again only when that takes long.
+      link.standard = true;
+      f.receipt = true;
+      this.probe(link, f, this.retryInitial / 2);
       return;
     }
     const agentId = link.agent.id;
@@ -488,6 +531,14 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     const s = this.sent.get(id);
     if (!s || opcode !== OPCODE_NOTIFY) return;
     if (s.link.agent.host !== rinfo.address) return;
+    const f = s.link.inflight;
+    if (rcode === RCODE.FORMERR && f && f.lastFrom !== undefined && !s.link.plainOnly) {
+      // Unsigned, as a parser failure is: the worst a forger gains is a pull instead of a push.
+      this.log.info({ zone: s.link.origin, agent: s.link.agent.id }, 'peer cannot parse a NOTIFY carrying a diff; sending it plain NOTIFYs');
+      s.link.plainOnly = true;
+      this.send(s.link, 0);
+      return;
+    }
     let msg: Buffer;
     try {
       msg = this.auth.response(raw, s.mac);
