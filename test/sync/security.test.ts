@@ -1,0 +1,143 @@
+/**
+ * Unsigned, wrong-key, badly signed and replayed (outside the time window) NOTIFYs and
+ * transfer requests are refused with NOTAUTH and the TSIG error, and the agent's data does
+ * not change.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
+import { findTsig, sign, type TsigKey } from '../../src/dns/tsig.js';
+import { notifyMessage, readHeader, transferQuery } from '../../src/sync/codec.js';
+import { Primary } from '../../src/sync/primary.js';
+import { Secondary } from '../../src/sync/secondary.js';
+import { frame, readFrames } from '../../src/sync/tcp.js';
+import { ZoneStore } from '../../src/zone/store.js';
+import type { ZoneSnapshot } from '../../src/zone/types.js';
+import { waitFor } from '../util/wait.js';
+import { KEY, WRONG_KEY, a, hosts, recordSet, sameZone } from './helpers.js';
+import type { Endpoint } from '../../src/sync/client.js';
+
+const ORIGIN = 'secure.test';
+let primary: Primary;
+let sec: Secondary;
+const store = new ZoneStore();
+
+beforeAll(async () => {
+  primary = await Primary.start({ host: '127.0.30.40', port: 0, keys: [KEY] });
+  sec = await Secondary.start({ store, host: '127.0.30.41', port: 0, keys: [KEY] });
+  primary.setZone(ORIGIN, hosts(ORIGIN, 5));
+  primary.setAgents([{ id: 'a', host: sec.address.host, port: sec.address.port }]);
+  await waitFor(() => sameZone(store.get(ORIGIN), primary.zone(ORIGIN)), { what: 'first sync' });
+});
+
+afterAll(async () => {
+  await sec.close();
+  await primary.close();
+});
+
+function udpExchange(to: Endpoint, msg: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    const t = setTimeout(() => {
+      s.close();
+      reject(new Error('no answer'));
+    }, 3000);
+    s.on('message', (r) => {
+      clearTimeout(t);
+      s.close();
+      resolve(r);
+    });
+    s.bind(0, '127.0.30.42', () => s.send(msg, to.port, to.host));
+  });
+}
+
+function tcpExchange(to: Endpoint, msg: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(to.port, to.host, () => sock.write(frame(msg)));
+    const t = setTimeout(() => {
+      sock.destroy();
+      reject(new Error('no answer'));
+    }, 3000);
+    readFrames(sock, (r) => {
+      clearTimeout(t);
+      sock.destroy();
+      resolve(r);
+    });
+    sock.on('error', reject);
+  });
+}
+
+/** A NOTIFY carrying a diff that would add evil.secure.test if it were accepted. */
+function evilNotify(current: ZoneSnapshot): Buffer {
+  const serial = current.serial + 1000;
+  const soa = { ...current.soa, data: { ...(current.soa.data as object), serial } } as ZoneSnapshot['soa'];
+  return notifyMessage(4321, soa, { origin: ORIGIN, fromSerial: current.serial, toSerial: serial, soa, deleted: [], added: [a(`evil.${ORIGIN}`, '203.0.113.66')] });
+}
+
+type Variant = { name: string; wire: (m: Buffer) => Buffer; tsigError: number | undefined };
+const now = (): number => Math.floor(Date.now() / 1000);
+const variants: Variant[] = [
+  { name: 'unsigned', wire: (m) => m, tsigError: undefined },
+  { name: 'signed with an unknown key', wire: (m) => sign(m, { ...KEY, name: 'intruder-key' } as TsigKey).wire, tsigError: 17 },
+  { name: 'badly signed (wrong secret)', wire: (m) => sign(m, WRONG_KEY).wire, tsigError: 16 },
+  {
+    name: 'tampered after signing',
+    wire: (m) => {
+      const w = Buffer.from(sign(m, KEY).wire);
+      // flip the last octet of the A record's address (just before the OPT and TSIG records)
+      const i = w.indexOf(Buffer.from([203, 0, 113, 66]));
+      w[i + 3] = 67;
+      return w;
+    },
+    tsigError: 16,
+  },
+  { name: 'replayed an hour late', wire: (m) => sign(m, KEY, { time: now() - 3600 }).wire, tsigError: 18 },
+];
+
+describe('refused NOTIFYs change nothing', () => {
+  for (const v of variants) {
+    it(`${v.name}: NOTAUTH${v.tsigError ? ` with TSIG error ${v.tsigError}` : ''}`, async () => {
+      const before = store.get(ORIGIN) as ZoneSnapshot;
+      const resp = await udpExchange(sec.address, v.wire(evilNotify(before)));
+      const h = readHeader(resp);
+      expect(h.qr).toBe(true);
+      expect(h.rcode).toBe(9);
+      expect(findTsig(resp)?.error).toBe(v.tsigError);
+      const after = store.get(ORIGIN) as ZoneSnapshot;
+      expect(after).toBe(before);
+      expect(recordSet(after.records()).some((k) => k.startsWith(`evil.${ORIGIN}`))).toBe(false);
+    });
+  }
+
+  it('the same NOTIFY correctly signed is applied (the refusals were for the signature)', async () => {
+    const before = store.get(ORIGIN) as ZoneSnapshot;
+    const resp = await udpExchange(sec.address, sign(evilNotify(before), KEY).wire);
+    expect(readHeader(resp).rcode).toBe(0);
+    expect(store.get(ORIGIN)?.serial).toBe(before.serial + 1000);
+    // The replica is now ahead of the primary, with data it never had. The next change: the
+    // agent's ACK reports the newer serial, the primary moves past it, the agent re-transfers.
+    primary.updateZone(ORIGIN, { deleted: [], added: [a(`other.${ORIGIN}`, '192.0.2.5')] });
+    await waitFor(() => sameZone(store.get(ORIGIN), primary.zone(ORIGIN)), { what: 'resync after the forged change', timeoutMs: 15_000 });
+  });
+});
+
+describe('refused transfer requests', () => {
+  for (const v of variants.filter((x) => x.name !== 'tampered after signing')) {
+    for (const type of ['AXFR', 'IXFR'] as const) {
+      it(`${type} ${v.name}: NOTAUTH${v.tsigError ? ` with TSIG error ${v.tsigError}` : ''}, no records`, async () => {
+        const q = transferQuery(99, ORIGIN, type === 'IXFR' ? (store.get(ORIGIN) as ZoneSnapshot).soa : undefined);
+        const resp = await tcpExchange(primary.address, v.wire(q));
+        const h = readHeader(resp);
+        expect(h.rcode).toBe(9);
+        expect(resp.readUInt16BE(6)).toBe(0); // no answer records
+        expect(findTsig(resp)?.error).toBe(v.tsigError);
+      });
+    }
+  }
+
+  it('a signed AXFR is served', async () => {
+    const resp = await tcpExchange(primary.address, sign(transferQuery(98, ORIGIN), KEY).wire);
+    expect(readHeader(resp).rcode).toBe(0);
+    expect(resp.readUInt16BE(6)).toBeGreaterThan(5);
+  });
+});
