@@ -638,6 +638,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     for (const a of this.agents.values()) for (const l of a.links.values()) this.clearInflight(l);
     for (const c of this.conns) c.destroy();

@@ -121,6 +121,7 @@ export class Secondary {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     for (const z of this.zones.values()) if (z.timer) clearTimeout(z.timer);
     for (const c of this.conns) c.destroy();
