@@ -1,8 +1,9 @@
 /**
  * Why the CRDs are templates and not the chart's crds/ directory, shown on a private control
- * plane (the shared one has the CRDs from crds/, not owned by any release): `helm upgrade`
- * upgrades a templated CRD, while Helm leaves a crds/ CRD as first installed; and with
- * crds.keep the CRDs (and so every DNSRecord) survive `helm uninstall`.
+ * plane (the shared one has the CRDs from crds/, not owned by any release): Helm leaves a
+ * crds/ CRD as first installed, while `helm upgrade` upgrades a templated one; existing CRDs
+ * are adopted with Helm's ownership metadata; with crds.keep they (and so every DNSRecord)
+ * survive `helm uninstall`.
  */
 import { cp as copy, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runKubectl } from '../controlplane/kubectl.js';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
-import { waitFor } from '../util/wait.js';
 import { chartDir, helm } from './helm.js';
 
 const TITLE = '{.spec.versions[0].schema.openAPIV3Schema.title}';
@@ -47,37 +47,38 @@ describe('CRDs follow the release', () => {
     return dir;
   }
 
-  it('templated CRDs are installed, upgraded and kept; crds/ ones are never upgraded', async () => {
-    const kc = ['--kubeconfig', cp?.kubeconfig ?? '', '--namespace', 'dnssync', '--create-namespace'];
-    const v1 = await chartVersion('v1', 'marker-one');
-    const v2 = await chartVersion('v2', 'marker-two');
+  it('crds/ CRDs are never upgraded; templated ones are adopted, upgraded and kept', async () => {
+    const ns = ['--kubeconfig', cp?.kubeconfig ?? '', '--namespace', 'dnssync'];
+    const kc = [...ns, '--create-namespace'];
+    const title = async (): Promise<string> => (await kubectl(['get', 'crd', 'dnsrecords.dnssync.io', '-o', `jsonpath=${TITLE}`])).stdout;
+    const ok = (r: { code: number; stderr: string }): void => expect(r.code, r.stderr).toBe(0);
 
-    const install = await helm(['install', 'dns', v1, ...kc]);
-    expect(install.code, install.stderr).toBe(0);
-    expect((await kubectl(['get', 'crd', 'dnsrecords.dnssync.io', '-o', `jsonpath=${TITLE}`])).stdout).toBe('marker-one');
-    expect((await kubectl(['get', 'crd', 'dnszones.dnssync.io', '-o', 'jsonpath={.metadata.labels.app\\.kubernetes\\.io/managed-by}'])).stdout).toBe('Helm');
+    // Helm's crds/ directory: installed once, then left as it was.
+    ok(await helm(['install', 'old', await chartVersion('c1', 'marker-one', { helmCrdsDir: true }), ...kc]));
+    expect(await title()).toBe('marker-one');
+    ok(await helm(['upgrade', 'old', await chartVersion('c2', 'marker-two', { helmCrdsDir: true }), ...kc]));
+    expect(await title()).toBe('marker-one');
+    ok(await helm(['uninstall', 'old', ...ns]));
+    expect(await title()).toBe('marker-one');
 
-    const up = await helm(['upgrade', 'dns', v2, ...kc]);
-    expect(up.code, up.stderr).toBe(0);
-    expect((await kubectl(['get', 'crd', 'dnsrecords.dnssync.io', '-o', `jsonpath=${TITLE}`])).stdout).toBe('marker-two');
+    // The documented way to hand existing CRDs to a release: Helm's ownership metadata.
+    for (const crd of ['dnsrecords.dnssync.io', 'dnszones.dnssync.io']) {
+      ok(await kubectl(['label', '--overwrite', 'crd', crd, 'app.kubernetes.io/managed-by=Helm']));
+      ok(await kubectl(['annotate', '--overwrite', 'crd', crd, 'meta.helm.sh/release-name=dns', 'meta.helm.sh/release-namespace=dnssync']));
+    }
 
-    const un = await helm(['uninstall', 'dns', '--kubeconfig', cp?.kubeconfig ?? '', '--namespace', 'dnssync']);
-    expect(un.code, un.stderr).toBe(0);
-    expect((await kubectl(['get', 'crd', 'dnsrecords.dnssync.io', '-o', `jsonpath=${TITLE}`])).stdout).toBe('marker-two');
-    expect((await kubectl(['get', 'crd', 'dnszones.dnssync.io'])).code).toBe(0);
-    const del = await kubectl(['delete', '--wait=true', 'crd', 'dnsrecords.dnssync.io', 'dnszones.dnssync.io']);
-    expect(del.code, del.stderr).toBe(0);
-    // Deletion finishes asynchronously (the CRD finalizer removes stored objects first).
-    await waitFor(async () => (await kubectl(['get', 'crd', 'dnsrecords.dnssync.io', 'dnszones.dnssync.io'])).code !== 0, { timeoutMs: 60_000, what: 'CRDs deleted' });
+    // This chart: CRDs are templates, so install and every upgrade apply them.
+    ok(await helm(['install', 'dns', await chartVersion('v2', 'marker-two'), ...kc]));
+    expect(await title()).toBe('marker-two');
+    ok(await helm(['upgrade', 'dns', await chartVersion('v3', 'marker-three'), ...kc]));
+    expect(await title()).toBe('marker-three');
+    expect((await kubectl(['get', 'crd', 'dnszones.dnssync.io', '-o', 'jsonpath={.metadata.annotations.helm\\.sh/resource-policy}'])).stdout).toBe('keep');
 
-    // The same two versions with Helm's crds/ directory: the upgrade leaves the old schema.
-    const c1 = await chartVersion('c1', 'marker-one', { helmCrdsDir: true });
-    const c2 = await chartVersion('c2', 'marker-two', { helmCrdsDir: true });
-    const old = await helm(['install', 'old', c1, ...kc]);
-    expect(old.code, old.stderr).toBe(0);
-    expect((await kubectl(['get', 'crd', 'dnsrecords.dnssync.io', '-o', `jsonpath=${TITLE}`])).stdout).toBe('marker-one');
-    const oldUp = await helm(['upgrade', 'old', c2, ...kc]);
-    expect(oldUp.code, oldUp.stderr).toBe(0);
-    expect((await kubectl(['get', 'crd', 'dnsrecords.dnssync.io', '-o', `jsonpath=${TITLE}`])).stdout).toBe('marker-one');
+    // crds.keep: uninstall leaves them (and with them every DNSZone and DNSRecord).
+    const un = await helm(['uninstall', 'dns', ...ns]);
+    ok(un);
+    expect(un.stdout + un.stderr).toMatch(/kept due to the resource policy/);
+    expect(await title()).toBe('marker-three');
+    ok(await kubectl(['get', 'crd', 'dnszones.dnssync.io']));
   }, 180_000);
 });
