@@ -2,10 +2,8 @@
  * `dnssync controller`: flags and wiring only. Informers feed the Controller; with
  * --leader-elect a Lease decides which replica pushes and writes status.
  */
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { parseKeyFile, type TsigKey } from '../dns/tsig.js';
 import { Controller } from '../controller/controller.js';
 import { decodeNamespace, decodePod, decodeRecord, decodeZone } from '../controller/decode.js';
 import { LeaderElector } from '../controller/leader.js';
@@ -20,6 +18,7 @@ import { customLister, namespaceLister, podLister } from '../k8s/lists.js';
 import { StatusClient, type ResourceRef } from '../k8s/status.js';
 import { startHealthServer } from '../observability/health.js';
 import { LOG_LEVELS, configureLogger } from '../observability/logger.js';
+import { loadTsigKeys } from './tsig-key.js';
 import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
 
 const intRange =
@@ -51,17 +50,6 @@ const FLAGS: readonly FlagSpec[] = [
 const RECORDS: ResourceRef = { group: 'dnssync.io', version: 'v1alpha1', plural: 'dnsrecords' };
 const ZONES: ResourceRef = { group: 'dnssync.io', version: 'v1alpha1', plural: 'dnszones' };
 
-async function readKeys(path: string | undefined): Promise<TsigKey[]> {
-  if (path === undefined) return [];
-  try {
-    const keys = parseKeyFile(await readFile(path, 'utf8'));
-    if (keys.length === 0) throw new Error('no key in the file');
-    return keys;
-  } catch (err) {
-    throw new FlagError(`--tsig-key-file: ${err instanceof Error ? err.message : String(err)}`);
-  }
-}
-
 export async function run(argv: string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage('controller', FLAGS) + '\n');
@@ -71,7 +59,7 @@ export async function run(argv: string[]): Promise<void> {
   const identity = get.str(flags, 'identity') ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
   const root = configureLogger(get.str(flags, 'log-level') ?? 'info', { identity });
   const log = root.child({ component: 'controller' });
-  const keys = await readKeys(get.str(flags, 'tsig-key-file'));
+  const keys = loadTsigKeys(get.str(flags, 'tsig-key-file'));
   if (keys.length === 0) log.warn('no --tsig-key-file: NOTIFYs and transfers are not signed, agents that require TSIG will refuse them');
   let kc;
   try {

@@ -133,6 +133,7 @@ export class Informer<T extends Cached> {
           await this.relist();
         }
         const sawEvents = await this.watchOnce();
+        if (this.stopped) break;
         if (sawEvents) backoff = 0;
         if (this.relistDue) restarts.inc({ informer: this.opts.name, cause: 'relist' });
         else {

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { waitFor } from '../../test/util/wait.js';
+import { LeaderElector, type LeaseRecordLike, type LeaseStore, type LeaseWriteLike } from './leader.js';
+
+/** An in-memory Lease with the API server's compare-and-swap on resourceVersion. */
+class MemoryLease implements LeaseStore {
+  rec: LeaseRecordLike | undefined;
+  private rv = 0;
+  down = false;
+
+  async get(): Promise<LeaseRecordLike | undefined> {
+    if (this.down) throw new Error('connection refused');
+    return this.rec;
+  }
+
+  async create(w: LeaseWriteLike): Promise<LeaseRecordLike | undefined> {
+    if (this.down) throw new Error('connection refused');
+    if (this.rec) return undefined;
+    this.rec = { ...w, resourceVersion: String(++this.rv) };
+    return this.rec;
+  }
+
+  async update(prev: LeaseRecordLike, w: LeaseWriteLike): Promise<LeaseRecordLike | undefined> {
+    if (this.down) throw new Error('connection refused');
+    if (!this.rec || this.rec.resourceVersion !== prev.resourceVersion) return undefined;
+    this.rec = { ...w, resourceVersion: String(++this.rv) };
+    return this.rec;
+  }
+}
+
+const log = pino({ level: 'silent' });
+
+function elector(store: LeaseStore, identity: string, events: string[]): LeaderElector {
+  return new LeaderElector(store, {
+    identity,
+    leaseDurationMs: 1000,
+    renewDeadlineMs: 600,
+    retryPeriodMs: 50,
+    log,
+    onStartedLeading: () => void events.push(`${identity} leads`),
+    onStoppedLeading: () => void events.push(`${identity} stops`),
+  });
+}
+
+describe('LeaderElector', () => {
+  it('one leader at a time; a released lease passes to the standby at once', async () => {
+    const store = new MemoryLease();
+    const events: string[] = [];
+    const a = elector(store, 'a', events);
+    a.start();
+    await waitFor(() => a.isLeader, { what: 'a leads', timeoutMs: 2000 });
+    const b = elector(store, 'b', events);
+    b.start();
+    const t = Date.now();
+    await a.stop();
+    await waitFor(() => b.isLeader, { what: 'b takes over', timeoutMs: 2000 });
+    expect(Date.now() - t).toBeLessThan(1000);
+    expect(events).toEqual(['a leads', 'a stops', 'b leads']);
+    await b.stop();
+  });
+
+  it('a crashed leader (no renewals) is replaced after the lease duration, not before', async () => {
+    const store = new MemoryLease();
+    store.rec = { holder: 'dead', durationSeconds: 1, acquireTime: new Date(), renewTime: new Date(), transitions: 3, resourceVersion: 'x' };
+    const events: string[] = [];
+    const b = elector(store, 'b', events);
+    const t = Date.now();
+    b.start();
+    await waitFor(() => b.isLeader, { what: 'b takes the expired lease', timeoutMs: 3000 });
+    expect(Date.now() - t).toBeGreaterThanOrEqual(950);
+    expect(store.rec?.transitions).toBe(4);
+    await b.stop();
+  });
+
+  it('a leader that cannot renew within the deadline steps down', async () => {
+    const store = new MemoryLease();
+    const events: string[] = [];
+    const a = elector(store, 'a', events);
+    a.start();
+    await waitFor(() => a.isLeader, { what: 'a leads', timeoutMs: 2000 });
+    store.down = true;
+    await waitFor(() => !a.isLeader, { what: 'a steps down', timeoutMs: 3000 });
+    expect(events).toEqual(['a leads', 'a stops']);
+    store.down = false;
+    await waitFor(() => a.isLeader, { what: 'a leads again once the API is back', timeoutMs: 3000 });
+    await a.stop();
+  });
+});
