@@ -13,10 +13,17 @@ import { FLAG_CD, FLAG_RD, FLAG_TC } from './response.js';
 export interface EncodedAnswer {
   /** Whole response; ID 0 and the question name lower-case. */
   readonly full: Buffer;
-  /** Same without the additional section (glue/targets), when there was one. */
+  /**
+   * Same without the additional section (glue/targets): only kept when it has one and the
+   * full answer is over 512 octets, the only case where a client may need it.
+   */
   readonly noAdditional: Buffer | undefined;
-  /** Header + question (+ OPT) with TC=1: what a too-small UDP buffer gets. */
-  readonly truncated: Buffer;
+  /** Where the question ends: the TC=1 form is built from `full` on first need. */
+  readonly questionEnd: number;
+  /** Header + question (+ OPT) with TC=1, memoised: what a too-small UDP buffer gets. */
+  truncated: Buffer | undefined;
+  /** The OPT record in `full`, if any (the TC form carries it too). */
+  readonly opt: Buffer | undefined;
   readonly rcode: number;
 }
 
@@ -55,7 +62,7 @@ export class AnswerCache {
 export function choose(answer: EncodedAnswer, limit: number): Buffer {
   if (answer.full.length <= limit) return answer.full;
   if (answer.noAdditional !== undefined && answer.noAdditional.length <= limit) return answer.noAdditional;
-  return answer.truncated;
+  return (answer.truncated ??= truncatedForm(answer.full, answer.questionEnd, answer.opt));
 }
 
 /**

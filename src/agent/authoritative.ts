@@ -5,7 +5,7 @@
  */
 import type { RR } from '../dns/rr.js';
 import type { LookupResult } from '../zone/types.js';
-import { truncatedForm, type EncodedAnswer } from './answer-cache.js';
+import type { EncodedAnswer } from './answer-cache.js';
 import { encodeMessage } from './encode.js';
 import type { Query } from './query.js';
 import { OPT_LENGTH, Rcode, writeOpt } from './response.js';
@@ -41,13 +41,21 @@ export function encodeAuthoritative(q: Query, result: LookupResult, udpSize: num
   const question = { name: q.qname, type: typeName(q.qtype), class: 'IN' as const };
   const flags = (aa ? FLAG_AA : 0) | rcode;
   const full = withOpt(encodeMessage(flags, question, answer, authority, additional), opt);
-  const noAdditional = additional.length > 0 ? withOpt(encodeMessage(flags, question, answer, authority, []), opt) : undefined;
-  return { full, noAdditional, truncated: truncatedForm(full, q.questionEnd, opt), rcode };
+  const noAdditional = additional.length > 0 && full.length > 512 ? withOpt(encodeMessage(flags, question, answer, authority, []), opt) : undefined;
+  return { full, noAdditional, questionEnd: q.questionEnd, truncated: undefined, opt, rcode };
 }
 
+/** A handful of distinct OPT records exist (size × DO); every cached answer shares them. */
+const opts = new Map<number, Buffer>();
+
 function optBytes(udpSize: number, dnssecOk: boolean): Buffer {
-  const b = Buffer.allocUnsafe(OPT_LENGTH);
-  writeOpt(b, 0, udpSize, dnssecOk);
+  const key = udpSize * 2 + (dnssecOk ? 1 : 0);
+  let b = opts.get(key);
+  if (b === undefined) {
+    b = Buffer.alloc(OPT_LENGTH);
+    writeOpt(b, 0, udpSize, dnssecOk);
+    opts.set(key, b);
+  }
   return b;
 }
 
