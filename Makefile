@@ -71,3 +71,10 @@ bench-zone-apply: build
 demo: build
 	@echo "[demo] local control plane, two controllers, three agents, deploy/examples"
 	@$(NODE_BIN)/node dist/test/demo/demo.js
+
+# The container image (needs a Docker engine; test/deploy/image.test.ts checks what it runs).
+IMAGE ?= ghcr.io/dnssync/dnssync:$(shell sed -n 's/^  "version": "\(.*\)",/\1/p' package.json)
+.PHONY: image
+image:
+	@echo "[image] docker build -t $(IMAGE) ."
+	docker build -t $(IMAGE) .

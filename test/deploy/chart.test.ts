@@ -91,6 +91,21 @@ describe('CRDs', () => {
     }
   });
 
+  it('a packaged chart (helm package) still carries and renders them: nothing points outside the chart', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'dnssync-package-'));
+    const p = await helm(['package', chartDir, '--destination', out]);
+    expect(p.code, p.stderr).toBe(0);
+    const tgz = join(out, 'dnssync-' + /^version:\s*(\S+)/m.exec(await readFile(join(chartDir, 'Chart.yaml'), 'utf8'))?.[1] + '.tgz');
+    const r = await helm(['template', 'pkg', tgz]);
+    expect(r.code, r.stderr).toBe(0);
+    const fromDir = (await render('defaults', { release: 'pkg', namespace: 'default' })).objects;
+    const fromTgz = parseObjects(r.stdout);
+    expect(fromTgz.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name).sort()).toEqual(
+      fromDir.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name).sort(),
+    );
+    expect(fromTgz.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(fromDir.map((o) => `${o.kind}/${o.metadata.name}`));
+  });
+
   it('crds.enabled=false renders none; crds.keep=false drops the keep policy', async () => {
     expect((await render('hardened')).objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(0);
     const crds = (await render('single')).objects.filter((o) => o.kind === 'CustomResourceDefinition');
