@@ -9,7 +9,7 @@ import { ForwardCache, type ForwardCacheOptions } from './forward-cache.js';
 import { Forwarder } from './forwarder.js';
 import { QueryHandler } from './handler.js';
 import { InflightTracker } from './inflight.js';
-import { registerAgentMetrics } from './stats.js';
+import { QueryStats, registerAgentMetrics } from './stats.js';
 import { listenTcp, type TcpListener, type TcpOptions } from './tcp.js';
 import { listenUdp, type UdpListener } from './udp.js';
 import { UpstreamPool } from './upstreams.js';
@@ -34,12 +34,29 @@ export interface AgentOptions {
   readonly upstreamDownMs?: number;
   readonly staleAnswerTimeoutMs?: number;
   readonly tcp?: Partial<TcpOptions>;
-  /** SO_REUSEPORT on the UDP sockets, so several processes can share one address. */
+  /** SO_REUSEPORT on the sockets, so several threads or processes can share one address. */
   readonly reusePort?: boolean;
+  /**
+   * Count into this array (a worker's slice of shared memory) instead of registering the
+   * process's metrics: the main thread adds the workers' arrays up.
+   */
+  readonly stats?: Float64Array;
 }
 
 /** Returns undefined when satisfied, otherwise why the agent is not ready. */
 export type ReadinessCheck = () => string | undefined;
+
+/**
+ * What the CLI and the sync side see of a running data plane, one thread (Agent) or several
+ * (WorkerPool): the store to write zones into, readiness, shutdown.
+ */
+export interface DataPlane {
+  readonly store: ZoneStore;
+  readonly addresses: HostPort[];
+  addReadinessCheck(check: ReadinessCheck): void;
+  readonly notReady: () => string | undefined;
+  stop(drainMs?: number): Promise<void>;
+}
 
 export const DEFAULTS = {
   maxUdpSize: 1232,
@@ -54,7 +71,7 @@ export const DEFAULTS = {
 /** Looked up per use: the CLI configures the root logger after modules load. */
 const log = (): ReturnType<typeof logger> => logger('agent');
 
-export class Agent {
+export class Agent implements DataPlane {
   private readonly checks: ReadinessCheck[] = [];
   private stopping: Promise<void> | undefined;
 
@@ -82,12 +99,13 @@ export class Agent {
       const cache = new ForwardCache({ ...DEFAULTS.cache, ...definedOnly(opts.cache ?? {}) });
       forwarder = new Forwarder(pool, cache, { staleAnswerTimeoutMs: opts.staleAnswerTimeoutMs ?? DEFAULTS.staleAnswerTimeoutMs });
     }
-    const handler = new QueryHandler(store, forwarder, { maxUdpSize, answerCacheEntries: opts.answerCacheEntries ?? DEFAULTS.answerCacheEntries });
-    registerAgentMetrics(handler.stats, () => forwarder?.cache, () => serials(store));
+    const handler = new QueryHandler(store, forwarder, { maxUdpSize, answerCacheEntries: opts.answerCacheEntries ?? DEFAULTS.answerCacheEntries }, new QueryStats(opts.stats));
+    if (opts.stats === undefined) registerAgentMetrics(() => handler.stats, () => forwarder?.cache, () => serials(store));
+    else if (forwarder !== undefined) publishCacheStats(handler.stats, forwarder.cache);
     const inflight = new InflightTracker();
     const udp: UdpListener[] = [];
     const tcp: TcpListener[] = [];
-    const tcpOpts = { ...DEFAULTS.tcp, ...definedOnly(opts.tcp ?? {}) };
+    const tcpOpts = { ...DEFAULTS.tcp, ...definedOnly(opts.tcp ?? {}), reusePort: opts.reusePort ?? false };
     try {
       for (const l of opts.listen) {
         const u = await listenUdp(l.host, l.port, handler, inflight, opts.reusePort ?? false);
@@ -138,7 +156,13 @@ export class Agent {
   }
 }
 
-function serials(store: ZoneStore): Map<string, number> {
+/** A worker's cache numbers go to shared memory once a second for the main thread. */
+function publishCacheStats(stats: QueryStats, cache: ForwardCache): void {
+  const t = setInterval(() => stats.publishCache(cache), 1000);
+  t.unref();
+}
+
+export function serials(store: ZoneStore): Map<string, number> {
   const out = new Map<string, number>();
   for (const origin of store.origins()) {
     const z = store.get(origin);

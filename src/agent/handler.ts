@@ -25,13 +25,13 @@ const CLASS_IN = 1;
 const TCP_LIMIT = 65535;
 
 export class QueryHandler {
-  readonly stats = new QueryStats();
   private readonly answers: AnswerCache;
 
   constructor(
     private readonly store: ZoneStore,
     private readonly forwarder: Forwarder | undefined,
     private readonly opts: HandlerOptions,
+    readonly stats: QueryStats = new QueryStats(),
   ) {
     this.answers = new AnswerCache(opts.answerCacheEntries);
   }

@@ -15,14 +15,50 @@ function rcodeName(r: number): string {
   return RCODES[r] ?? `RCODE${r}`;
 }
 
+/** Slots of a stats array: one per (source, rcode), then dropped, then the cache view. */
+export const STATS_SLOTS = SOURCES.length * RCODE_SLOTS + 5;
+const DROPPED = SOURCES.length * RCODE_SLOTS;
+const CACHE = DROPPED + 1;
+
 export class QueryStats {
-  /** counts[source * RCODE_SLOTS + rcode] */
-  readonly counts = new Float64Array(SOURCES.length * RCODE_SLOTS);
-  dropped = 0;
+  /**
+   * counts[source * RCODE_SLOTS + rcode], then dropped and the cache view. May live in a
+   * SharedArrayBuffer so a main thread can add up its workers' numbers without messages.
+   */
+  readonly counts: Float64Array;
+
+  constructor(counts?: Float64Array) {
+    this.counts = counts ?? new Float64Array(STATS_SLOTS);
+  }
 
   count(source: number, rcode: number): void {
     const i = source * RCODE_SLOTS + (rcode < RCODE_SLOTS ? rcode : 2);
     this.counts[i] = (this.counts[i] as number) + 1;
+  }
+
+  get dropped(): number {
+    return this.counts[DROPPED] as number;
+  }
+
+  set dropped(n: number) {
+    this.counts[DROPPED] = n;
+  }
+
+  /** Copies the cache's numbers in, for whoever reads this array from another thread. */
+  publishCache(c: CacheView): void {
+    this.counts[CACHE] = c.entries;
+    this.counts[CACHE + 1] = c.bytes;
+    this.counts[CACHE + 2] = c.hits;
+    this.counts[CACHE + 3] = c.misses;
+  }
+
+  cacheView(): CacheView {
+    return {
+      entries: this.counts[CACHE] as number,
+      bytes: this.counts[CACHE + 1] as number,
+      hits: this.counts[CACHE + 2] as number,
+      misses: this.counts[CACHE + 3] as number,
+    };
   }
 
   total(source?: Source): number {
@@ -33,6 +69,13 @@ export class QueryStats {
     }
     return n;
   }
+}
+
+/** Element-wise sum of several stats arrays (one per worker). */
+export function sumStats(parts: readonly QueryStats[]): QueryStats {
+  const out = new QueryStats();
+  for (const p of parts) for (let i = 0; i < STATS_SLOTS; i++) out.counts[i] = (out.counts[i] as number) + (p.counts[i] as number);
+  return out;
 }
 
 export const SOURCE_AUTHORITATIVE = 0;
@@ -53,7 +96,7 @@ export interface CacheView {
  * delta since the last scrape, so they stay monotonic whatever the underlying number does.
  */
 interface Views {
-  readonly stats: QueryStats;
+  readonly stats: () => QueryStats;
   readonly cache: () => CacheView | undefined;
   readonly serials: () => ReadonlyMap<string, number>;
 }
@@ -65,22 +108,22 @@ let registered = false;
  * The metrics read from the most recently registered agent (one per process in production;
  * tests that start several in one process see the last one).
  */
-export function registerAgentMetrics(stats: QueryStats, cache: () => CacheView | undefined, serials: () => ReadonlyMap<string, number>): void {
+export function registerAgentMetrics(stats: () => QueryStats, cache: () => CacheView | undefined, serials: () => ReadonlyMap<string, number>): void {
   views = { stats, cache, serials };
   if (registered) return;
   registered = true;
-  let reported = new Float64Array(stats.counts.length);
-  let reportedFor: QueryStats | undefined;
+  let reported = new Float64Array(STATS_SLOTS);
+  let reportedViews: Views | undefined;
   counter<'source' | 'rcode'>({
     name: 'dnssync_agent_queries_total',
     help: 'DNS queries answered, by where the answer came from and its rcode.',
     labelNames: ['source', 'rcode'],
     collect() {
       if (views === undefined) return;
-      const stats = views.stats;
-      if (reportedFor !== stats) {
-        reported = new Float64Array(stats.counts.length);
-        reportedFor = stats;
+      const stats = views.stats();
+      if (reportedViews !== views) {
+        reported = new Float64Array(STATS_SLOTS);
+        reportedViews = views;
       }
       for (let s = 0; s < SOURCES.length; s++) {
         for (let r = 0; r < RCODE_SLOTS; r++) {
@@ -99,7 +142,7 @@ export function registerAgentMetrics(stats: QueryStats, cache: () => CacheView |
     name: 'dnssync_agent_queries_dropped_total',
     help: 'Datagrams and frames dropped unanswered (unreadable header, or a response).',
     collect() {
-      const dropped = views?.stats.dropped ?? 0;
+      const dropped = views?.stats().dropped ?? 0;
       if (dropped > droppedReported) this.inc(dropped - droppedReported);
       droppedReported = dropped;
     },

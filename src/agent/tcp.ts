@@ -17,6 +17,8 @@ export interface TcpOptions {
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
   readonly maxPipelined: number;
+  /** SO_REUSEPORT, for several worker threads on one address. */
+  readonly reusePort?: boolean;
 }
 
 export interface TcpListener {
@@ -110,7 +112,7 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
   server.maxConnections = opts.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port, exclusive: false }, () => {
+    server.listen({ host, port, exclusive: false, reusePort: opts.reusePort ?? false }, () => {
       server.off('error', reject);
       resolve();
     });

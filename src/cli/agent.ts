@@ -4,7 +4,8 @@
  * sets DNSSYNC_LISTEN to the node-local address on port 53.
  */
 import { isIP } from 'node:net';
-import { Agent, DEFAULTS, type HostPort } from '../agent/agent.js';
+import { Agent, DEFAULTS, type AgentOptions, type DataPlane, type HostPort } from '../agent/agent.js';
+import { WorkerPool } from '../agent/workers.js';
 import { loadZoneFile } from '../agent/zone-files.js';
 import { configureLogger, LOG_LEVELS } from '../observability/logger.js';
 import { startHealthServer } from '../observability/health.js';
@@ -41,13 +42,14 @@ export const AGENT_FLAGS: FlagSpec[] = [
   { name: 'sync-listen', kind: 'string', validate: ipHostPort, help: 'receive NOTIFYs (with the diff) from the controller or a primary here, UDP and TCP' },
   { name: 'tsig-key-file', kind: 'string', help: 'BIND key file; with it every NOTIFY and transfer must be signed with this key' },
   { name: 'secondary', kind: 'string', repeatable: true, validate: staticZone, help: 'ZONE@HOST:PORT: a zone to pull from a standard primary (e.g. BIND) and whose NOTIFYs to accept (needs --sync-listen)' },
+  { name: 'workers', kind: 'int', default: '1', validate: intRange(1, 64), help: 'query threads sharing the listen addresses (SO_REUSEPORT); one per core for throughput' },
   { name: 'drain-timeout', kind: 'duration', default: '5s', help: 'on SIGTERM, how long to wait for in-flight queries' },
 ];
 
 /** A listen address we cannot bind is a configuration error: one line, exit 2. */
-async function startAgent(opts: Parameters<typeof Agent.start>[0]): Promise<Agent> {
+async function startAgent(opts: AgentOptions, workers: number, logLevel: string): Promise<DataPlane> {
   try {
-    return await Agent.start(opts);
+    return workers > 1 ? await WorkerPool.start(workers, opts, logLevel) : await Agent.start(opts);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') throw new FlagError(`--listen: ${e.message}`);
@@ -96,7 +98,7 @@ export async function run(argv: string[]): Promise<void> {
     },
     upstreamTimeoutMs: get.num(flags, 'upstream-timeout'),
     tcp: { idleTimeoutMs: get.num(flags, 'tcp-idle-timeout') ?? DEFAULTS.tcp.idleTimeoutMs },
-  });
+  }, get.num(flags, 'workers') ?? 1, get.str(flags, 'log-level') ?? 'info');
 
   for (const file of get.list(flags, 'zone-file')) {
     try {
