@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { diffRecords } from '../zone/diff.js';
 import { ZoneStore, type ZoneChange } from '../zone/store.js';
 import type { ZoneSnapshot } from '../zone/types.js';
-import { serials, type AgentOptions, type HostPort, type ReadinessCheck } from './agent.js';
+import { serials, type HostPort, type ReadinessCheck } from './agent.js';
 import { QueryStats, registerAgentMetrics, STATS_SLOTS, sumStats, type CacheView } from './stats.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { logger } from '../observability/logger.js';
