@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { MasterFileError, parseMasterFile } from './masterfile.js';
 import { formatRR, parseRdata, parseTtl, RdataError } from './presentation.js';
 import type { RR } from './rr.js';
+import { canonicalRR } from './rdata.js';
+import { decodeMessage, encodeMessage } from './wire.js';
 
 function lines(rrs: RR[]): string[] {
   return rrs.map(formatRR);
@@ -40,9 +42,13 @@ describe('parseMasterFile', () => {
     expect(formatRR(rrs[0] as RR)).toBe('t.x.test. 5 IN TXT "a \\"q\\" \\\\ b" "A;" "plain"');
   });
 
-  it('uses the previous TTL when there is no $TTL, and the SOA minimum first', () => {
-    const rrs = parseMasterFile('@ SOA ns h 1 2 3 4 77\na 10 A 192.0.2.1\nb A 192.0.2.2\n', { origin: 'y.test' });
-    expect(rrs.map((r) => r.ttl)).toEqual([77, 10, 10]);
+  it('defaults TTLs as BIND does without $TTL: SOA minimum, else the last TTL stated', () => {
+    // The SOA has no TTL and none is known: its minimum becomes the default for the rest.
+    const a = parseMasterFile('@ SOA ns h 1 2 3 4 77\na 10 A 192.0.2.1\nb A 192.0.2.2\n', { origin: 'y.test' });
+    expect(a.map((r) => r.ttl)).toEqual([77, 10, 77]);
+    // A TTL stated first: RFC 1035 semantics, every later record takes the last one stated.
+    const b = parseMasterFile('a 10 A 192.0.2.1\n@ SOA ns h 1 2 3 4 77\nb A 192.0.2.2\nc 20 A 192.0.2.3\nd A 192.0.2.4\n', { origin: 'y.test' });
+    expect(b.map((r) => r.ttl)).toEqual([10, 10, 10, 20, 20]);
   });
 
   it('gives an RRset the TTL of its first record (RFC 2181 §5.2, as BIND)', () => {
@@ -124,5 +130,78 @@ describe('parseRdata / formatRR', () => {
     expect(parseTtl('1h30m')).toBe(5400);
     expect(parseTtl('1W2d3H4m5S')).toBe(604800 + 2 * 86400 + 3 * 3600 + 4 * 60 + 5);
     expect(() => parseTtl('1x')).toThrow(/bad TTL/);
+  });
+});
+
+describe('fuzz', () => {
+  function rng(seed: number): () => number {
+    let s = seed >>> 0;
+    return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  }
+  const pieces = ['$TTL', '$ORIGIN', '@', ' ', '\t', '\n', '(', ')', '"', '\\', ';', 'IN', 'A', 'AAAA', 'MX', 'SRV', 'TXT', 'CAA', 'SOA', 'NS', 'CNAME', 'PTR', '10', '1h', '192.0.2.1', '2001:db8::1', 'x', 'y.z.', '.', '\\065', '\\.', '*', '_t', '65536', '300', '\\#', '4', 'c0000201', 'issue', 'ä'];
+
+  it('mutated zone files only ever raise MasterFileError', () => {
+    const rand = rng(42);
+    let parsed = 0;
+    let refused = 0;
+    let records = 0;
+    const base = [
+      '$TTL 1h',
+      '@ SOA ns1 host 1 2 3 4 5',
+      '  NS ns1',
+      'ns1 A 192.0.2.1',
+      'www 60 IN AAAA 2001:db8::1',
+      't TXT "a \\"b\\" c" (d',
+      '   e) ; comment',
+      '_s._tcp SRV 1 2 3 target',
+      'm MX 10 mail.other.',
+      'c CAA 0 issue "ca"',
+      'al CNAME www',
+      'p PTR host.',
+    ].join('\n');
+    const chars = [' ', '\n', '(', ')', '"', '\\', ';', '.', '@', '$', '0', '9', 'x', '*', ':', '\t'];
+    for (let i = 0; i < 3000; i++) {
+      let text = base;
+      const edits = 1 + Math.floor(rand() * 4);
+      for (let k = 0; k < edits; k++) {
+        const at = Math.floor(rand() * text.length);
+        const r = rand();
+        if (r < 0.4) text = text.slice(0, at) + text.slice(at + 1 + Math.floor(rand() * 3));
+        else if (r < 0.8) text = text.slice(0, at) + (chars[Math.floor(rand() * chars.length)] ?? '') + text.slice(at);
+        else text = text.slice(0, at) + (pieces[Math.floor(rand() * pieces.length)] ?? '') + ' ' + text.slice(at);
+      }
+      let rrs: RR[];
+      try {
+        rrs = parseMasterFile(text, { origin: 'f.test', file: 'fuzz.db' });
+        parsed++;
+      } catch (e) {
+        if (!(e instanceof MasterFileError)) throw new Error(`non-MasterFileError for ${JSON.stringify(text)}: ${String(e)}`, { cause: e });
+        expect(e.message).toMatch(/^fuzz\.db:[0-9]+: /);
+        refused++;
+        continue;
+      }
+      // Whatever parses goes onto the wire and comes back the same.
+      const wire = decodeMessage(encodeMessage({ type: 'response', answers: rrs }));
+      expect(wire.answers.map((a) => canonicalRR(a as RR))).toEqual(rrs);
+      records += rrs.length;
+    }
+    expect(records).toBeGreaterThan(20);
+    expect(parsed).toBeGreaterThan(10);
+    expect(refused).toBeGreaterThan(100);
+  });
+
+  it('random rdata only ever raises RdataError', () => {
+    const rand = rng(7);
+    for (let i = 0; i < 3000; i++) {
+      const type = ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX', 'PTR', 'NS', 'CAA', 'SOA'][i % 10] as string;
+      let text = '';
+      const n = Math.floor(rand() * 8);
+      for (let k = 0; k < n; k++) text += (pieces[Math.floor(rand() * pieces.length)] ?? '') + ' ';
+      try {
+        parseRdata(type, text, 'f.test');
+      } catch (e) {
+        if (!(e instanceof RdataError)) throw new Error(`non-RdataError for ${type} ${JSON.stringify(text)}: ${String(e)}`, { cause: e });
+      }
+    }
   });
 });

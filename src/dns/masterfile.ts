@@ -44,7 +44,10 @@ export function parseMasterFile(text: string, options: MasterFileOptions = {}): 
     throw e;
   }
   let origin = options.origin === undefined ? undefined : canonicalName(options.origin);
-  let dollarTtl: number | undefined;
+  // TTL defaulting as BIND does it: a default TTL comes from $TTL or, when the SOA itself
+  // has no TTL and none is known yet, from the SOA's minimum; without a default, a record
+  // takes the last TTL stated (RFC 1035 semantics).
+  let defaultTtl: number | undefined;
   let lastTtl: number | undefined = options.defaultTtl;
   let lastOwner: string | undefined;
   const out: RR[] = [];
@@ -62,7 +65,7 @@ export function parseMasterFile(text: string, options: MasterFileOptions = {}): 
           origin = parseName(raw, origin);
         } else if (directive === '$TTL') {
           if (toks.length !== 2) throw new RdataError('$TTL needs one value');
-          dollarTtl = parseTtl(toks[1]?.raw ?? '');
+          defaultTtl = parseTtl(toks[1]?.raw ?? '');
         } else if (directive === '$INCLUDE') {
           throw new RdataError('$INCLUDE is not supported: put the records in this file');
         } else {
@@ -101,13 +104,14 @@ export function parseMasterFile(text: string, options: MasterFileOptions = {}): 
       if (!isSupportedType(type)) throw new RdataError(`unsupported type ${typeTok.raw}`);
       const data = parseRdataTokens(type, toks.slice(i + 1), origin);
       if (ttl === undefined) {
-        ttl = dollarTtl ?? lastTtl;
-        // BIND's fallback when nothing else gives a TTL: the SOA's minimum.
-        if (ttl === undefined && type === 'SOA') ttl = (data as SoaRdata).minimum;
+        ttl = defaultTtl ?? lastTtl;
+        if (ttl === undefined && type === 'SOA') {
+          ttl = (data as SoaRdata).minimum;
+          defaultTtl = ttl;
+        }
         if (ttl === undefined) throw new RdataError('no TTL: give one or set $TTL');
-      } else {
-        lastTtl = ttl;
       }
+      lastTtl = ttl;
       lastOwner = owner;
       out.push(canonicalRR({ name: owner, type, ttl, data }));
     } catch (e) {

@@ -38,6 +38,9 @@ export function decodeEscapes(raw: string): Buffer {
       if (v > 255) throw new RdataError(`escape \\${d} is above 255`);
       out.push(v);
       i += 3;
+    } else if (/^[0-9]/.test(d)) {
+      // RFC 1035 §5.1: a digit after the backslash starts \DDD, which needs all three.
+      throw new RdataError(`bad escape \\${d}: \\DDD needs three digits`);
     } else if (i + 1 < raw.length) {
       out.push(...Buffer.from(raw.charAt(i + 1), 'utf8'));
       i += 1;
@@ -74,8 +77,11 @@ export function parseName(raw: string, origin: string | undefined): string {
     if (c === '\\') {
       const d = raw.slice(i + 1, i + 4);
       if (/^[0-9]{3}$/.test(d)) {
+        if (Number(d) > 255) throw new RdataError(`escape \\${d} is above 255 in name "${raw}"`);
         label.push(Number(d));
         i += 3;
+      } else if (/^[0-9]/.test(d)) {
+        throw new RdataError(`bad escape \\${d} in name "${raw}": \\DDD needs three digits`);
       } else if (i + 1 < raw.length) {
         label.push(raw.charCodeAt(i + 1));
         i += 1;
