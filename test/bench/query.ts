@@ -11,6 +11,9 @@
  *
  *   node dist/test/bench/query.js [--seconds 8] [--threads 1] [--rate 20000]
  *
+ * --threads sets the agent's --workers, unbound's num-threads and dnsperf's -T; dnsmasq is
+ * single-threaded by design.
+ *
  * Writes test/bench/results/query.json and prints a table.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -152,7 +155,7 @@ async function main(): Promise<void> {
 
     // The agent.
     const agentPort = await freePort(IP.agent);
-    const agent = spawn(process.execPath, [MAIN, 'agent', '--listen', `${IP.agent}:${agentPort}`, '--zone-file', zoneFile, '--upstream', `${IP.upstream}:${upstream.port}`, '--log-level', 'warn'], {
+    const agent = spawn(process.execPath, [MAIN, 'agent', '--listen', `${IP.agent}:${agentPort}`, '--zone-file', zoneFile, '--upstream', `${IP.upstream}:${upstream.port}`, '--workers', String(THREADS), '--log-level', 'warn'], {
       stdio: 'inherit',
     });
     procs.push(agent);
@@ -194,7 +197,7 @@ async function main(): Promise<void> {
     procs.push(dnsmasq);
 
     const servers = [
-      { server: 'dnssync agent', host: IP.agent, port: agentPort, threads: 1 },
+      { server: 'dnssync agent', host: IP.agent, port: agentPort, threads: THREADS },
       { server: 'unbound', host: IP.unbound, port: unbound.port, threads: THREADS },
       { server: 'dnsmasq', host: IP.dnsmasq, port: dnsmasqPort, threads: 1 },
     ];
