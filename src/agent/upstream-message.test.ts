@@ -5,7 +5,7 @@ import { scanResponse, UpstreamMessageError } from './upstream-message.js';
 const question = { name: 'x.example', type: 'A' as const, class: 'IN' as const };
 const questionEnd = 12 + 'x.example'.length + 2 + 4;
 const soa = { name: 'example', type: 'SOA' as const, ttl: 3600, data: { mname: 'ns.example', rname: 'h.example', serial: 1, refresh: 1, retry: 1, expire: 1, minimum: 42 } };
-const opt: packet.Answer = { name: '.', type: 'OPT', udpPayloadSize: 1232, flags: 0, options: [] };
+const opt: packet.Answer = { name: '.', type: 'OPT', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] };
 
 describe('scanResponse', () => {
   it('finds every TTL, the smallest answer TTL, and cuts the OPT record off', () => {
