@@ -78,3 +78,21 @@ IMAGE ?= ghcr.io/dnssync/dnssync:$(shell sed -n 's/^  "version": "\(.*\)",/\1/p'
 image:
 	@echo "[image] docker build -t $(IMAGE) ."
 	docker build -t $(IMAGE) .
+
+# Queries: dnsperf against the agent, unbound and dnsmasq on the same 10,000 records, same
+# thread count (BENCH_THREADS, default 1), plus agent RSS at 100,000 records
+# (writes test/bench/results/query.json).
+BENCH_THREADS ?= 1
+.PHONY: bench-query
+bench: bench-query
+bench-query: build
+	@echo "[bench] query: dnsperf vs unbound and dnsmasq, $(BENCH_THREADS) server thread(s)"
+	$(NODE_BIN)/node dist/test/bench/query.js --threads $(BENCH_THREADS)
+
+# Push: zone change → every agent serving it, 1/10/100 agents, p50/p99, changes/s at 100
+# agents, BIND as primary of the same agents beside it (writes test/bench/results/push.json).
+.PHONY: bench-push
+bench: bench-push
+bench-push: build
+	@echo "[bench] push: change → all agents, 1/10/100 agents, vs BIND NOTIFY+IXFR"
+	$(NODE_BIN)/node dist/test/bench/push.js

@@ -5,7 +5,7 @@
  * decoded packet is the point: the MAC covers exactly the octets that travel, so re-encoding
  * (which could change compression or case) would break interoperability with BIND and Knot.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export const TSIG_TYPE = 250;
 const CLASS_ANY = 255;
@@ -298,8 +298,20 @@ function macWithLength(mac: Buffer): Buffer {
   return Buffer.concat([be16(mac.length), mac]);
 }
 
+/** Importing a raw secret costs more than the HMAC itself; keep one KeyObject per key. */
+const keyObjects = new WeakMap<Buffer, KeyObject>();
+
+function secretKey(secret: Buffer): KeyObject {
+  let k = keyObjects.get(secret);
+  if (!k) {
+    k = createSecretKey(secret);
+    keyObjects.set(secret, k);
+  }
+  return k;
+}
+
 function hmac(key: TsigKey, parts: readonly Uint8Array[]): Buffer {
-  const h = createHmac(ALGORITHMS[key.algorithm].hash, key.secret);
+  const h = createHmac(ALGORITHMS[key.algorithm].hash, secretKey(key.secret));
   for (const p of parts) h.update(p);
   return h.digest();
 }

@@ -95,6 +95,17 @@ interface Zone {
   snapshot: ZoneSnapshot;
   readonly journal: Journal;
   params: SoaParams;
+  /**
+   * Encoded NOTIFYs for the current serial by base serial ('plain' for none): a hundred
+   * agents mostly share one base, so each change is encoded once and only signed per agent.
+   */
+  notifies: Map<string, CachedNotify>;
+}
+
+interface CachedNotify {
+  readonly bytes: Buffer;
+  readonly kind: 'diff' | 'plain';
+  readonly from: number | undefined;
 }
 
 interface Inflight {
@@ -225,7 +236,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     if (!cur) {
       const serial = this.firstSerial(o);
       const snapshot = buildSnapshot(o, [this.makeSoa(o, serial, params), ...list]);
-      this.zones.set(o, { snapshot, journal: new Journal(this.opts.journal), params });
+      this.zones.set(o, { snapshot, journal: new Journal(this.opts.journal), params, notifies: new Map() });
       this.published(o, snapshot.serial);
       return snapshot.serial;
     }
@@ -263,6 +274,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     const serial = nextSerial(base, this.clock());
     const diff: ZoneDiff = { origin: o, fromSerial: cur.snapshot.serial, toSerial: serial, soa: this.makeSoa(o, serial, params), deleted, added };
     cur.snapshot = applyDiff(cur.snapshot, diff);
+    cur.notifies.clear();
     cur.params = params;
     cur.journal.append(diff);
     this.published(o, serial);
@@ -411,15 +423,12 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     f.receipt = false;
     if (f.timer) clearTimeout(f.timer);
     const id = this.freeId();
-    const diff = link.acked === undefined ? undefined : z.journal.diffFrom(link.acked);
-    const usable = diff && diff.toSerial === z.snapshot.serial && !link.plainOnly ? diff : undefined;
-    let msg = this.auth.request(notifyMessage(id, z.snapshot.soa, usable));
-    let kind: 'diff' | 'plain' = usable ? 'diff' : 'plain';
-    if (usable && msg.wire.length > this.maxNotify) {
-      msg = this.auth.request(notifyMessage(id, z.snapshot.soa));
-      kind = 'plain';
-    }
-    f.lastFrom = kind === 'diff' ? usable?.fromSerial : undefined;
+    const n = this.notifyFor(z, link.plainOnly ? undefined : link.acked);
+    const unsigned = Buffer.from(n.bytes);
+    unsigned.writeUInt16BE(id, 0);
+    const msg = this.auth.request(unsigned);
+    const kind = n.kind;
+    f.lastFrom = n.from;
     f.lastTo = z.snapshot.serial;
     // Keep earlier IDs of this outstanding change: a late ACK to a retransmission still counts.
     if (f.ids.size >= 8) {
@@ -436,6 +445,22 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     const delay = Math.min(this.retryMax, this.retryInitial * 2 ** attempt);
     f.timer = setTimeout(() => this.send(link, attempt + 1), delay);
     f.timer.unref();
+  }
+
+  /** The NOTIFY (ID 0, unsigned) for agents at serial `from`, encoded once per serial. */
+  private notifyFor(z: Zone, from: number | undefined): CachedNotify {
+    const key = from === undefined ? 'plain' : String(from);
+    const hit = z.notifies.get(key);
+    if (hit) return hit;
+    let out: CachedNotify = { bytes: notifyMessage(0, z.snapshot.soa), kind: 'plain', from: undefined };
+    const diff = from === undefined ? undefined : z.journal.diffFrom(from);
+    if (diff && diff.toSerial === z.snapshot.serial) {
+      const bytes = notifyMessage(0, z.snapshot.soa, diff);
+      // The TSIG record adds a fixed amount per key; sign once to learn whether it fits.
+      if (this.auth.request(bytes).wire.length <= this.maxNotify) out = { bytes, kind: 'diff', from: diff.fromSerial };
+    }
+    z.notifies.set(key, out);
+    return out;
   }
 
   /** Polls the peer's SOA with backoff until it reports a serial; re-NOTIFYs at the cap. */

@@ -1,0 +1,375 @@
+/**
+ * Push latency: the time from a zone change at the primary to every agent serving it, for 1,
+ * 10 and 100 agents, and the changes per second sustained at 100 agents. Beside it, in the
+ * same run, BIND as the primary of the same dnssync agents (a signed DNS UPDATE to `named`,
+ * which NOTIFYs every agent, which pulls IXFR): the standard NOTIFY-then-pull path.
+ *
+ * Set-up: the dnssync primary runs in this process; agents (DNS server + sync secondary over
+ * one store, as `dnssync agent` wires them) run in 2 child processes (one per core), 100
+ * agents on 127.0.31.1–100. An agent reports the instant a change lands in its store (after
+ * that instant its DNS server answers the new data); the latency of a change is the latest
+ * of those instants minus the instant the change was made. Every measured change is
+ * sequential (the next starts when all agents have the last); the throughput phase instead
+ * fires changes back to back for a few seconds and counts how fast all agents converge.
+ *
+ *   node dist/test/bench/push.js   → table + test/bench/results/push.json
+ */
+import { fork, execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import dnsPacket from 'dns-packet';
+import { canonicalRR } from '../../src/dns/rdata.js';
+import { sign, type TsigKey } from '../../src/dns/tsig.js';
+import { configureLogger } from '../../src/observability/logger.js';
+import { registry } from '../../src/observability/metrics.js';
+import { Primary } from '../../src/sync/primary.js';
+
+const exec = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const KEY: TsigKey = { name: 'bench-key', algorithm: 'hmac-sha256', secret: Buffer.from('YmVuY2gta2V5LWZvci10aGUtcHVzaC1iZW5jaG1hcmsh', 'base64') };
+const ZONE = 'push.bench';
+const BZONE = 'bindpush.bench';
+const PRIMARY_HOST = '127.0.30.250';
+const BIND_HOST = '127.0.30.251';
+const SIZES = (process.env.PUSH_SIZES ?? '1,10,100').split(',').map(Number);
+const WITH_BIND = process.env.PUSH_BIND !== '0';
+const CHANGES = Number(process.env.PUSH_CHANGES ?? 200);
+const THROUGHPUT_SECONDS = Number(process.env.PUSH_THROUGHPUT_SECONDS ?? 5);
+const now = (): number => performance.timeOrigin + performance.now();
+
+interface AgentAddr {
+  host: string;
+  syncPort: number;
+  dnsPort: number;
+}
+type Applied = { ev: 'applied'; host: string; origin: string; serial: number; t: number };
+
+class AgentFleet {
+  private readonly children: ChildProcess[] = [];
+  readonly agents: AgentAddr[] = [];
+  /** origin → serial → host → time applied */
+  private readonly seen = new Map<string, Map<number, Map<string, number>>>();
+  private waiters: (() => void)[] = [];
+
+  static async start(n: number, statics?: { origin: string; primary: { host: string; port: number } }[]): Promise<AgentFleet> {
+    const f = new AgentFleet();
+    const hosts = Array.from({ length: n }, (_, i) => `127.0.31.${i + 1}`);
+    const per = Math.ceil(n / 2);
+    const groups = [hosts.slice(0, per), hosts.slice(per)].filter((g) => g.length > 0);
+    await Promise.all(
+      groups.map(
+        (g) =>
+          new Promise<void>((resolve, reject) => {
+            const child = fork(join(here, 'push-agents.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+            f.children.push(child);
+            child.on('message', (raw) => {
+              const m = raw as { ev: 'ready'; agents: AgentAddr[] } | { ev: 'batch'; events: Applied[] };
+              if (m.ev === 'ready') {
+                f.agents.push(...m.agents);
+                resolve();
+              } else for (const e of m.events) f.record(e);
+            });
+            child.once('exit', (code) => reject(new Error(`agent host exited ${code}`)));
+            child.send({ cmd: 'start', hosts: g, key: { name: KEY.name, algorithm: KEY.algorithm, secret: KEY.secret.toString('base64') }, statics });
+          }),
+      ),
+    );
+    return f;
+  }
+
+  private record(m: Applied): void {
+    let bySerial = this.seen.get(m.origin);
+    if (!bySerial) this.seen.set(m.origin, (bySerial = new Map()));
+    let hosts = bySerial.get(m.serial);
+    if (!hosts) bySerial.set(m.serial, (hosts = new Map()));
+    hosts.set(m.host, m.t);
+    const w = this.waiters;
+    this.waiters = [];
+    for (const fn of w) fn();
+  }
+
+  /** Resolves with each agent's apply time once all of them hold `serial` (or a later one). */
+  async allAt(origin: string, serial: number, timeoutMs = 30_000): Promise<number[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hosts = this.seen.get(origin)?.get(serial);
+      if (hosts && hosts.size >= this.agents.length) return [...hosts.values()];
+      if (Date.now() > deadline) throw new Error(`${origin} serial ${serial}: ${hosts?.size ?? 0}/${this.agents.length} agents after ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 100);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Latest serial every agent has reached (by apply events), for the throughput phase. */
+  allReached(origin: string, serial: number): boolean {
+    const bySerial = this.seen.get(origin);
+    return (bySerial?.get(serial)?.size ?? 0) >= this.agents.length;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null) return resolve();
+            c.once('exit', () => resolve());
+            c.send({ cmd: 'stop' });
+            setTimeout(() => c.kill('SIGKILL'), 5000).unref();
+          }),
+      ),
+    );
+  }
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
+}
+
+const round = (x: number): number => Math.round(x * 1000) / 1000;
+
+function summary(latencies: number[]): { p50: number; p99: number; max: number; n: number } {
+  return { p50: round(pct(latencies, 50)), p99: round(pct(latencies, 99)), max: round(Math.max(...latencies)), n: latencies.length };
+}
+
+async function addLoopback(ip: string): Promise<void> {
+  try {
+    await exec('ip', ['addr', 'add', `${ip}/32`, 'dev', 'lo']);
+  } catch {
+    /* exists */
+  }
+}
+
+/** Checks through the DNS servers of a few agents that the last name is answered. */
+async function verifyAnswer(agents: AgentAddr[], name: string, ip: string): Promise<void> {
+  const sample = [agents[0], agents[Math.floor(agents.length / 2)], agents[agents.length - 1]].filter((a): a is AgentAddr => a !== undefined);
+  for (const a of sample) {
+    const got = await udpAsk(a.host, a.dnsPort, dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: 'A', name, class: 'IN' }] }));
+    const p = dnsPacket.decode(got);
+    const answers = (p.answers ?? []).map((x) => String((x as { data?: unknown }).data));
+    if (!answers.includes(ip)) throw new Error(`agent ${a.host} does not answer ${name} A ${ip}: ${JSON.stringify(answers)}`);
+  }
+}
+
+function udpAsk(host: string, port: number, msg: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    const t = setTimeout(() => {
+      s.close();
+      reject(new Error(`no answer from ${host}:${port}`));
+    }, 3000);
+    s.on('message', (r) => {
+      clearTimeout(t);
+      s.close();
+      resolve(r);
+    });
+    s.send(msg, port, host);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface PushRow {
+  agents: number;
+  changes: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+async function dnssyncRun(primary: Primary, n: number): Promise<{ row: PushRow; throughput?: { changes: number; seconds: number; perSecond: number } }> {
+  const fleet = await AgentFleet.start(n);
+  try {
+    primary.setAgents(fleet.agents.map((a) => ({ id: a.host, host: a.host, port: a.syncPort })));
+    // Cold start (AXFR) for every agent, then warm up the JIT on both sides.
+    await fleet.allAt(ZONE, primary.zone(ZONE)?.serial as number);
+    let k = 0;
+    const change = (): number => {
+      k++;
+      return primary.updateZone(ZONE, { deleted: [], added: [canonicalRR({ name: `c${n}-${k}.${ZONE}`, type: 'A', ttl: 30, data: `10.9.${(k >> 8) & 255}.${k & 255}` })] });
+    };
+    for (let i = 0; i < 20; i++) await fleet.allAt(ZONE, change());
+    const lat: number[] = [];
+    for (let i = 0; i < CHANGES; i++) {
+      const t0 = now();
+      const serial = change();
+      const times = await fleet.allAt(ZONE, serial);
+      lat.push(Math.max(...times) - t0);
+    }
+    await verifyAnswer(fleet.agents, `c${n}-${k}.${ZONE}`, `10.9.${(k >> 8) & 255}.${k & 255}`);
+    const s = summary(lat);
+    const row = { agents: n, changes: CHANGES, p50Ms: s.p50, p99Ms: s.p99, maxMs: s.max };
+
+    if (n !== 100) return { row };
+    // Throughput: changes back to back, yielding to I/O between them, for a few seconds.
+    const start = now();
+    let issued = 0;
+    let last = 0;
+    while (now() - start < THROUGHPUT_SECONDS * 1000) {
+      last = change();
+      issued++;
+      await new Promise((r) => setImmediate(r));
+    }
+    await fleet.allAt(ZONE, last, 60_000);
+    const seconds = (now() - start) / 1000;
+    await verifyAnswer(fleet.agents, `c${n}-${k}.${ZONE}`, `10.9.${(k >> 8) & 255}.${k & 255}`);
+    return { row, throughput: { changes: issued, seconds: round(seconds), perSecond: Math.round(issued / seconds) } };
+  } finally {
+    primary.setAgents([]);
+    await fleet.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BIND as the primary: UPDATE → NOTIFY → agents pull IXFR.
+
+async function startNamed(port: number, agents: AgentAddr[]): Promise<{ proc: ChildProcess; stop: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'dnssync-bench-named-'));
+  writeFileSync(join(dir, `${BZONE}.zone`), `$TTL 30\n@ IN SOA ns.${BZONE}. hostmaster.${BZONE}. 1 60 10 3600 5\n@ NS ns.${BZONE}.\nns A 192.0.2.53\n`);
+  const notify = agents.map((a) => `${a.host} port ${a.syncPort} key "${KEY.name}";`).join(' ');
+  writeFileSync(
+    join(dir, 'named.conf'),
+    `key "${KEY.name}" { algorithm ${KEY.algorithm}; secret "${KEY.secret.toString('base64')}"; };
+options { directory "${dir}"; pid-file "${dir}/pid"; session-keyfile "${dir}/s.key"; listen-on port ${port} { ${BIND_HOST}; }; listen-on-v6 { none; };
+  recursion no; dnssec-validation no; notify-delay 0; notify-rate 100000; startup-notify-rate 100000; notify-source ${BIND_HOST}; transfers-out 1000; tcp-clients 1000; };
+controls { };
+zone "${BZONE}" { type primary; file "${BZONE}.zone"; allow-update { key "${KEY.name}"; }; allow-transfer { key "${KEY.name}"; }; notify explicit; also-notify { ${notify} }; };
+`,
+  );
+  const proc = spawn('named', ['-g', '-c', join(dir, 'named.conf'), '-n', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+  const deadline = Date.now() + 20_000;
+  while (!out.includes('running')) {
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`named did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    proc,
+    stop: async () => {
+      if (proc.exitCode === null) {
+        const done = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await done;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function freePort(host: string): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, host, () => r()));
+  const p = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+async function bindRun(n: number): Promise<PushRow> {
+  const port = await freePort(BIND_HOST);
+  // Agents first (named needs their ports for also-notify); they retry the initial pull until named is up.
+  const fleet = await AgentFleet.start(n, [{ origin: BZONE, primary: { host: BIND_HOST, port } }]);
+  const named = await startNamed(port, fleet.agents);
+  try {
+    let serial = 1;
+    await fleet.allAt(BZONE, serial, 60_000);
+    let k = 0;
+    const update = async (): Promise<number> => {
+      k++;
+      const msg = dnsPacket.encode({
+        type: 'query',
+        id: k & 0xffff,
+        flags: 5 << 11,
+        questions: [{ type: 'SOA', name: BZONE, class: 'IN' }],
+        authorities: [{ type: 'A', name: `u${k}.${BZONE}`, ttl: 30, class: 'IN', data: `10.8.${(k >> 8) & 255}.${k & 255}` }],
+      });
+      const r = await udpAsk(BIND_HOST, port, sign(msg, KEY).wire);
+      const rcode = (r.readUInt16BE(2) & 0xf) as number;
+      if (rcode !== 0) throw new Error(`UPDATE refused: rcode ${rcode}`);
+      return ++serial; // BIND increments the serial by one per update
+    };
+    for (let i = 0; i < 10; i++) await fleet.allAt(BZONE, await update());
+    const lat: number[] = [];
+    const changes = Math.min(CHANGES, n === 100 ? 100 : CHANGES);
+    for (let i = 0; i < changes; i++) {
+      const t0 = now();
+      const s = await update();
+      const times = await fleet.allAt(BZONE, s);
+      lat.push(Math.max(...times) - t0);
+    }
+    await verifyAnswer(fleet.agents, `u${k}.${BZONE}`, `10.8.${(k >> 8) & 255}.${k & 255}`);
+    const s = summary(lat);
+    return { agents: n, changes, p50Ms: s.p50, p99Ms: s.p99, maxMs: s.max };
+  } finally {
+    await fleet.stop();
+    await named.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  configureLogger('warn');
+  await addLoopback(BIND_HOST);
+  await addLoopback(PRIMARY_HOST);
+  const primary = await Primary.start({ host: PRIMARY_HOST, port: 0, keys: [KEY] });
+  primary.setZone(ZONE, [canonicalRR({ name: `ns.${ZONE}`, type: 'A', ttl: 30, data: '192.0.2.53' })]);
+  const dnssyncRows: PushRow[] = [];
+  const bindRows: PushRow[] = [];
+  let throughput: { changes: number; seconds: number; perSecond: number } | undefined;
+  for (const n of SIZES) {
+    const r = await dnssyncRun(primary, n);
+    dnssyncRows.push(r.row);
+    if (r.throughput) throughput = r.throughput;
+    process.stderr.write(`dnssync ${n} agents: p50 ${r.row.p50Ms} ms p99 ${r.row.p99Ms} ms\n`);
+    let b: PushRow | undefined;
+    if (WITH_BIND) try {
+      b = await bindRun(n);
+      bindRows.push(b);
+      process.stderr.write(`BIND    ${n} agents: p50 ${b.p50Ms} ms p99 ${b.p99Ms} ms\n`);
+    } catch (err) {
+      process.stderr.write(`BIND run with ${n} agents failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  }
+  await primary.close();
+  if (process.env.PUSH_DEBUG) process.stderr.write((await registry.metrics()).split('\n').filter((l) => l.startsWith('dnssync_sync')).join('\n') + '\n');
+
+  const rows = dnssyncRows.map((d) => {
+    const b = bindRows.find((x) => x.agents === d.agents);
+    return { agents: d.agents, changes: d.changes, dnssync: d, bind: b, p99RatioBindOverDnssync: b ? round(b.p99Ms / d.p99Ms) : undefined };
+  });
+  const result = {
+    bench: 'push',
+    date: new Date().toISOString(),
+    setup: 'dnssync primary in the bench process; agents (DNS server + sync secondary, as dnssync agent) in 2 child processes on 127.0.31.x; BIND named 9.18 as the alternative primary of the same agents (signed UPDATE, NOTIFY, IXFR pull)',
+    latencyMs: rows,
+    throughputAt100Agents: throughput,
+    targetP99At100AgentsMs: 10,
+  };
+  const out = join(here, '..', '..', '..', 'test', 'bench', 'results', 'push.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+
+  const line = (cells: (string | number | undefined)[]): string => '| ' + cells.map((c) => String(c ?? '–')).join(' | ') + ' |';
+  console.log(line(['agents', 'changes', 'dnssync p50 ms', 'dnssync p99 ms', 'dnssync max ms', 'BIND→agents p50 ms', 'BIND→agents p99 ms', 'p99 ratio BIND/dnssync']));
+  console.log(line(['---', '---', '---', '---', '---', '---', '---', '---']));
+  for (const r of rows) console.log(line([r.agents, r.changes, r.dnssync.p50Ms, r.dnssync.p99Ms, r.dnssync.maxMs, r.bind?.p50Ms, r.bind?.p99Ms, r.p99RatioBindOverDnssync]));
+  if (throughput) console.log(`\nsustained at 100 agents: ${throughput.perSecond} changes/s (${throughput.changes} changes in ${throughput.seconds} s until every agent had the last)`);
+  console.log(`\nwritten to ${out}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`push bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
