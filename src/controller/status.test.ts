@@ -25,3 +25,16 @@ describe('recordStatus', () => {
     expect(s.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'NoAgents' });
   });
 });
+
+describe('sameStatus', () => {
+  it('ignores key order, sees any field change, and falls back for unknown shapes', () => {
+    const a = recordStatus(1, { accepted: true, zone: 'z' }, { acked: 1, total: 2 }, undefined, 'T');
+    const reordered = JSON.parse(JSON.stringify({ conditions: a.conditions, nodes: a.nodes, zone: a.zone, observedGeneration: a.observedGeneration })) as unknown;
+    expect(sameStatus(a, reordered)).toBe(true);
+    const b = recordStatus(1, { accepted: true, zone: 'z' }, { acked: 2, total: 2 }, a, 'T');
+    expect(sameStatus(a, b)).toBe(false);
+    expect(sameStatus({ extra: [1, { b: 2, a: 1 }] }, { extra: [1, { a: 1, b: 2 }] })).toBe(true);
+    expect(sameStatus({ extra: 1 }, { extra: 2 })).toBe(false);
+    expect(sameStatus(undefined, a)).toBe(false);
+  });
+});

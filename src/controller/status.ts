@@ -121,9 +121,39 @@ export function zoneStatus(generation: number, verdict: ZoneVerdict, serial: num
   };
 }
 
-/** Deep equality of two JSON-shaped statuses, key order ignored. */
+/**
+ * Deep equality of two JSON-shaped statuses, key order ignored. Runs for every record on
+ * every acknowledgement pass, so the common shape (ours) is compared field by field first.
+ */
 export function sameStatus(a: unknown, b: unknown): boolean {
+  const fast = sameOurShape(a, b);
+  if (fast !== undefined) return fast;
   return canonical(a) === canonical(b);
+}
+
+const STATUS_KEYS = new Set(['observedGeneration', 'zone', 'serial', 'records', 'nodes', 'conditions']);
+const CONDITION_KEYS = ['type', 'status', 'observedGeneration', 'lastTransitionTime', 'reason', 'message'] as const;
+
+/** Undefined when either side has a shape this fast path does not know. */
+function sameOurShape(a: unknown, b: unknown): boolean | undefined {
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return undefined;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const k of Object.keys(x)) if (!STATUS_KEYS.has(k)) return undefined;
+  for (const k of Object.keys(y)) if (!STATUS_KEYS.has(k)) return undefined;
+  if (x['observedGeneration'] !== y['observedGeneration'] || x['zone'] !== y['zone'] || x['serial'] !== y['serial'] || x['records'] !== y['records'] || x['nodes'] !== y['nodes']) return false;
+  const cx = x['conditions'];
+  const cy = y['conditions'];
+  if (!Array.isArray(cx) || !Array.isArray(cy)) return cx === cy ? true : undefined;
+  if (cx.length !== cy.length) return false;
+  for (let i = 0; i < cx.length; i++) {
+    const p = cx[i] as Record<string, unknown> | null;
+    const q = cy[i] as Record<string, unknown> | null;
+    if (typeof p !== 'object' || p === null || typeof q !== 'object' || q === null) return undefined;
+    if (Object.keys(p).length !== CONDITION_KEYS.length || Object.keys(q).length !== CONDITION_KEYS.length) return undefined;
+    for (const k of CONDITION_KEYS) if (p[k] !== q[k]) return false;
+  }
+  return true;
 }
 
 function canonical(v: unknown): string {

@@ -23,7 +23,7 @@ const ZONE = 'bench.test';
 const SIZES = (process.env['BENCH_AGENTS'] ?? '1,10,100').split(',').map(Number);
 const CHANGES = Number(process.env['BENCH_CHANGES'] ?? 100);
 const BURST_RATE = Number(process.env['BENCH_RATE'] ?? 1000);
-const BURST_SECONDS = Number(process.env['BENCH_BURST_SECONDS'] ?? 3);
+const BURST_SECONDS = Number(process.env['BENCH_BURST_SECONDS'] ?? 1);
 const G = { group: 'dnssync.io', version: 'v1alpha1', plural: 'dnsrecords' };
 
 interface Stats {

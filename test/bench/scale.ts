@@ -23,7 +23,7 @@ import { configureLogger } from '../../src/observability/logger.js';
 import { parseKeyFile } from '../../src/dns/tsig.js';
 import { freePort } from '../controlplane/ports.js';
 import { ManagedProcess } from '../controlplane/process.js';
-import { httpGet, kdig, mainJs, nodeBin, requireBuild, tempDir, writeKeyFile } from '../controller/harness.js';
+import { httpGet, kdig, mainJs, nodeBin, requireBuild, startAgents, tempDir, writeKeyFile } from '../controller/harness.js';
 import { waitFor } from '../util/wait.js';
 
 const BIG = Number(process.env['BENCH_RECORDS'] ?? 100_000);
@@ -31,6 +31,8 @@ const SMALL = 1000;
 const CHANGES = Number(process.env['BENCH_CHANGES'] ?? 200);
 const IP = '127.0.54.1';
 const CTL_IP = '127.0.54.100';
+const FANOUT = Number(process.env['BENCH_FANOUT'] ?? 100);
+const RATE = Number(process.env['BENCH_RATE'] ?? 1000);
 
 function gc(): void {
   const g = (globalThis as { gc?: () => void }).gc;
@@ -168,7 +170,35 @@ async function main(): Promise<void> {
       (cost[origin] as { ctl: number[]; e2e: number[] }).ctl.push(t1 - t0);
       (cost[origin] as { ctl: number[]; e2e: number[] }).e2e.push(t2 - t0);
     }
+
+    // Sustained changes to 100 agents, without the API server: the big zone is dropped, 100
+    // agents (in this process, 127.0.55.1-100) join, then RATE changes/s go in for 3 s.
+    ctl.zoneDeleted(zone('big', big), performance.now());
+    const { agents: many } = await startAgents(FANOUT, (i) => `127.0.55.${i + 1}`, syncPort);
+    many.forEach((a, i) => ctl.podUpserted({ meta: { name: `many-${i}`, namespace: 'bench', uid: `m${i}`, resourceVersion: '1', generation: 0, created: 0 }, podIP: a.ip, ready: true, deleting: false }));
+    const synced = (): boolean => {
+      const s = p.primary.zone(small)?.serial;
+      return many.every((_, i) => p.acked(`bench/many-${i}`, small) === s);
+    };
+    await waitFor(synced, { what: `${FANOUT} agents hold the small zone`, timeoutMs: 60_000, intervalMs: 10 });
+    const total = RATE * 3;
+    const tStart = performance.now();
+    let sent = 0;
+    await new Promise<void>((resolve) => {
+      const tick = (): void => {
+        const due = Math.min(total, Math.floor(((performance.now() - tStart) / 1000) * RATE) + 1);
+        for (; sent < due; sent++) ctl.recordUpserted(record(small, sent % SMALL, 1000 + sent, `10.201.${(sent >> 8) & 255}.${sent & 255}`), record(small, sent % SMALL), performance.now());
+        if (sent < total) setTimeout(tick, 1);
+        else resolve();
+      };
+      tick();
+    });
+    const tSent = performance.now();
+    await waitFor(synced, { what: 'every agent acknowledged the last change', timeoutMs: 120_000, intervalMs: 5 });
+    const tDone = performance.now();
+    for (const a of many) await a.stop();
     await ctl.close();
+    const fanout = { agents: FANOUT, changes: total, offered_per_s: RATE, fed_per_s: Math.round(total / ((tSent - tStart) / 1000)), delivered_per_s: Math.round(total / ((tDone - tStart) / 1000)), drain_after_last_ms: Math.round(tDone - tSent) };
 
     const c1 = cost[small] as { ctl: number[]; e2e: number[] };
     const c2 = cost[big] as { ctl: number[]; e2e: number[] };
@@ -188,6 +218,7 @@ async function main(): Promise<void> {
         at_100k: { controller_p50: pct(c2.ctl, 0.5), controller_p99: pct(c2.ctl, 0.99), end_to_end_p50: pct(c2.e2e, 0.5), end_to_end_p99: pct(c2.e2e, 0.99) },
         ratio_end_to_end_p50: Math.round((pct(c2.e2e, 0.5) / pct(c1.e2e, 0.5)) * 100) / 100,
       },
+      fanout,
       status_writes: statusWrites,
     };
     const out = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'bench', 'results', 'scale.json');
@@ -200,6 +231,7 @@ async function main(): Promise<void> {
     console.log('one change        | controller p50 / p99 ms | end to end p50 / p99 ms');
     console.log(`at 1,000 records  | ${result.one_change_ms.at_1k.controller_p50} / ${result.one_change_ms.at_1k.controller_p99} | ${result.one_change_ms.at_1k.end_to_end_p50} / ${result.one_change_ms.at_1k.end_to_end_p99}`);
     console.log(`at ${BIG.toLocaleString('en')} | ${result.one_change_ms.at_100k.controller_p50} / ${result.one_change_ms.at_100k.controller_p99} | ${result.one_change_ms.at_100k.end_to_end_p50} / ${result.one_change_ms.at_100k.end_to_end_p99}`);
+    console.log(`sustained: ${fanout.changes} changes offered at ${fanout.offered_per_s}/s to ${fanout.agents} agents (in this process): delivered to all at ${fanout.delivered_per_s}/s, last change everywhere ${fanout.drain_after_last_ms} ms after it was made`);
     console.log(`\nwritten to ${out}`);
   } finally {
     await agent.stop();
