@@ -96,3 +96,19 @@ bench: bench-push
 bench-push: build
 	@echo "[bench] push: change → all agents, 1/10/100 agents, vs BIND NOTIFY+IXFR"
 	$(NODE_BIN)/node dist/test/bench/push.js
+
+# Propagation: API write → every agent answering, 1/10/100 agents, beside a bare watch (the
+# floor), plus a sustained burst (writes test/bench/results/propagation.json).
+.PHONY: bench-propagation
+bench: bench-propagation
+bench-propagation: build
+	@echo "[bench] propagation: API write → all agents, 1/10/100 agents, vs a bare watch"
+	$(NODE_BIN)/node dist/test/bench/propagation.js
+
+# Scale: 100,000 records — controller heap, agent RSS, full sync, one change at 1k vs 100k,
+# 1,000 changes/s to 100 agents (writes test/bench/results/scale.json).
+.PHONY: bench-scale
+bench: bench-scale
+bench-scale: build
+	@echo "[bench] scale: 100,000 records, one change at 1k vs 100k, 1,000 changes/s to 100 agents"
+	$(NODE_BIN)/node --expose-gc dist/test/bench/scale.js
