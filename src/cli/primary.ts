@@ -164,6 +164,7 @@ export async function run(argv: string[]): Promise<void> {
     const serial = primary.setZone(z.origin, z.records, z.params);
     log.info({ zone: z.origin, serial, records: z.records.length + 1, file }, 'zone loaded');
   }
+  primary.markZonesLoaded();
 
   const reload = async (file: string): Promise<void> => {
     let z: LoadedZone;

@@ -91,6 +91,11 @@ export function notifyMessage(id: number, soa: RR, diff?: ZoneDiff): Buffer {
   return encode({ type: 'query', id, flags: flags({ opcode: OPCODE_NOTIFY, aa: true }), questions: [question(soa.name, 'SOA')], answers: [soa], authorities, additionals: [edns()] });
 }
 
+/** A NOTIFY announcing no serial: the receiver must ask (and learns the zone is gone). */
+export function bareNotify(id: number, origin: string): Buffer {
+  return encode({ type: 'query', id, flags: flags({ opcode: OPCODE_NOTIFY, aa: true }), questions: [question(origin, 'SOA')], additionals: [edns()] });
+}
+
 /** The diff a NOTIFY carries, when it carries one that is well formed. */
 export function notifyDiff(origin: string, p: Packet): ZoneDiff | undefined {
   const auth = sectionRRs(p.authorities);

@@ -19,7 +19,7 @@ import type { ZoneDiff, ZoneSnapshot } from '../zone/types.js';
 import { logger, type Logger } from '../observability/logger.js';
 import { Auth, type AuthOk } from './auth.js';
 import { querySoa, type Endpoint } from './client.js';
-import { NOTIFY_MAX_DATAGRAM, OPCODE_NOTIFY, OPCODE_QUERY, RCODE, decode, errorResponse, notifyMessage, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
+import { NOTIFY_MAX_DATAGRAM, OPCODE_NOTIFY, bareNotify, OPCODE_QUERY, RCODE, decode, errorResponse, notifyMessage, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
 import { Journal, type JournalLimits } from './journal.js';
 import { closePair, listenPair, type PortPair } from './listen.js';
 import { agentLag, agentSerial, notifiesAcked, notifiesRetried, notifiesSent, transfersServed, zoneSerial } from './metrics.js';
@@ -165,6 +165,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private readonly retryMax: number;
   private readonly maxNotify: number;
   private closed = false;
+  private zonesLoaded = false;
 
   private constructor(
     private readonly pair: PortPair,
@@ -255,12 +256,24 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     return this.commit(o, cur, change.deleted.map((r) => canonicalRR(r)), change.added.map((r) => canonicalRR(r)), params ?? cur.params);
   }
 
+  /**
+   * Declares the set of zones complete (after the first setZone calls of a start). Until
+   * then a query for an unknown zone gets SERVFAIL ("ask again"), not REFUSED, which an
+   * agent takes to mean the zone was removed.
+   */
+  markZonesLoaded(): void {
+    this.zonesLoaded = true;
+  }
+
   removeZone(origin: string): void {
     const o = canonicalName(origin);
     if (!this.zones.delete(o)) return;
     for (const a of this.agents.values()) {
       const link = a.links.get(o);
       if (link) this.dropLink(link);
+      // One NOTIFY without a serial: the agent checks, is refused, and drops the zone now
+      // rather than at its next SOA refresh. Not retried: the refresh is the safety net.
+      this.pair.udp.send(this.auth.request(bareNotify(randomInt(0, 65536), o)).wire, a.port, a.host);
     }
     zoneSerial.remove({ zone: o, role: 'primary' });
     this.log.info({ zone: o }, 'zone removed');
@@ -620,7 +633,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     if (!q || (p.questions?.length ?? 0) !== 1) return this.refuse(raw, RCODE.FORMERR);
     const o = canonicalName(q.name);
     const z = this.zones.get(o);
-    if (!z) return this.refuse(raw, RCODE.REFUSED, a);
+    if (!z) return this.refuse(raw, this.zonesLoaded ? RCODE.REFUSED : RCODE.SERVFAIL, a);
     const snap = z.snapshot;
     switch (q.type) {
       case 'SOA':

@@ -73,4 +73,22 @@ describe('sync engine in process', () => {
     for (const ag of agents) await waitFor(() => sameZone(ag.store.get(ORIGIN), primary.zone(ORIGIN)), { what: `${ag.id} after burst` });
     await waitFor(() => primary.agentStates().every((s) => s.zones.every((z) => z.inSync)), { what: 'all acks' });
   });
+
+  it('several zones; a removed zone disappears from the agents, the others stay', async () => {
+    const { primary, agents, tick } = await setup(2);
+    const other = 'other.test';
+    primary.setZone(ORIGIN, hosts(ORIGIN, 3));
+    primary.setZone(other, hosts(other, 4));
+    primary.markZonesLoaded();
+    for (const ag of agents) {
+      await waitFor(() => sameZone(ag.store.get(ORIGIN), primary.zone(ORIGIN)) && sameZone(ag.store.get(other), primary.zone(other)), { what: `${ag.id} has both zones` });
+    }
+    tick();
+    primary.setZone(other, hosts(other, 5));
+    for (const ag of agents) await waitFor(() => sameZone(ag.store.get(other), primary.zone(other)), { what: `${ag.id} other updated` });
+    primary.removeZone(other);
+    for (const ag of agents) await waitFor(() => ag.store.get(other) === undefined, { what: `${ag.id} dropped the removed zone`, timeoutMs: 5000 });
+    for (const ag of agents) expect(sameZone(ag.store.get(ORIGIN), primary.zone(ORIGIN))).toBe(true);
+    expect(agents[0]?.sec.notReady()).toBeUndefined();
+  });
 });
