@@ -8,7 +8,7 @@ import type { LookupResult } from '../zone/types.js';
 import type { EncodedAnswer } from './answer-cache.js';
 import { encodeMessage } from './encode.js';
 import type { Query } from './query.js';
-import { OPT_LENGTH, Rcode, writeOpt } from './response.js';
+import { Rcode, sharedOpt } from './response.js';
 import { typeName } from '../dns/wire.js';
 
 const FLAG_AA = 0x0400;
@@ -37,26 +37,12 @@ export function encodeAuthoritative(q: Query, result: LookupResult, udpSize: num
       additional = result.additional;
       break;
   }
-  const opt = q.edns === undefined ? undefined : optBytes(udpSize, q.edns.dnssecOk);
+  const opt = q.edns === undefined ? undefined : sharedOpt(udpSize, q.edns.dnssecOk);
   const question = { name: q.qname, type: typeName(q.qtype), class: 'IN' as const };
   const flags = (aa ? FLAG_AA : 0) | rcode;
   const full = withOpt(encodeMessage(flags, question, answer, authority, additional), opt);
   const noAdditional = additional.length > 0 && full.length > 512 ? withOpt(encodeMessage(flags, question, answer, authority, []), opt) : undefined;
   return { full, noAdditional, questionEnd: q.questionEnd, truncated: undefined, opt, rcode };
-}
-
-/** A handful of distinct OPT records exist (size × DO); every cached answer shares them. */
-const opts = new Map<number, Buffer>();
-
-function optBytes(udpSize: number, dnssecOk: boolean): Buffer {
-  const key = udpSize * 2 + (dnssecOk ? 1 : 0);
-  let b = opts.get(key);
-  if (b === undefined) {
-    b = Buffer.alloc(OPT_LENGTH);
-    writeOpt(b, 0, udpSize, dnssecOk);
-    opts.set(key, b);
-  }
-  return b;
 }
 
 /** Appends the OPT record and counts it in ARCOUNT. */

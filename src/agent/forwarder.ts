@@ -45,6 +45,15 @@ export class Forwarder {
    * Answers `q` (whose bytes are `buf`). `opt` is the OPT record for the reply (undefined when
    * the client sent none). The reply is not yet size-checked: the caller truncates.
    */
+  /** A fresh cache hit, answered synchronously (no promise on the hot path); else undefined. */
+  cached(buf: Buffer, q: Query, opt: Buffer | undefined): Forwarded | undefined {
+    const now = Date.now();
+    const e = this.cache.get(q.key.slice(0, -1), now);
+    if (e === undefined || now >= e.expiresAt) return undefined;
+    this.cache.hits++;
+    return { response: serveEntry(e, buf, q.questionEnd, now, false, opt), source: 'cache', rcode: e.rcode };
+  }
+
   async forward(buf: Buffer, q: Query, opt: Buffer | undefined): Promise<Forwarded> {
     const key = q.key.slice(0, -1);
     const now = Date.now();

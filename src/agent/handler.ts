@@ -8,7 +8,7 @@ import { AnswerCache, choose, patchAnswer, truncatedForm } from './answer-cache.
 import { encodeAuthoritative } from './authoritative.js';
 import type { Forwarder } from './forwarder.js';
 import { Opcode, parseQuery, QTYPE_AXFR, QTYPE_IXFR, QTYPE_OPT, type Query } from './query.js';
-import { errorResponse, OPT_LENGTH, Rcode, writeOpt } from './response.js';
+import { errorResponse, Rcode, sharedOpt } from './response.js';
 import { QueryStats, SOURCE_AUTHORITATIVE, SOURCE_CACHE, SOURCE_LOCAL, SOURCE_STALE, SOURCE_UPSTREAM } from './stats.js';
 import { typeName } from '../dns/wire.js';
 
@@ -83,12 +83,17 @@ export class QueryHandler {
     }
 
     if (this.forwarder === undefined) return this.local(buf, q, Rcode.Refused);
-    return this.forward(buf, q, limit);
+    const opt = q.edns === undefined ? undefined : sharedOpt(this.opts.maxUdpSize, q.edns.dnssecOk);
+    const fresh = this.forwarder.cached(buf, q, opt);
+    if (fresh !== undefined) {
+      this.stats.count(SOURCE_CACHE, fresh.rcode);
+      return fresh.response.length <= limit ? fresh.response : truncatedForm(fresh.response, q.questionEnd, opt);
+    }
+    return this.forward(buf, q, limit, opt);
   }
 
-  private async forward(buf: Buffer, q: Query, limit: number): Promise<Reply> {
+  private async forward(buf: Buffer, q: Query, limit: number, opt: Buffer | undefined): Promise<Reply> {
     const forwarder = this.forwarder as Forwarder;
-    const opt = q.edns === undefined ? undefined : optRecord(this.opts.maxUdpSize, q.edns.dnssecOk);
     let f;
     try {
       f = await forwarder.forward(buf, q, opt);
@@ -109,12 +114,6 @@ export class QueryHandler {
   private recursion(): boolean {
     return this.forwarder !== undefined;
   }
-}
-
-function optRecord(udpSize: number, dnssecOk: boolean): Buffer {
-  const b = Buffer.allocUnsafe(OPT_LENGTH);
-  writeOpt(b, 0, udpSize, dnssecOk);
-  return b;
 }
 
 function sameNameIgnoringCase(a: Buffer, b: Buffer, questionEnd: number): boolean {

@@ -34,6 +34,24 @@ export function writeOpt(out: Buffer, at: number, udpSize: number, dnssecOk: boo
   return at + OPT_LENGTH;
 }
 
+const shared = new Map<number, Buffer>();
+
+/**
+ * An OPT record to copy into answers, shared: only a few distinct ones exist (our size ×
+ * the DO bit), so every cached answer and every reply points at the same bytes. Never
+ * written after creation.
+ */
+export function sharedOpt(udpSize: number, dnssecOk: boolean): Buffer {
+  const key = udpSize * 2 + (dnssecOk ? 1 : 0);
+  let b = shared.get(key);
+  if (b === undefined) {
+    b = Buffer.alloc(OPT_LENGTH);
+    writeOpt(b, 0, udpSize, dnssecOk);
+    shared.set(key, b);
+  }
+  return b;
+}
+
 export interface ErrorContext {
   readonly id: number;
   readonly flagsHi: number;
