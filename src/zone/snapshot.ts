@@ -143,7 +143,7 @@ export class IndexedZone implements ZoneSnapshot {
       entry = this.entry(n);
       if (entry === undefined) break;
       const ns = entry.node?.get('NS');
-      if (ns !== undefined) return this.referral(ns);
+      if (ns !== undefined) return this.referral(n, ns);
       encloser = n;
     }
     let synth = false;
@@ -159,7 +159,8 @@ export class IndexedZone implements ZoneSnapshot {
     if (type === 'ANY') {
       const all: RR[] = [];
       for (const rrs of node.values()) all.push(...rename(rrs));
-      return { kind: 'answer', answer: all, authority: EMPTY, additional: this.additionalFor(all) };
+      // No additional data for ANY (as BIND): the answer is already as large as it gets.
+      return { kind: 'answer', answer: all, authority: EMPTY, additional: EMPTY };
     }
     const rrs = node.get(type);
     if (rrs !== undefined) {
@@ -177,22 +178,42 @@ export class IndexedZone implements ZoneSnapshot {
     return { kind: 'nodata', answer: EMPTY, authority: this.negativeSoa };
   }
 
-  private referral(ns: readonly RR[]): LookupResult {
-    return { kind: 'referral', authority: ns, additional: this.additionalFor(ns) };
-  }
-
-  /** Whether `name` lies at or below a delegation point (its data is glue, not authoritative). */
-  private belowCut(name: string): boolean {
-    for (const n of pathBelow(name, this.origin)) {
-      if (this.entry(n)?.node?.has('NS') === true) return true;
-    }
-    return false;
+  /**
+   * A referral to the delegation at `cut`: its NS records, and glue for the name servers
+   * at or below the cut only (in-domain glue, RFC 9471). Addresses of sibling names are
+   * left out, as BIND leaves them out.
+   */
+  private referral(cut: string, ns: readonly RR[]): LookupResult {
+    const inDomain = ns.filter((r) => inZone(r.data as string, cut));
+    return { kind: 'referral', authority: ns, additional: inDomain.length === 0 ? EMPTY : this.additionalFor(inDomain) };
   }
 
   /**
-   * In-zone A/AAAA of the names MX, SRV and NS records point at. Glue (addresses at or below
-   * a delegation) is added for NS targets only; MX and SRV get authoritative data only, as
-   * BIND does.
+   * The A and AAAA records for an additional-section target: its own, or synthesized from a
+   * wildcard when the name does not exist (owner = the target). At or below a delegation
+   * only glue of the exact name counts, and only when `glueOk` (NS targets).
+   */
+  private addressesOf(target: string, glueOk: boolean): RR[] | undefined {
+    let entry: NameEntry | undefined = undefined;
+    let encloser = this.origin;
+    const path = pathBelow(target, this.origin);
+    if (path.length === 0) entry = this.entry(target);
+    for (const n of path) {
+      entry = this.entry(n);
+      if (entry === undefined) break;
+      if (entry.node?.has('NS') === true) {
+        return glueOk ? addresses(this.entry(target)?.node, undefined) : undefined;
+      }
+      encloser = n;
+    }
+    if (entry !== undefined) return addresses(entry.node, undefined);
+    return addresses(this.entry(encloser === '' ? '*' : `*.${encloser}`)?.node, target);
+  }
+
+  /**
+   * In-zone A/AAAA of the names MX, SRV and NS records point at, wildcards applied. Glue
+   * (addresses at or below a delegation) is added for NS targets only; MX and SRV get
+   * authoritative data only, as BIND does.
    */
   private additionalFor(rrs: readonly RR[]): readonly RR[] {
     let out: RR[] | undefined;
@@ -207,18 +228,23 @@ export class IndexedZone implements ZoneSnapshot {
       done ??= new Set();
       if (done.has(target)) continue;
       done.add(target);
-      const node = this.entry(target)?.node;
-      if (node === undefined) continue;
-      if (rr.type !== 'NS' && this.belowCut(target)) continue;
-      const a = node.get('A');
-      const aaaa = node.get('AAAA');
-      if (a === undefined && aaaa === undefined) continue;
+      const found = this.addressesOf(target, rr.type === 'NS');
+      if (found === undefined) continue;
       out ??= [];
-      if (a !== undefined) out.push(...a);
-      if (aaaa !== undefined) out.push(...aaaa);
+      out.push(...found);
     }
     return out ?? EMPTY;
   }
+}
+
+/** A and AAAA of a node, renamed to `owner` when synthesized from a wildcard. */
+function addresses(node: ZoneNode | undefined, owner: string | undefined): RR[] | undefined {
+  if (node === undefined) return undefined;
+  const a = node.get('A');
+  const aaaa = node.get('AAAA');
+  if (a === undefined && aaaa === undefined) return undefined;
+  const all = [...(a ?? []), ...(aaaa ?? [])];
+  return owner === undefined ? all : all.map((r) => ({ ...r, name: owner }) as RR);
 }
 
 /** Checks one owner's records against the zone rules that concern a single name. */
