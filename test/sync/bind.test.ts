@@ -76,6 +76,19 @@ describe('dnssync primary → BIND secondary', () => {
     expect(named.proc.output()).toMatch(/Transfer status: success/);
   });
 
+  it('a change of 3,000 records crosses as a multi-message IXFR; kdig verifies a multi-message AXFR', async () => {
+    appendFileSync(zoneFile, Array.from({ length: 3000 }, (_, i) => `bulk${i} A 198.51.100.${i % 250}\n`).join(''));
+    await waitFor(async () => (await digShort(S_HOST, sPort, `bulk2999.${ZONE}`)).includes('198.51.100.249'), { what: 'BIND answering the bulk change', timeoutMs: 20_000, intervalMs: 200 });
+    expect(named.proc.output()).toMatch(/Transfer completed: [2-9]\d* messages/);
+    const kaxfr = await run('kdig', ['-y', keySpec(KEY), `@${P_HOST}`, '-p', String(pPort), ZONE, 'AXFR']);
+    const m = /Received \d+ B \((\d+) messages, (\d+) records\)/.exec(kaxfr);
+    expect(Number(m?.[1])).toBeGreaterThanOrEqual(2);
+    expect(Number(m?.[2])).toBeGreaterThanOrEqual(3005);
+    expect(kaxfr).not.toMatch(/failed|WARNING|BADSIG|BADKEY/i);
+    const daxfr = await run('dig', ['-y', keySpec(KEY), `@${P_HOST}`, '-p', String(pPort), ZONE, 'AXFR']);
+    expect(daxfr).toMatch(/XFR size: 30\d\d records \(messages ([2-9]|\d\d)/);
+  });
+
   it('a file that does not parse keeps the old zone and says why', async () => {
     appendFileSync(zoneFile, `broken A not-an-address\n`);
     await waitFor(() => primary.output().includes('does not parse'), { what: 'parse error logged', timeoutMs: 10_000 });
@@ -116,6 +129,7 @@ describe('BIND primary → dnssync agent', () => {
   let syncPort = 0;
   let dnsPort = 0;
   const BZONE = 'bindpri.test';
+  const BIG = 'bigpri.test';
 
   beforeAll(async () => {
     await buildDist();
@@ -132,16 +146,22 @@ describe('BIND primary → dnssync agent', () => {
       BP_HOST,
       bpPort,
       KEY,
-      `zone "${BZONE}" { type primary; file "${BZONE}.zone"; allow-update { key "${KEY.name}"; }; allow-transfer { key "${KEY.name}"; }; notify explicit; also-notify { ${A_HOST} port ${syncPort} key "${KEY.name}"; }; };`,
-      { [`${BZONE}.zone`]: zone },
+      `zone "${BZONE}" { type primary; file "${BZONE}.zone"; allow-update { key "${KEY.name}"; }; allow-transfer { key "${KEY.name}"; }; notify explicit; also-notify { ${A_HOST} port ${syncPort} key "${KEY.name}"; }; };
+       zone "${BIG}" { type primary; file "${BIG}.zone"; allow-transfer { key "${KEY.name}"; }; notify no; };`,
+      { [`${BZONE}.zone`]: zone, [`${BIG}.zone`]: `$TTL 60\n@ IN SOA ns.${BIG}. hostmaster.${BIG}. 7 60 10 3600 5\n@ NS ns.${BIG}.\nns A 192.0.2.53\n` + Array.from({ length: 4000 }, (_, i) => `h${i} A 203.0.113.${i % 250}\n`).join('') },
     );
     stops.push(() => named.stop());
-    agent = dnssync(['agent', '--listen', `${A_HOST}:${dnsPort}`, '--sync-listen', `${A_HOST}:${syncPort}`, '--tsig-key-file', keyFile, '--secondary', `${BZONE}@${BP_HOST}:${bpPort}`]);
+    agent = dnssync(['agent', '--listen', `${A_HOST}:${dnsPort}`, '--sync-listen', `${A_HOST}:${syncPort}`, '--tsig-key-file', keyFile, '--secondary', `${BZONE}@${BP_HOST}:${bpPort}`, '--secondary', `${BIG}@${BP_HOST}:${bpPort}`]);
     stops.push(() => agent.stop());
   }, 180_000);
 
   it('pulls the zone at start and answers it', async () => {
     await waitFor(async () => (await digShort(A_HOST, dnsPort, `old.${BZONE}`)).includes('192.0.2.10'), { what: 'agent answering old', timeoutMs: 20_000, intervalMs: 200 });
+  });
+
+  it('a 4,000-record zone arrives from BIND as a multi-message, TSIG-signed AXFR', async () => {
+    await waitFor(async () => (await digShort(A_HOST, dnsPort, `h3999.${BIG}`)).includes('203.0.113.249'), { what: 'agent answering the big zone', timeoutMs: 20_000, intervalMs: 200 });
+    expect(named.proc.output()).not.toMatch(/bigpri[^\n]*(failed|error)/i);
   });
 
   it("BIND's NOTIFY after an update makes the agent pull it", async () => {
