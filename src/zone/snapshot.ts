@@ -143,7 +143,8 @@ export class IndexedZone implements ZoneSnapshot {
       entry = this.entry(n);
       if (entry === undefined) break;
       const ns = entry.node?.get('NS');
-      if (ns !== undefined) return this.referral(n, ns);
+      // DS lives on the parent side of a cut (RFC 4035 §3.1.4.1): answered here, not referred.
+      if (ns !== undefined && !(type === 'DS' && n === name)) return this.referral(n, ns);
       encloser = n;
     }
     let synth = false;

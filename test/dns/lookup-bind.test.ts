@@ -94,6 +94,8 @@ const QUESTIONS: Array<[string, string]> = [
   ['z.cn', 'A'],
   ['q.ent2', 'A'],
   ['sub', 'NS'],
+  ['sub', 'DS'],
+  ['x.sub', 'DS'],
   ['sub', 'A'],
   ['deep.under.sub', 'AAAA'],
   ['ns.sub', 'A'],
