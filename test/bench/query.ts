@@ -14,7 +14,8 @@
  * --threads sets the agent's --workers, unbound's num-threads and dnsperf's -T; dnsmasq is
  * single-threaded by design.
  *
- * Writes test/bench/results/query.json and prints a table.
+ * Writes test/bench/results/query.json (query-threadsN.json for --threads N > 1) and prints
+ * a table.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -240,7 +241,7 @@ async function main(): Promise<void> {
     const out = {
       bench: 'query',
       date: new Date().toISOString(),
-      machine: { cpus: (await import('node:os')).cpus().length },
+      machine: { cpus: (await import('node:os')).cpus().length, loadavgAtEnd: (await import('node:os')).loadavg() },
       settings: { seconds: SECONDS, threads: THREADS, latencyRateQps: RATE, records: RECORDS, forwardedNames: FWD_NAMES },
       results,
       ratios,
@@ -252,7 +253,9 @@ async function main(): Promise<void> {
       },
     };
     mkdirSync('test/bench/results', { recursive: true });
-    writeFileSync('test/bench/results/query.json', JSON.stringify(out, null, 2) + '\n');
+    // The default run is query.json; other thread counts get their own file beside it.
+    const file = THREADS === 1 ? 'test/bench/results/query.json' : `test/bench/results/query-threads${THREADS}.json`;
+    writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
 
     const f = (x: number, d = 0): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
     const rows = [
