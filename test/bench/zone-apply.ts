@@ -46,12 +46,21 @@ function settle(): void {
 interface Row {
   records: number;
   applyUsPerChange: number;
+  applyMedianUs: number;
+  applyP99Us: number;
   rebuildUsPerChange: number;
   lookupNsPerQuery: number;
+  /** Heap held by the records and their snapshot, per record (needs --expose-gc). */
+  heapBytesPerRecord: number | null;
 }
 
 function measure(n: number): Row {
+  settle();
+  const heapBefore = process.memoryUsage().heapUsed;
   const { snap, records } = zoneOf(n);
+  settle();
+  const heapAfter = process.memoryUsage().heapUsed;
+  const gcExposed = typeof (globalThis as { gc?: unknown }).gc === 'function';
   const rebuilds = n >= 100_000 ? REBUILDS_AT_100K : REBUILDS_AT_1K;
   // Warm up the JIT on this size before timing.
   let s = snap;
@@ -60,14 +69,20 @@ function measure(n: number): Row {
   }
   s = snap;
   settle();
+  // Each apply timed on its own: the median is the cost of the algorithm, the mean also
+  // carries the garbage collections a bigger heap brings.
+  const each = new Float64Array(APPLIES);
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < APPLIES; i++) {
     // Alternate adds and deletes so the zone size stays put.
     const added = i % 2 === 0 ? [record(n + i)] : [];
     const deleted = i % 2 === 1 ? [record(n + i - 1)] : [];
+    const a = process.hrtime.bigint();
     s = applyDiff(s, { origin: ORIGIN, fromSerial: s.serial, toSerial: s.serial + 1, soa: soa(s.serial + 1), deleted, added });
+    each[i] = Number(process.hrtime.bigint() - a);
   }
   const applyNs = Number(process.hrtime.bigint() - t0);
+  each.sort();
   if (s.size !== snap.size) throw new Error(`size drifted: ${s.size} vs ${snap.size}`);
 
   const names = Array.from({ length: 1024 }, (_, i) => (i % 4 === 3 ? `missing${i}.${ORIGIN}` : `HOST${(i * 7919) % n}.ns${((i * 7919) % n) % 97}.${ORIGIN}`));
@@ -87,8 +102,11 @@ function measure(n: number): Row {
   return {
     records: n,
     applyUsPerChange: applyNs / APPLIES / 1000,
+    applyMedianUs: (each[APPLIES >> 1] ?? 0) / 1000,
+    applyP99Us: (each[Math.floor(APPLIES * 0.99)] ?? 0) / 1000,
     rebuildUsPerChange: rebuildNs / rebuilds / 1000,
     lookupNsPerQuery: lookupNs / LOOKUPS,
+    heapBytesPerRecord: gcExposed ? (heapAfter - heapBefore) / n : null,
   };
 }
 
@@ -103,6 +121,7 @@ const result = {
   rows,
   ratio100kTo1k: {
     apply: large.applyUsPerChange / small.applyUsPerChange,
+    applyMedian: large.applyMedianUs / small.applyMedianUs,
     rebuild: large.rebuildUsPerChange / small.rebuildUsPerChange,
     lookup: large.lookupNsPerQuery / small.lookupNsPerQuery,
   },
@@ -114,9 +133,14 @@ const outDir = join(here, '..', '..', '..', 'test', 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'zone-apply.json'), JSON.stringify(result, null, 2) + '\n');
 
-const fmt = (x: number): string => x.toFixed(1).padStart(10);
-console.log('records    apply µs/change  rebuild µs/change  lookup ns/query');
-for (const r of rows) console.log(`${String(r.records).padStart(7)} ${fmt(r.applyUsPerChange)}       ${fmt(r.rebuildUsPerChange)}        ${fmt(r.lookupNsPerQuery)}`);
+console.log('records  apply µs: median    p99   mean  rebuild µs/change  lookup ns/query  heap B/record');
+for (const r of rows) {
+  const heap = r.heapBytesPerRecord === null ? '–' : r.heapBytesPerRecord.toFixed(0);
+  console.log(
+    `${String(r.records).padStart(7)}  ${r.applyMedianUs.toFixed(1).padStart(14)} ${r.applyP99Us.toFixed(1).padStart(6)} ${r.applyUsPerChange.toFixed(1).padStart(6)}  ${r.rebuildUsPerChange.toFixed(0).padStart(17)}  ${r.lookupNsPerQuery.toFixed(0).padStart(15)}  ${heap.padStart(13)}`,
+  );
+}
+const ratio = result.ratio100kTo1k;
 console.log(
-  `ratio 100k/1k: apply ${result.ratio100kTo1k.apply.toFixed(2)}×, rebuild ${result.ratio100kTo1k.rebuild.toFixed(1)}×, lookup ${result.ratio100kTo1k.lookup.toFixed(2)}×`,
+  `ratio 100k/1k: apply median ${ratio.applyMedian.toFixed(2)}× (mean ${ratio.apply.toFixed(2)}×), rebuild ${ratio.rebuild.toFixed(0)}×, lookup ${ratio.lookup.toFixed(2)}×`,
 );
