@@ -105,7 +105,7 @@ describe('parseRdata / formatRR', () => {
       ['SRV', '1 2 443 svc.o.test.', '1 2 443 svc.o.test.'],
       ['TXT', '"hello world" two', '"hello world" "two"'],
       ['CAA', '0 issue "ca.example"', '0 issue "ca.example"'],
-      ['CAA', '128 ISSUEWILD ";"', '128 issuewild ";"'],
+      ['CAA', '128 ISSUEWILD ";"', '128 ISSUEWILD ";"'],
       ['SOA', 'ns h 1 1h 2 3 4', 'ns.o.test. h.o.test. 1 3600 2 3 4'],
     ];
     for (const [type, text, formatted] of cases) {

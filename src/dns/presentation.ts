@@ -214,7 +214,8 @@ export function parseRdataTokens(type: RRType, tokens: readonly Token[], origin:
       const tag = t(1);
       if (!/^[a-z0-9]+$/i.test(tag)) throw new RdataError(`CAA tag "${tag}" must be letters and digits`);
       const value = decodeEscapes(t(2)).toString('utf8');
-      return { flags, tag: tag.toLowerCase(), value, issuerCritical: (flags & 128) !== 0 } satisfies CaaRdata;
+      // Tags match case-insensitively (RFC 8659 §4.1) but travel as written, as BIND keeps them.
+      return { flags, tag, value, issuerCritical: (flags & 128) !== 0 } satisfies CaaRdata;
     }
     case 'SOA':
       needs(type, tokens, 7);
