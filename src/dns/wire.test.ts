@@ -258,6 +258,36 @@ describe('readQuestion', () => {
     expect(out.udpSize).toBe(512);
   });
 
+  it('finds EDNS and a trailing TSIG behind answer and authority records (a NOTIFY with a diff)', () => {
+    const notify = encodeMessage(
+      {
+        id: 5,
+        flags: FLAG_AA,
+        questions: [{ name: O, type: 'SOA' }],
+        answers: [every[0] as RR],
+        authorities: [every[0] as RR, every[3] as RR, every[0] as RR],
+        additionals: [{ name: 'key.', type: 'TSIG', ttl: 0, class: 'ANY', data: Buffer.alloc(30, 1) }],
+        edns: { udpSize: 1232, do: false },
+      },
+      { opcode: 'NOTIFY' },
+    );
+    // encodeMessage puts OPT last, after that TSIG; a signer appends TSIG after everything:
+    const body = encodeMessage({ id: 5, flags: FLAG_AA, questions: [{ name: O, type: 'SOA' }], answers: [every[0] as RR], authorities: [every[0] as RR, every[3] as RR, every[0] as RR], edns: { udpSize: 1232 } }, { opcode: 'NOTIFY' });
+    const tsigRR = encodeMessage({ answers: [{ name: 'key.', type: 'TSIG', ttl: 0, class: 'ANY', data: Buffer.alloc(30, 1) }] }).subarray(12);
+    const signed = Buffer.concat([body, tsigRR]);
+    signed.writeUInt16BE(signed.readUInt16BE(10) + 1, 10);
+    const info = readQuestion(signed);
+    expect(info?.opcode).toBe(4);
+    expect(info?.ancount).toBe(1);
+    expect(info?.nscount).toBe(3);
+    expect(info?.edns).toBe(true);
+    expect(info?.udpSize).toBe(1232);
+    expect(info?.tsig).toBe(true);
+    // TSIG not last: not reported.
+    expect(readQuestion(notify)?.tsig).toBe(false);
+    expect(decodeMessage(signed).additionals.map((a) => a.type)).toEqual(['OPT', 'TSIG']);
+  });
+
   it('refuses malformed questions', () => {
     const q = encodeMessage({ questions: [{ name: 'a.test', type: 'A' }] });
     expect(readQuestion(q.subarray(0, 11))).toBeUndefined();
