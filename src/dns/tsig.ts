@@ -133,8 +133,19 @@ function canonical(name: string): string {
   return (name.endsWith('.') ? name.slice(0, -1) : name).toLowerCase();
 }
 
+/** Key and algorithm names recur in every message: encode each once. */
+const nameCache = new Map<string, Buffer>();
+
 /** Uncompressed, lower-case wire form, as TSIG digests require (RFC 8945 §4.3.2). */
 export function nameWire(name: string): Buffer {
+  const hit = nameCache.get(name);
+  if (hit) return hit;
+  const out = encodeName(name);
+  if (nameCache.size < 1000) nameCache.set(name, out);
+  return out;
+}
+
+function encodeName(name: string): Buffer {
   const n = canonical(name);
   if (n === '') return Buffer.from([0]);
   const parts = n.split('.').map((l) => Buffer.from(l, 'ascii'));

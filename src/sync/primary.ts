@@ -166,6 +166,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private readonly maxNotify: number;
   private closed = false;
   private zonesLoaded = false;
+  private readonly lagTimer: NodeJS.Timeout;
 
   private constructor(
     private readonly pair: PortPair,
@@ -179,6 +180,16 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     this.retryInitial = opts.retry?.initialMs ?? 200;
     this.retryMax = opts.retry?.maxMs ?? 5000;
     this.maxNotify = opts.maxNotifySize ?? NOTIFY_MAX_DATAGRAM;
+    // Lag is "seconds behind", which grows while nothing happens: refresh it on a clock.
+    this.lagTimer = setInterval(() => this.updateLag(), 1000);
+    this.lagTimer.unref();
+  }
+
+  private updateLag(): void {
+    const now = Date.now();
+    for (const a of this.agents.values()) {
+      for (const l of a.links.values()) agentLag.set({ agent: a.id, zone: l.origin }, l.behindSince === undefined ? 0 : (now - l.behindSince) / 1000);
+    }
   }
 
   static async start(opts: PrimaryOptions): Promise<Primary> {
@@ -678,6 +689,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.lagTimer);
     for (const a of this.agents.values()) for (const l of a.links.values()) this.clearInflight(l);
     for (const c of this.conns) c.destroy();
     await closePair(this.pair);

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Primary } from '../../src/sync/primary.js';
 import { Secondary } from '../../src/sync/secondary.js';
 import { ZoneStore } from '../../src/zone/store.js';
-import { counterValue } from './metric-values.js';
+import { counterValue, gaugeValue } from './metric-values.js';
 import { waitFor } from '../util/wait.js';
 import { KEY, a, hosts, sameZone, txt } from './helpers.js';
 
@@ -90,5 +90,19 @@ describe('sync engine in process', () => {
     for (const ag of agents) await waitFor(() => ag.store.get(other) === undefined, { what: `${ag.id} dropped the removed zone`, timeoutMs: 5000 });
     for (const ag of agents) expect(sameZone(ag.store.get(ORIGIN), primary.zone(ORIGIN))).toBe(true);
     expect(agents[0]?.sec.notReady()).toBeUndefined();
+  });
+
+  it('an agent that stops answering shows as lagging, in agentStates and in the lag metric', async () => {
+    const { primary, agents, tick } = await setup(2);
+    primary.setZone(ORIGIN, hosts(ORIGIN, 3));
+    await waitFor(() => primary.agentStates().every((st) => st.zones[0]?.inSync), { what: 'in sync' });
+    await agents[1]?.sec.close();
+    tick();
+    primary.setZone(ORIGIN, hosts(ORIGIN, 4));
+    const down = await waitFor(() => primary.agentStates().find((st) => st.id === 'a1' && (st.zones[0]?.lagSeconds ?? 0) > 0.3), { what: 'a1 lagging' });
+    expect(down.zones[0]?.inSync).toBe(false);
+    expect(down.zones[0]?.attempts).toBeGreaterThan(0);
+    await waitFor(async () => (await gaugeValue('dnssync_sync_agent_lag_seconds', { agent: 'a1', zone: ORIGIN })) > 0, { what: 'lag metric above 0', timeoutMs: 3000 });
+    expect(primary.agentStates().find((st) => st.id === 'a0')?.zones[0]?.inSync).toBe(true);
   });
 });

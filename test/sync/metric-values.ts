@@ -12,3 +12,6 @@ export async function counterValue(name: string, labels: Record<string, string> 
   }
   return sum;
 }
+
+/** Same reading for a gauge: the sum over the series matching `labels`. */
+export const gaugeValue = counterValue;
