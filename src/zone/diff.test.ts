@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { applyDiff, diffRecords } from './diff.js';
 import { buildSnapshot } from './snapshot.js';
 import { DiffBaseError, DiffConflictError, ZoneError } from './errors.js';
-import { rr, soa } from './testdata.js';
+import { rr, soa } from '../../test/util/zone-records.js';
 import type { RR } from '../dns/rr.js';
 import type { ZoneDiff } from './types.js';
 import { recordKey } from '../dns/rdata.js';

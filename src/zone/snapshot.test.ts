@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildSnapshot } from './snapshot.js';
 import { ZoneError } from './errors.js';
-import { rr, soa } from './testdata.js';
+import { rr, soa } from '../../test/util/zone-records.js';
 import type { LookupResult } from './types.js';
 
 const O = 'example.test';

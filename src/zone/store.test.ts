@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ZoneStore, type ZoneChange } from './store.js';
 import { buildSnapshot } from './snapshot.js';
-import { rr, soa } from './testdata.js';
+import { rr, soa } from '../../test/util/zone-records.js';
 
 describe('ZoneStore', () => {
   it('finds the longest matching zone and counts versions', () => {

@@ -1,6 +1,6 @@
-/** Record builders for the zone unit tests (kept out of production paths by name only). */
-import type { RR } from '../dns/rr.js';
-import { canonicalRR } from '../dns/rdata.js';
+/** Record builders for the zone unit tests (under test/ so they stay out of dist/src). */
+import type { RR } from '../../src/dns/rr.js';
+import { canonicalRR } from '../../src/dns/rdata.js';
 
 export function rr(name: string, type: string, data: unknown, ttl = 300): RR {
   return canonicalRR({ name, type, ttl, data });
