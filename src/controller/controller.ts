@@ -30,6 +30,8 @@ export interface ControllerOptions {
   readonly statusQps?: number;
   readonly statusBurst?: number;
   readonly statusDelayMs?: number;
+  /** Least time between two pushes of one burst (default 5 ms); a lone change is not delayed. */
+  readonly minFlushIntervalMs?: number;
   readonly now?: () => Date;
 }
 
@@ -99,12 +101,15 @@ export class Controller {
   /** Per zone: ready agents' distances behind the current serial, sorted (see propagation). */
   private readonly ackIndex = new Map<string, number[]>();
   private flushQueued = false;
+  private lastFlush = Number.NEGATIVE_INFINITY;
+  private readonly minFlushMs: number;
   private statusQueued = false;
 
   constructor(private readonly opts: ControllerOptions) {
     this.rec = new Reconciler(opts.parse);
     this.log = opts.log;
     this.now = opts.now ?? ((): Date => new Date());
+    this.minFlushMs = opts.minFlushIntervalMs ?? 5;
     this.writer = new StatusWriter({
       patch: opts.patchStatus,
       log: opts.log,
@@ -198,6 +203,7 @@ export class Controller {
     this.written.clear();
     this.flush();
     for (const origin of this.rec.activeOrigins()) this.pushWhole(origin, undefined);
+    pub.markLoaded();
     pub.setAgents(this.endpoints);
     for (const key of this.rec.allRecordKeys()) this.noteNeeded(key);
     this.allDirty = true;
@@ -239,14 +245,20 @@ export class Controller {
     if (this.batchAt === undefined) this.batchAt = at;
     if (this.flushQueued) return;
     this.flushQueued = true;
-    // setImmediate: events that arrived in the same read are reconciled as one batch.
-    setImmediate(() => {
+    // A quiet zone's change goes out at once (setImmediate still batches the events of one
+    // read); in a burst, serials are spaced at least minFlushMs apart so each one carries many
+    // changes instead of every agent applying and acknowledging thousands of tiny steps.
+    const wait = this.lastFlush + this.minFlushMs - performance.now();
+    const run = (): void => {
       this.flushQueued = false;
       this.flush();
-    });
+    };
+    if (wait <= 0) setImmediate(run);
+    else setTimeout(run, wait);
   }
 
   private flush(): void {
+    this.lastFlush = performance.now();
     const at = this.batchAt;
     this.batchAt = undefined;
     if (!this.rec.pending) return;

@@ -18,6 +18,11 @@ export interface ZonePublisher {
   /** Applies a change to an existing zone and pushes it; returns the new serial. */
   applyChanges(origin: string, deleted: readonly RR[], added: readonly RR[]): number;
   removeZone(origin: string): void;
+  /**
+   * Every zone has been set once in this term: from now on an unknown zone is a removed
+   * one (agents drop it), not one still loading.
+   */
+  markLoaded(): void;
   /** Where agents are; a new one is brought up to date at once, a missing one forgotten. */
   setAgents(agents: readonly AgentEndpoint[]): void;
   /** The newest serial `agentId` acknowledged for `origin`. */

@@ -51,6 +51,10 @@ export class SyncPublisher implements ZonePublisher {
     for (const m of this.ackedSerials.values()) m.delete(origin);
   }
 
+  markLoaded(): void {
+    this.primary.markZonesLoaded();
+  }
+
   setAgents(agents: readonly AgentEndpoint[]): void {
     const ids = new Set(agents.map((a) => a.id));
     for (const id of this.ackedSerials.keys()) if (!ids.has(id)) this.ackedSerials.delete(id);
