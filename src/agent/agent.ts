@@ -128,6 +128,11 @@ export class Agent implements DataPlane {
     return this.udp.map((u) => u.address);
   }
 
+  /** Each upstream and whether it is currently considered up (for logs and tests). */
+  upstreamHealth(): { upstream: string; up: boolean }[] {
+    return this.pool?.health() ?? [];
+  }
+
   addReadinessCheck(check: ReadinessCheck): void {
     this.checks.push(check);
   }
