@@ -7,6 +7,11 @@
  *
  * Tests share it, so each test file works in its own namespace (uniqueNamespace) and never
  * restarts anything; for fault tests, call startControlPlane() for a private instance.
+ *
+ * Shared means seen by all: there is no namespace controller, so a deleted namespace stays
+ * Terminating with its objects in it for the rest of the run, and anything that watches all
+ * namespaces (a controller under test) sees every other file's objects. Scope assertions
+ * (and a controller's namespaces or selectors) to your own, or use a private control plane.
  */
 import { inject } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
