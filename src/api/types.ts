@@ -55,8 +55,9 @@ export interface DNSRecordSpec {
    * name. PTR, NS: a domain name. MX: 'preference exchange' (10 mail.corp.internal.). SRV:
    * 'priority weight port target' (10 5 443 web.corp.internal.). CAA: 'flags tag "value"' (0
    * issue "letsencrypt.org"). TXT: the text itself, unquoted; text longer than 255 octets is
-   * split into 255-octet character-strings of one record. Domain names in values are absolute;
-   * the trailing dot may be left off.
+   * split into 255-octet character-strings of one record. Domain names in values follow
+   * zone-file rules: with a trailing dot they are absolute; without one they are relative to
+   * the zone (mail means mail.corp.internal. in zone corp.internal.), and @ is the zone itself.
    */
   values: string[];
 }
