@@ -32,6 +32,8 @@ interface Slot {
 export class WorkerPool {
   private readonly checks: ReadinessCheck[] = [];
   private stopping: Promise<void> | undefined;
+  /** Times a worker could not apply a diff and was sent the whole zone instead. */
+  resyncs = 0;
 
   private constructor(
     readonly store: ZoneStore,
@@ -89,6 +91,8 @@ export class WorkerPool {
       slot.worker.on('message', (m: FromWorker) => {
         if (m.kind === 'applied') slot.applied.set(m.origin, m.serial);
         else if (m.kind === 'resync') {
+          this.resyncs++;
+          log().warn({ zone: m.origin }, 'a query worker could not apply a diff; sending it the whole zone');
           const z = this.store.get(m.origin);
           if (z !== undefined) this.post(slot, full(z));
         }

@@ -59,6 +59,8 @@ describe('worker threads', () => {
     expect(pool.notReady()).toMatch(/worker \d has not applied w\.test serial 2/);
     await waitFor(() => pool.notReady() === undefined, { what: 'workers to apply serial 2' });
     expect(await answersFromManySockets(40)).toEqual(new Set(['10.2.2.2']));
+    // Applied as a diff, not by shipping the whole zone again.
+    expect(pool.resyncs).toBe(0);
   });
 
   it('TXT data (Buffers) survives the trip to the workers', async () => {
