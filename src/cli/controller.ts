@@ -149,7 +149,16 @@ export async function run(argv: string[]): Promise<void> {
     });
     elector.start();
   } else {
-    await controller.startLeading();
+    try {
+      await controller.startLeading();
+    } catch (err) {
+      await Promise.all(informers.map((i) => i.stop()));
+      await controller.close();
+      await new Promise<void>((resolve) => (health === undefined ? resolve() : health.close(() => resolve())));
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new FlagError(`--transfer-listen: ${(err as Error).message}`);
+      throw err;
+    }
   }
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

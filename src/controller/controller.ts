@@ -182,13 +182,15 @@ export class Controller {
 
   // ---- leadership ------------------------------------------------------------------------
 
+  // Transitions run one after another; a failed one (reported to its caller) must not poison
+  // the next, so the chain continues past a rejection.
   startLeading(): Promise<void> {
-    this.transition = this.transition.then(() => this.doStartLeading());
+    this.transition = this.transition.catch(() => undefined).then(() => this.doStartLeading());
     return this.transition;
   }
 
   stopLeading(): Promise<void> {
-    this.transition = this.transition.then(() => this.doStopLeading());
+    this.transition = this.transition.catch(() => undefined).then(() => this.doStopLeading());
     return this.transition;
   }
 

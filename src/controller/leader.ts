@@ -96,7 +96,16 @@ export class LeaderElector {
           this.leading = true;
           isLeader.set(1);
           this.opts.log.info({ identity: this.opts.identity }, 'became leader');
-          await this.opts.onStartedLeading();
+          try {
+            await this.opts.onStartedLeading();
+          } catch (err) {
+            // Could not take up the work (e.g. the transfer port is taken): give the term
+            // back and try again next period rather than hold a lease and do nothing.
+            this.opts.log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not start leading; retrying');
+            this.leading = false;
+            isLeader.set(0);
+            await this.opts.onStoppedLeading();
+          }
         }
       } else if (this.leading && now - this.lastRenew > this.opts.renewDeadlineMs) {
         this.leading = false;

@@ -14,6 +14,8 @@ import {
   httpGet,
   kdig,
   kdigStatus,
+  mainJs,
+  nodeBin,
   setPodStatus,
   startAgents,
   startController,
@@ -211,5 +213,29 @@ describe('agents and zones come and go', () => {
     expect(m.body).toMatch(/dnssync_propagation_seconds_count \d+/);
     expect(m.body).toMatch(/dnssync_status_writes_total\{kind="DNSRecord",result="ok"\} \d+/);
     expect(m.body).toMatch(/dnssync_agents\{state="in_sync"\} 3/);
+  });
+});
+
+describe('the command line', () => {
+  it('a bad flag or a taken transfer port: one line naming the flag, exit code 2', async () => {
+    const { execFile } = await import('node:child_process');
+    const { createSocket } = await import('node:dgram');
+    const run = (args: string[]): Promise<{ code: number; stderr: string }> =>
+      new Promise((resolve) => {
+        execFile(nodeBin, [mainJs, 'controller', ...args], { timeout: 30_000 }, (err, _out, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stderr }));
+      });
+    const bad = await run(['--agent-sync-port', 'x']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('--agent-sync-port');
+    const sock = createSocket('udp4');
+    await new Promise<void>((resolve) => sock.bind(0, '127.0.50.99', () => resolve()));
+    try {
+      const taken = await run(['--kubeconfig', cp.kubeconfig, '--agent-namespace', agentNs, '--transfer-listen', `127.0.50.99:${sock.address().port}`, '--log-level', 'silent']);
+      expect(taken.code, taken.stderr).toBe(2);
+      expect(taken.stderr).toMatch(/^dnssync controller: --transfer-listen: .*EADDRINUSE/);
+    } finally {
+      sock.close();
+    }
   });
 });
