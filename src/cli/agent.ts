@@ -112,6 +112,13 @@ export async function run(argv: string[]): Promise<void> {
   }
 
   const syncListen = get.str(flags, 'sync-listen');
+  let keys: ReturnType<typeof loadTsigKeys>;
+  try {
+    keys = loadTsigKeys(get.str(flags, 'tsig-key-file'));
+  } catch (err) {
+    await agent.stop(0);
+    throw err;
+  }
   const statics = staticZones(get.list(flags, 'secondary'));
   if (statics.length > 0 && syncListen === undefined) {
     await agent.stop(0);
@@ -119,7 +126,6 @@ export async function run(argv: string[]): Promise<void> {
   }
   let secondary: Secondary | undefined;
   if (syncListen !== undefined) {
-    const keys = loadTsigKeys(get.str(flags, 'tsig-key-file'));
     if (keys.length === 0) log.warn('no --tsig-key-file: NOTIFYs are accepted unsigned, only from the --secondary primaries');
     try {
       secondary = await Secondary.start({ store: agent.store, ...splitHostPort(syncListen), keys, statics });
