@@ -64,7 +64,7 @@ class AgentFleet {
       groups.map(
         (g) =>
           new Promise<void>((resolve, reject) => {
-            const child = fork(join(here, 'push-agents.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-semi-space-size=32'] });
+            const child = fork(join(here, 'push-agents.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.env.PUSH_TRACE_GC ? ['--trace-gc'] : [] });
             f.children.push(child);
             child.on('message', (raw) => {
               const m = raw as { ev: 'ready'; agents: AgentAddr[] } | { ev: 'batch'; events: Applied[] };
@@ -210,6 +210,7 @@ async function dnssyncRun(primary: Primary, n: number): Promise<{ row: PushRow; 
       lat.push(Math.max(...times) - t0);
     }
     await verifyAnswer(fleet.agents, `c${n}-${k}.${ZONE}`, `10.9.${(k >> 8) & 255}.${k & 255}`);
+    if (process.env.PUSH_DEBUG) process.stderr.write(`slowest changes (index:ms): ${lat.map((x, i) => [i, x] as const).sort((p, q) => q[1] - p[1]).slice(0, 12).map(([i, x]) => `${i}:${x.toFixed(1)}`).join(' ')}\n`);
     const s = summary(lat);
     const row = { agents: n, changes: CHANGES, p50Ms: s.p50, p99Ms: s.p99, maxMs: s.max };
 
