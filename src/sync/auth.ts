@@ -37,7 +37,7 @@ export class Auth {
   check(raw: Buffer, allowUnsigned: boolean): AuthOk | AuthRefused {
     try {
       const v = verify(raw, this.ring);
-      return { ok: true, message: v.message, mac: v.tsig.mac, key: v.key };
+      return { ok: true, message: v.message, mac: v.tsig.mac, key: v.key, timeSigned: v.tsig.timeSigned };
     } catch (err) {
       if (!(err instanceof TsigError)) throw err;
       if (!err.tsig && err.code !== 'FORMERR' && allowUnsigned) return { ok: true, message: raw };
@@ -78,6 +78,8 @@ export interface AuthOk {
   readonly message: Buffer;
   readonly mac?: Buffer;
   readonly key?: TsigKey;
+  /** When the request was signed (seconds), for ordering signed requests. */
+  readonly timeSigned?: number;
 }
 
 export interface AuthRefused {

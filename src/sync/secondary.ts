@@ -68,6 +68,8 @@ interface ZoneState {
   again: boolean;
   timer: NodeJS.Timeout | undefined;
   lastError: string | undefined;
+  /** Signing time of the newest NOTIFY that set `primary` (a replay is never newer). */
+  primarySince: number;
 }
 
 export class Secondary {
@@ -196,7 +198,15 @@ export class Secondary {
       this.log.warn({ zone: origin, from: from.host }, 'unsigned NOTIFY from a host that is not the primary; refused');
       return errorResponse(raw, RCODE.REFUSED);
     }
-    if (!st.isStatic) st.primary = from;
+    // A dynamic zone follows its primary (a controller failover moves it), but only to the
+    // sender of a NOTIFY signed later than any before: a replayed NOTIFY, valid within the
+    // fudge window, cannot point us at the replayer.
+    if (!st.isStatic) {
+      const t = a.timeSigned ?? 0;
+      const moved = st.primary === undefined || st.primary.host !== from.host || st.primary.port !== from.port;
+      if (st.primary === undefined || (moved && t > st.primarySince)) st.primary = from;
+      if (t > st.primarySince) st.primarySince = t;
+    }
 
     const announced = soaSerial(sectionRRs(p.answers).find((rr) => rr.type === 'SOA' && rr.name === origin));
     const diff = notifyDiff(origin, p);
@@ -241,7 +251,7 @@ export class Secondary {
   private state(origin: string, isStatic: boolean): ZoneState {
     let st = this.zones.get(origin);
     if (!st) {
-      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined };
+      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined, primarySince: -1 };
       this.zones.set(origin, st);
     }
     return st;

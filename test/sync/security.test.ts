@@ -141,3 +141,17 @@ describe('refused transfer requests', () => {
     expect(resp.readUInt16BE(6)).toBeGreaterThan(5);
   });
 });
+
+describe('replays inside the time window', () => {
+  it('a replayed, validly signed older NOTIFY from elsewhere does not move the zone to the replayer', async () => {
+    const before = sec.zoneStates().find((z) => z.origin === ORIGIN)?.primary;
+    expect(before).toEqual(primary.address);
+    const cur = store.get(ORIGIN) as ZoneSnapshot;
+    const replay = sign(notifyMessage(777, cur.soa), KEY, { time: now() - 30 }).wire;
+    const resp = await udpExchange(sec.address, replay);
+    expect(readHeader(resp).rcode).toBe(0); // it verifies: it is inside the fudge window
+    expect(sec.zoneStates().find((z) => z.origin === ORIGIN)?.primary).toEqual(primary.address);
+    expect(store.get(ORIGIN)).toBe(cur);
+  });
+});
+
