@@ -27,3 +27,14 @@ export function isNotFound(err: unknown): boolean {
 export function isConflict(err: unknown): boolean {
   return statusCode(err) === 409;
 }
+
+/**
+ * The apiserver refused to create an object in a namespace that is being deleted
+ * (403 with cause NamespaceTerminating). Nothing in it can be acted on any more.
+ */
+export function isNamespaceTerminating(err: unknown): boolean {
+  if (statusCode(err) !== 403 || typeof err !== 'object' || err === null) return false;
+  const body = (err as { body?: unknown }).body;
+  const text = typeof body === 'string' ? body : JSON.stringify(body ?? '');
+  return text.includes('NamespaceTerminating');
+}

@@ -5,7 +5,7 @@
  */
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
-import { errorMessage } from './errors.js';
+import { errorMessage, isNamespaceTerminating } from './errors.js';
 
 export interface InvolvedObject {
   readonly apiVersion: string;
@@ -65,6 +65,12 @@ export class EventRecorder {
         },
       });
     } catch (err) {
+      // As client-go's recorder does: an Event for an object whose namespace is going away
+      // has no reader, and the 403 is the apiserver saying so, not a missing permission.
+      if (isNamespaceTerminating(err)) {
+        this.log.debug({ namespace, reason: e.reason, record: e.object.name }, 'namespace terminating: Event dropped');
+        return;
+      }
       this.log.warn({ err: errorMessage(err), reason: e.reason, record: e.object.name }, 'could not create Event');
     }
   }
