@@ -4,12 +4,11 @@
  * (BIND runs with its default minimal-responses no-auth-recursive, and we ask with RD=1, so
  * positive answers carry no NS in authority on either side).
  */
-import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Answer } from 'dns-packet';
-import { decodeMessage, encodeMessage, FLAG_RD } from '../../src/dns/wire.js';
+import { decodeMessage } from '../../src/dns/wire.js';
 import { parseMasterFile } from '../../src/dns/masterfile.js';
 import { canonicalRR, recordKey } from '../../src/dns/rdata.js';
 import type { RR } from '../../src/dns/rr.js';
@@ -17,6 +16,7 @@ import { buildSnapshot } from '../../src/zone/snapshot.js';
 import type { ZoneSnapshot } from '../../src/zone/types.js';
 import { freePort, startNamed, type Named } from '../sync/procs.js';
 import { waitFor } from '../util/wait.js';
+import { askUdp } from './ask.js';
 
 const HOST = '127.0.20.3';
 const ORIGIN = 'lookup.test';
@@ -25,20 +25,8 @@ let named: Named | undefined;
 let port = 0;
 let zone: ZoneSnapshot;
 
-async function ask(name: string, type: string): Promise<Buffer> {
-  const sock = createSocket('udp4');
-  try {
-    const query = encodeMessage({ id: Math.floor(Math.random() * 65535), flags: FLAG_RD, questions: [{ name, type }], edns: { udpSize: 4096 } });
-    const reply = new Promise<Buffer>((resolve, reject) => {
-      sock.once('message', (m) => resolve(m));
-      sock.once('error', reject);
-      setTimeout(() => reject(new Error(`no reply to ${name} ${type}`)), 2000).unref();
-    });
-    sock.send(query, port, HOST);
-    return await reply;
-  } finally {
-    sock.close();
-  }
+function ask(name: string, type: string): Promise<Buffer> {
+  return askUdp(HOST, port, name, type);
 }
 
 beforeAll(async () => {

@@ -4,10 +4,9 @@
  * chance), loaded into one `named`, and random questions asked of both. Every answer must
  * agree in rcode, AA and the record sets of all three sections.
  */
-import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Answer } from 'dns-packet';
-import { decodeMessage, encodeMessage, FLAG_RD } from '../../src/dns/wire.js';
+import { decodeMessage } from '../../src/dns/wire.js';
 import { parseMasterFile } from '../../src/dns/masterfile.js';
 import { formatRR } from '../../src/dns/presentation.js';
 import { canonicalRR } from '../../src/dns/rdata.js';
@@ -16,6 +15,7 @@ import { buildSnapshot } from '../../src/zone/snapshot.js';
 import type { ZoneSnapshot } from '../../src/zone/types.js';
 import { freePort, startNamed, type Named } from '../sync/procs.js';
 import { waitFor } from '../util/wait.js';
+import { askUdp } from './ask.js';
 
 const HOST = '127.0.20.4';
 const ZONES = 12;
@@ -58,20 +58,8 @@ function randomZone(rand: () => number, origin: string): string {
   return lines.join('\n') + '\n';
 }
 
-async function ask(name: string, type: string): Promise<Buffer> {
-  const sock = createSocket('udp4');
-  try {
-    const query = encodeMessage({ id: Math.floor(Math.random() * 65535), flags: FLAG_RD, questions: [{ name, type }], edns: { udpSize: 4096 } });
-    const reply = new Promise<Buffer>((resolve, reject) => {
-      sock.once('message', (m) => resolve(m));
-      sock.once('error', reject);
-      setTimeout(() => reject(new Error(`no reply to ${name} ${type}`)), 2000).unref();
-    });
-    sock.send(query, port, HOST);
-    return await reply;
-  } finally {
-    sock.close();
-  }
+function ask(name: string, type: string): Promise<Buffer> {
+  return askUdp(HOST, port, name, type);
 }
 
 beforeAll(async () => {

@@ -5,7 +5,6 @@
  * targets; we try every suffix, as RFC 1035 §4.1.4 allows), and leave SRV targets
  * uncompressed exactly as BIND does.
  */
-import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,26 +12,15 @@ import packet from 'dns-packet';
 import { decodeMessage, encodeMessage, type WireRecord } from '../../src/dns/wire.js';
 import { freePort, startNamed, type Named } from '../sync/procs.js';
 import { waitFor } from '../util/wait.js';
+import { askUdp } from './ask.js';
 
 const HOST = '127.0.20.2';
 const FIXTURE = readFileSync(join(import.meta.dirname, 'fixtures', 'everything.zone'), 'utf8');
 let named: Named | undefined;
 let port = 0;
 
-async function ask(name: string, type: string): Promise<Buffer> {
-  const sock = createSocket('udp4');
-  try {
-    const query = encodeMessage({ id: Math.floor(Math.random() * 65535), questions: [{ name, type }], edns: { udpSize: 4096 } });
-    const reply = new Promise<Buffer>((resolve, reject) => {
-      sock.once('message', (m) => resolve(m));
-      sock.once('error', reject);
-      setTimeout(() => reject(new Error(`no reply to ${name} ${type}`)), 2000).unref();
-    });
-    sock.send(query, port, HOST);
-    return await reply;
-  } finally {
-    sock.close();
-  }
+function ask(name: string, type: string): Promise<Buffer> {
+  return askUdp(HOST, port, name, type, { rd: false });
 }
 
 beforeAll(async () => {
