@@ -7,6 +7,7 @@ import { canonicalRR, rdataKey, recordKey, type SoaRdata } from '../dns/rdata.js
 import type { ZoneDiff, ZoneSnapshot } from './types.js';
 import { DiffBaseError, DiffConflictError, ZoneError } from './errors.js';
 import { inZone } from './names.js';
+import { compactNode } from './node.js';
 import { addExistence, buildSnapshot, checkNode, IndexedZone, type EntryWriter, type NameEntry, type ZoneNode } from './snapshot.js';
 
 export interface RecordChanges {
@@ -126,12 +127,9 @@ export function applyDiff(snapshot: ZoneSnapshot, diff: ZoneDiff): IndexedZone {
     },
   };
   for (const [name, node] of touched) {
-    for (const [t, rrs] of node) {
-      if (rrs.length === 0) node.delete(t);
-      else Object.freeze(rrs);
-    }
+    for (const [t, rrs] of node) if (rrs.length === 0) node.delete(t);
     const had = base.names.get(name)?.node !== undefined;
-    const next: ZoneNode | undefined = node.size === 0 ? undefined : node;
+    const next: ZoneNode | undefined = node.size === 0 ? undefined : compactNode(node);
     if (next !== undefined) checkNode(origin, name, next);
     // Set the records first, then adjust the counts, which keep whatever node is there.
     const current = names.get(name);

@@ -11,9 +11,9 @@ import type { LookupResult, ZoneSnapshot } from './types.js';
 import { ZoneError } from './errors.js';
 import { inZone, parentName, pathBelow } from './names.js';
 import { PMap } from './pmap.js';
+import { compactNode, SingleTypeNode, type ZoneNode } from './node.js';
 
-/** The records at one owner name, by type. Never mutated once in a snapshot. */
-export type ZoneNode = ReadonlyMap<string, readonly RR[]>;
+export type { ZoneNode } from './node.js';
 
 /** CNAME chains longer than this are cut (BIND follows 16 steps; in-zone chains are short). */
 const MAX_CHAIN = 16;
@@ -283,13 +283,36 @@ export function addExistence(names: EntryWriter, name: string, origin: string, d
 }
 
 /**
+ * A name's records while a zone is built: the one list of a one-type name (the common case,
+ * so no Map is allocated for it), or lists by type.
+ */
+type Draft = RR[] | Map<string, RR[]>;
+
+/**
  * Builds a snapshot from records. Records are canonicalized; exact duplicates (same owner,
  * type and rdata) are dropped, the first one's TTL kept, as BIND does.
+ *
+ * Records are consumed one at a time (pass a generator to avoid holding them all), and
+ * duplicates are looked for within their RRset only: the rdata of a record is encoded only
+ * when its RRset already has another record, so a zone of one-record RRsets allocates no
+ * per-record keys at all. That keeps the transient peak, which V8 keeps as heap, small.
  */
 export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZone {
   const zone = canonicalName(origin);
-  const byName = new Map<string, Map<string, RR[]>>();
-  const seen = new Set<string>();
+  const byName = new Map<string, Draft>();
+  // rdata keys of the RRsets that hold more than one record, made on first need.
+  const keysOf = new Map<RR[], Set<string>>();
+  const isDuplicate = (list: RR[], rr: RR): boolean => {
+    let keys = keysOf.get(list);
+    if (keys === undefined) {
+      keys = new Set(list.map((r) => rdataKey(r)));
+      keysOf.set(list, keys);
+    }
+    const key = rdataKey(rr);
+    if (keys.has(key)) return true;
+    keys.add(key);
+    return false;
+  };
   let soa: RR | undefined;
   let size = 0;
   for (const raw of records) {
@@ -303,22 +326,30 @@ export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZon
       if (soa !== undefined) throw new ZoneError(zone, 'more than one SOA');
       soa = rr;
     }
-    const key = `${rr.name}\u0000${rr.type}\u0000${rdataKey(rr)}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    let node = byName.get(rr.name);
-    if (node === undefined) byName.set(rr.name, (node = new Map()));
-    const list = node.get(rr.type);
-    if (list === undefined) node.set(rr.type, [rr]);
-    else list.push(rr);
+    const draft = byName.get(rr.name);
+    if (draft === undefined) {
+      byName.set(rr.name, [rr]);
+    } else if (Array.isArray(draft)) {
+      const first = draft[0] as RR;
+      if (first.type === rr.type) {
+        if (isDuplicate(draft, rr)) continue;
+        draft.push(rr);
+      } else {
+        byName.set(rr.name, new Map([[first.type, draft], [rr.type, [rr]]]));
+      }
+    } else {
+      const list = draft.get(rr.type);
+      if (list === undefined) draft.set(rr.type, [rr]);
+      else if (isDuplicate(list, rr)) continue;
+      else list.push(rr);
+    }
     size++;
   }
+  keysOf.clear();
   if (soa === undefined) throw new ZoneError(zone, 'no SOA at the apex');
   // Count in a native map first: one persistent insert per name instead of one per ancestor.
   const counts = new Map<string, number>();
-  for (const [name, node] of byName) {
-    checkNode(zone, name, node);
-    for (const list of node.values()) Object.freeze(list);
+  for (const name of byName.keys()) {
     let n: string | undefined = name;
     while (n !== undefined) {
       counts.set(n, (counts.get(n) ?? 0) + 1);
@@ -329,7 +360,13 @@ export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZon
   const names = PMap.empty<NameEntry>().builder();
   const flat = new Map<string, NameEntry>();
   for (const [name, count] of counts) {
-    const entry: NameEntry = { count, node: byName.get(name) };
+    const draft = byName.get(name);
+    let node: ZoneNode | undefined;
+    if (draft === undefined) node = undefined;
+    else if (Array.isArray(draft)) node = new SingleTypeNode((draft[0] as RR).type, Object.freeze(draft));
+    else node = compactNode(draft);
+    if (node !== undefined) checkNode(zone, name, node);
+    const entry: NameEntry = { count, node };
     names.set(name, entry);
     flat.set(name, entry);
   }
