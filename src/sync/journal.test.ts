@@ -4,7 +4,7 @@ import type { RR } from '../dns/rr.js';
 import { applyDiff } from '../zone/diff.js';
 import { buildSnapshot } from '../zone/snapshot.js';
 import type { ZoneDiff, ZoneSnapshot } from '../zone/types.js';
-import { Journal, condense } from './journal.js';
+import { Journal, TOO_LARGE, condense } from './journal.js';
 
 const O = 'j.test';
 const a = (n: string, ip: string, ttl = 60): RR => canonicalRR({ name: `${n}.${O}`, type: 'A', ttl, data: ip });
@@ -53,5 +53,82 @@ describe('journal', () => {
     j.append(step(10, [], [a('q', '10.0.0.4')]));
     expect(j.length).toBe(1);
     expect(j.diffFrom(4)).toBeUndefined();
+  });
+
+  it('cached condensed diffs equal a fresh condense of the same steps, however the asks interleave', () => {
+    // Deterministic pseudo-random churn over a small name space, so adds and deletes cancel.
+    let seed = 7;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    const live = new Map<string, RR>();
+    const all: ZoneDiff[] = [];
+    const j = new Journal({ maxCondensed: 4 });
+    for (let s = 1; s <= 300; s++) {
+      const deleted: RR[] = [];
+      const added: RR[] = [];
+      const touched = new Set<string>();
+      for (let m = 0; m < 3; m++) {
+        const rr = a(`n${rnd(20)}`, `10.0.0.${rnd(3)}`, 60 + rnd(2));
+        const k = `${rr.name} ${String(rr.data)} ${rr.ttl}`;
+        if (touched.has(k)) continue; // a valid step never deletes and adds the same record
+        touched.add(k);
+        if (live.has(k)) {
+          deleted.push(live.get(k) as RR);
+          live.delete(k);
+        } else {
+          added.push(rr);
+          live.set(k, rr);
+        }
+      }
+      const d = step(s, deleted, added);
+      all.push(d);
+      j.append(d);
+      // Agents asking from a handful of bases, some repeatedly, some once.
+      for (const from of [1, 1 + rnd(s), s - rnd(5), 50]) {
+        const got = j.diffFrom(from);
+        if (from < 1 || from > s) {
+          expect(got).toBeUndefined();
+          continue;
+        }
+        const want = condense(all.slice(from - 1));
+        expect(got?.fromSerial).toBe(from);
+        expect(got?.toSerial).toBe(s + 1);
+        expect(got?.deleted).toEqual(want.deleted);
+        expect(got?.added).toEqual(want.added);
+      }
+      expect(j.cachedCondensed).toBeLessThanOrEqual(4);
+    }
+  });
+
+  it('drops cached diffs whose base is trimmed or when the history restarts; reports too-large without building', () => {
+    const j = new Journal({ maxEntries: 3 });
+    j.append(step(1, [], [a('x', '10.0.0.1')]));
+    j.append(step(2, [], [a('y', '10.0.0.2')]));
+    j.append(step(3, [], [a('z', '10.0.0.3')]));
+    expect(j.diffFrom(1)?.added).toHaveLength(3);
+    expect(j.diffWithin(1, 2)).toBe(TOO_LARGE);
+    expect(j.diffWithin(3, 0)).toBe(TOO_LARGE);
+    expect(j.diffWithin(2, 2)).not.toBe(TOO_LARGE);
+    expect(j.cachedCondensed).toBe(2);
+    j.append(step(4, [a('x', '10.0.0.1')], []));
+    expect(j.cachedCondensed).toBe(1); // base 1 trimmed
+    expect(j.diffFrom(1)).toBeUndefined();
+    expect(j.diffFrom(2)?.deleted).toEqual([a('x', '10.0.0.1')]);
+    j.append(step(9, [], [a('q', '10.0.0.4')]));
+    expect(j.cachedCondensed).toBe(0);
+    expect(j.diffFrom(2)).toBeUndefined();
+  });
+
+  it('keeps the cached diffs within the record budget, least recently used out first', () => {
+    const j = new Journal({ maxRecords: 10 });
+    for (let s = 1; s <= 5; s++) j.append(step(s, [], [a(`r${s}`, '10.0.0.1')]));
+    j.diffFrom(1); // 5 records
+    j.diffFrom(2); // 4
+    expect(j.cachedCondensed).toBe(2);
+    j.diffFrom(3); // 3: 12 > 10, base 1 goes
+    expect(j.cachedCondensed).toBe(2);
+    j.diffFrom(2);
+    j.diffFrom(1); // rebuilt: 5 + 4 + 3 > 10 again, base 3 (least recent) goes
+    expect(j.cachedCondensed).toBe(2);
+    expect(j.diffFrom(1)?.added).toHaveLength(5);
   });
 });

@@ -20,7 +20,7 @@ import { logger, type Logger } from '../observability/logger.js';
 import { Auth, type AuthOk } from './auth.js';
 import { querySoa, type Endpoint } from './client.js';
 import { NOTIFY_MAX_DATAGRAM, OPCODE_NOTIFY, bareNotify, OPCODE_QUERY, RCODE, decode, errorResponse, notifyMessage, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
-import { Journal, type JournalLimits } from './journal.js';
+import { Journal, TOO_LARGE, type JournalLimits } from './journal.js';
 import { closePair, listenPair, type PortPair } from './listen.js';
 import { agentLag, agentSerial, notifiesAcked, notifiesRetried, notifiesSent, transfersServed, zoneSerial } from './metrics.js';
 import { nextSerial, serialGt } from './serials.js';
@@ -145,6 +145,9 @@ interface Sent {
   readonly link: Link;
   readonly mac: Buffer | undefined;
 }
+
+/** Smallest possible resource record on the wire. */
+const MIN_RR_WIRE = 11;
 
 const DEFAULT_SOA = { refresh: 60, retry: 10, expire: 3600, minimum: 5 };
 
@@ -477,8 +480,10 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     const hit = z.notifies.get(key);
     if (hit) return hit;
     let out: CachedNotify = { bytes: notifyMessage(0, z.snapshot.soa), kind: 'plain', from: undefined };
-    const diff = from === undefined ? undefined : z.journal.diffFrom(from);
-    if (diff && diff.toSerial === z.snapshot.serial) {
+    // A record takes at least 11 bytes on the wire (root or pointer name, type, class, TTL,
+    // rdlength), so a diff with more records cannot fit: skip building and encoding it.
+    const diff = from === undefined ? undefined : z.journal.diffWithin(from, Math.floor(this.maxNotify / MIN_RR_WIRE));
+    if (diff && diff !== TOO_LARGE && diff.toSerial === z.snapshot.serial) {
       const bytes = notifyMessage(0, z.snapshot.soa, diff);
       // The TSIG record adds a fixed amount per key; sign once to learn whether it fits.
       if (this.auth.request(bytes).wire.length <= this.maxNotify) out = { bytes, kind: 'diff', from: diff.fromSerial };
