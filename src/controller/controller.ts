@@ -16,7 +16,7 @@ import { recordKey, type AgentPod, type NamespaceObject, type RecordObject, type
 import type { RdataParser } from './policy.js';
 import type { AgentEndpoint, PublisherFactory, ZonePublisher } from './publisher.js';
 import { Reconciler, type FlushResult, type RRsetChange } from './reconciler.js';
-import { recordStatus, refusalTransition, sameStatus, zoneStatus, type Propagation } from './status.js';
+import { onlyCountChanged, recordStatus, refusalTransition, sameStatus, zoneStatus, type Propagation } from './status.js';
 import { StatusWriter, type PatchFn } from './status-writer.js';
 
 export interface ControllerOptions {
@@ -483,7 +483,8 @@ export class Controller {
     if (v.accepted) this.eventsSent.delete(key);
     if (sameStatus(prev, next)) return;
     this.written.set(skey, next);
-    this.writer.enqueue(skey, { kind: 'DNSRecord', namespace: r.meta.namespace, name: r.meta.name }, next);
+    // Agents joining or leaving change every record's count: those writes yield to real changes.
+    this.writer.enqueue(skey, { kind: 'DNSRecord', namespace: r.meta.namespace, name: r.meta.name }, next, onlyCountChanged(prev, next) ? 'background' : 'urgent');
   }
 
   private updateZoneStatus(name: string, now: string): void {
@@ -502,7 +503,7 @@ export class Controller {
     }
     if (sameStatus(prev, next)) return;
     this.written.set(skey, next);
-    this.writer.enqueue(skey, { kind: 'DNSZone', name }, next);
+    this.writer.enqueue(skey, { kind: 'DNSZone', name }, next, onlyCountChanged(prev, next) ? 'background' : 'urgent');
   }
 
   private updateGauges(): void {

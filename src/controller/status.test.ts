@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordStatus, refusalTransition, sameStatus } from './status.js';
+import { onlyCountChanged, recordStatus, refusalTransition, sameStatus, zoneStatus } from './status.js';
 
 describe('recordStatus', () => {
   it('keeps lastTransitionTime while the condition status holds, and says N/N', () => {
@@ -38,3 +38,28 @@ describe('sameStatus', () => {
     expect(sameStatus(undefined, a)).toBe(false);
   });
 });
+
+describe('onlyCountChanged', () => {
+  const v = { accepted: true, zone: 'z' } as const;
+  it('is true when only the node count moved, false when Ready or anything else changed', () => {
+    const ready3 = recordStatus(1, v, { acked: 3, total: 3 }, undefined, 'T1');
+    const ready4 = recordStatus(1, v, { acked: 4, total: 4 }, ready3, 'T2');
+    expect(onlyCountChanged(ready3, ready4)).toBe(true);
+    const propagating = recordStatus(1, v, { acked: 3, total: 4 }, ready3, 'T2');
+    expect(onlyCountChanged(ready3, propagating)).toBe(false); // Ready flipped
+    const propagating2 = recordStatus(1, v, { acked: 2, total: 5 }, propagating, 'T3');
+    expect(onlyCountChanged(propagating, propagating2)).toBe(true);
+    expect(onlyCountChanged(ready3, recordStatus(2, v, { acked: 4, total: 4 }, ready3, 'T2'))).toBe(false); // new generation
+    expect(onlyCountChanged(undefined, ready3)).toBe(false);
+    const refused = recordStatus(1, { accepted: false, zone: undefined, reason: 'NoZone', message: 'm' }, { acked: 0, total: 3 }, ready3, 'T2');
+    expect(onlyCountChanged(ready3, refused)).toBe(false);
+  });
+
+  it('treats a zone status the same way, and a serial change as a real change', () => {
+    const zv = { accepted: true } as const;
+    const a = zoneStatus(1, zv, 7, 10, { acked: 2, total: 2 }, undefined, 'T1');
+    expect(onlyCountChanged(a, zoneStatus(1, zv, 7, 10, { acked: 3, total: 3 }, a, 'T2'))).toBe(true);
+    expect(onlyCountChanged(a, zoneStatus(1, zv, 8, 10, { acked: 3, total: 3 }, a, 'T2'))).toBe(false);
+  });
+});
+

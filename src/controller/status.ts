@@ -180,3 +180,21 @@ export function refusalTransition(prev: unknown, next: RecordStatus | ZoneStatus
   if (before && before.status === 'False' && before.reason === now.reason && before.message === now.message) return undefined;
   return now;
 }
+
+/**
+ * Whether `next` differs from `prev` only in how many nodes it counts (the nodes column and
+ * the Ready message), not in what it says: such a write can wait behind ones that do.
+ */
+export function onlyCountChanged(prev: unknown, next: RecordStatus | ZoneStatus): boolean {
+  if (typeof prev !== 'object' || prev === null) return false;
+  const p = prev as Record<string, unknown>;
+  const n = next as unknown as Record<string, unknown>;
+  for (const k of ['observedGeneration', 'zone', 'serial', 'records']) if (p[k] !== n[k]) return false;
+  const before = conditionsOf(prev);
+  if (before.length !== next.conditions.length) return false;
+  return next.conditions.every((c) => {
+    const o = before.find((b) => b.type === c.type);
+    if (!o || o.status !== c.status || o.reason !== c.reason || o.observedGeneration !== c.observedGeneration || o.lastTransitionTime !== c.lastTransitionTime) return false;
+    return c.type === 'Ready' || o.message === c.message;
+  });
+}

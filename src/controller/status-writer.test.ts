@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../test/util/wait.js';
+import { logger } from '../observability/logger.js';
+import { StatusWriter, type StatusTarget } from './status-writer.js';
+
+const target = (name: string): StatusTarget => ({ kind: 'DNSRecord', namespace: 'ns', name });
+
+/** A writer whose patches are recorded in order; `idle()` tells when everything is written. */
+function recordingWriter(opts: { qps: number; burst: number; backgroundDelayMs?: number; concurrency?: number }): { w: StatusWriter; order: string[] } {
+  const order: string[] = [];
+  const w = new StatusWriter({
+    patch: (t, s) => {
+      order.push(`${t.name}=${(s as { v: string }).v}`);
+      return Promise.resolve();
+    },
+    log: logger('test'),
+    isNotFound: () => false,
+    delayMs: 0,
+    concurrency: opts.concurrency ?? 1,
+    ...opts,
+  });
+  return { w, order };
+}
+
+describe('StatusWriter priorities', () => {
+  it('writes urgent statuses before background ones queued earlier, within the rate limit', async () => {
+    const { w, order } = recordingWriter({ qps: 200, burst: 1, backgroundDelayMs: 0 });
+    for (let i = 0; i < 20; i++) w.enqueue(`b${i}`, target(`b${i}`), { v: 'count' }, 'background');
+    w.enqueue('u', target('u'), { v: 'ready' });
+    await w.idle();
+    expect(order).toHaveLength(21);
+    // The token bucket lets at most the first background write slip in before the urgent one.
+    expect(order.indexOf('u=ready')).toBeLessThanOrEqual(1);
+  });
+
+  it('coalesces background writes per object, and an urgent write replaces a queued background one', async () => {
+    const { w, order } = recordingWriter({ qps: 1000, burst: 1000, backgroundDelayMs: 100 });
+    for (let n = 1; n <= 5; n++) w.enqueue('a', target('a'), { v: `${n}/${n}` }, 'background');
+    w.enqueue('b', target('b'), { v: '1/1' }, 'background');
+    w.enqueue('b', target('b'), { v: 'ready' }, 'urgent');
+    w.enqueue('b', target('b'), { v: 'ready 2/2' }, 'background'); // newer status, stays urgent
+    await w.idle();
+    expect(order).toEqual(['b=ready 2/2', 'a=5/5']);
+  });
+
+  it('an urgent write is not held back by a background timer set further out', async () => {
+    const { w, order } = recordingWriter({ qps: 1000, burst: 1000, backgroundDelayMs: 60_000 });
+    w.enqueue('bg', target('bg'), { v: 'count' }, 'background');
+    w.enqueue('u', target('u'), { v: 'ready' });
+    await waitFor(() => order.includes('u=ready'), { timeoutMs: 5000, intervalMs: 5, what: 'urgent write' });
+    expect(order).toEqual(['u=ready']);
+    w.close();
+  });
+});
