@@ -58,3 +58,22 @@ export function compactNode(byType: ReadonlyMap<string, RR[]>): ZoneNode {
   }
   return byType;
 }
+
+/**
+ * A one-type name's index entry and node in one object (the entry shape of snapshot.ts:
+ * `count` names at or below it, `node` its records): built zones hold one of these per
+ * name instead of an entry object pointing at a node object.
+ */
+export class SingleTypeEntry extends SingleTypeNode {
+  constructor(
+    readonly count: number,
+    type: string,
+    rrs: readonly RR[],
+  ) {
+    super(type, rrs);
+  }
+
+  get node(): ZoneNode {
+    return this;
+  }
+}

@@ -11,7 +11,7 @@ import type { LookupResult, ZoneSnapshot } from './types.js';
 import { ZoneError } from './errors.js';
 import { inZone, parentName, pathBelow } from './names.js';
 import { PMap } from './pmap.js';
-import { compactNode, SingleTypeNode, type ZoneNode } from './node.js';
+import { compactNode, SingleTypeEntry, type ZoneNode } from './node.js';
 
 export type { ZoneNode } from './node.js';
 
@@ -361,12 +361,17 @@ export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZon
   const flat = new Map<string, NameEntry>();
   for (const [name, count] of counts) {
     const draft = byName.get(name);
-    let node: ZoneNode | undefined;
-    if (draft === undefined) node = undefined;
-    else if (Array.isArray(draft)) node = new SingleTypeNode((draft[0] as RR).type, Object.freeze(draft));
-    else node = compactNode(draft);
-    if (node !== undefined) checkNode(zone, name, node);
-    const entry: NameEntry = { count, node };
+    let entry: NameEntry;
+    if (draft === undefined) entry = { count, node: undefined };
+    else if (Array.isArray(draft)) {
+      const single = new SingleTypeEntry(count, (draft[0] as RR).type, Object.freeze(draft));
+      checkNode(zone, name, single);
+      entry = single;
+    } else {
+      const node = compactNode(draft);
+      checkNode(zone, name, node);
+      entry = { count, node };
+    }
     names.set(name, entry);
     flat.set(name, entry);
   }
