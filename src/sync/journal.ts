@@ -15,7 +15,11 @@ import { recordKey } from '../dns/rdata.js';
 import type { ZoneDiff } from '../zone/types.js';
 
 export interface JournalLimits {
-  /** Most diffs kept (default 1000). */
+  /**
+   * Most diffs kept (default 10 000: ten seconds of a 1,000 changes/s burst, so an agent that
+   * falls that far behind still catches up by IXFR rather than by a full AXFR; finding and
+   * condensing from an old serial no longer costs more the longer the journal is).
+   */
   readonly maxEntries?: number;
   /** Most records (deleted + added) kept across all entries (default 100 000). */
   readonly maxRecords?: number;
@@ -57,7 +61,7 @@ export class Journal {
   private condensedRecords = 0;
 
   constructor(limits: JournalLimits = {}) {
-    this.maxEntries = limits.maxEntries ?? 1000;
+    this.maxEntries = limits.maxEntries ?? 10_000;
     this.maxRecords = limits.maxRecords ?? 100_000;
     this.maxCondensed = limits.maxCondensed ?? 128;
   }
