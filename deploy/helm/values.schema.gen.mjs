@@ -71,6 +71,7 @@ const schema = {
       upstreams: arr('Forwarding upstreams (HOST:PORT).', hostPort, { minItems: 1 }),
       zoneFiles: arr('Static zones.', strict('A master file.', { name: str('File name (no .zone).', { pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }), content: str('RFC 1035 master file text.', { minLength: 1 }) })),
       command: arr('Agent command.', { type: 'string' }, { minItems: 1 }),
+      nodeOptions: str('NODE_OPTIONS for the agent (empty: unset).'),
       extraInitContainers: arr('Init containers.', { type: 'object', required: ['name', 'image'] }),
       updateStrategy: strict('Rolling update.', { maxUnavailable: { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[1-9][0-9]*%$' }], description: 'maxUnavailable (surge is always 0).' } }),
       minReadySeconds: int('minReadySeconds.', { minimum: 0 }),
