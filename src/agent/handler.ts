@@ -4,7 +4,7 @@
  * and a promise only when the forwarder has to be asked.
  */
 import type { ZoneStore } from '../zone/store.js';
-import { AnswerCache, choose, patchAnswer, truncatedForm } from './answer-cache.js';
+import { AnswerCache, cachedRcode, choose, patchAnswer, serveCached, truncatedForm } from './answer-cache.js';
 import { encodeAuthoritative } from './authoritative.js';
 import type { Forwarder } from './forwarder.js';
 import { Opcode, parseQuery, QTYPE_AXFR, QTYPE_IXFR, QTYPE_OPT, type Query } from './query.js';
@@ -60,8 +60,10 @@ export class QueryHandler {
     this.answers.sync(this.store.version);
     const hit = this.answers.get(q.key);
     if (hit !== undefined && q.qclass === CLASS_IN) {
-      this.stats.count(SOURCE_AUTHORITATIVE, hit.rcode);
-      return patchAnswer(choose(hit, limit), buf, q.id, q.flagsHi, q.flagsLo, q.questionEnd - 4);
+      this.stats.count(SOURCE_AUTHORITATIVE, cachedRcode(hit));
+      // The OPT record is only needed to build a TC form (it is inside every other form).
+      const opt = q.edns !== undefined && typeof hit === 'string' && hit.length > limit ? sharedOpt(this.opts.maxUdpSize, q.edns.dnssecOk) : undefined;
+      return serveCached(hit, limit, opt, buf, q.id, q.flagsHi, q.flagsLo, q.questionEnd);
     }
 
     if (q.qclass !== CLASS_IN) return this.local(buf, q, Rcode.Refused);
