@@ -9,7 +9,6 @@ import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import type { RemoteInfo } from 'node:dgram';
 import type { Socket as TcpSocket } from 'node:net';
-import type { Question } from 'dns-packet';
 import { canonicalName, type RR } from '../dns/rr.js';
 import { canonicalRR, type SoaRdata } from '../dns/rdata.js';
 import { TsigStreamSigner, type TsigKey } from '../dns/tsig.js';
@@ -25,7 +24,7 @@ import { closePair, listenPair, type PortPair } from './listen.js';
 import { agentLag, agentSerial, notifiesAcked, notifiesRetried, notifiesSent, transfersServed, zoneSerial } from './metrics.js';
 import { nextSerial, serialGt } from './serials.js';
 import { frame, readFrames } from './tcp.js';
-import { axfrRecords, ixfrRecords, xfrMessages } from './xfr.js';
+import { axfrRecords, ixfrRecords, xfrMessages, type XfrKind } from './xfr.js';
 
 /** SOA fields other than the serial, which the primary owns. */
 export interface SoaParams {
@@ -100,7 +99,21 @@ interface Zone {
    * agents mostly share one base, so each change is encoded once and only signed per agent.
    */
   notifies: Map<string, CachedNotify>;
+  /**
+   * Encoded transfer answers for the current serial (ID 0, unsigned) by type, base serial and
+   * question: agents handed a plain NOTIFY for a large change all pull the same transfer,
+   * which is encoded once and only re-stamped and signed per request.
+   */
+  transfers: Map<string, CachedTransfer>;
 }
+
+interface CachedTransfer {
+  readonly kind: XfrKind;
+  readonly messages: readonly Buffer[];
+}
+
+/** Distinct transfers kept per serial; more are encoded per request. */
+const MAX_CACHED_TRANSFERS = 16;
 
 interface CachedNotify {
   readonly bytes: Buffer;
@@ -251,7 +264,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     if (!cur) {
       const serial = this.firstSerial(o);
       const snapshot = buildSnapshot(o, [this.makeSoa(o, serial, params), ...list]);
-      this.zones.set(o, { snapshot, journal: new Journal(this.opts.journal), params, notifies: new Map() });
+      this.zones.set(o, { snapshot, journal: new Journal(this.opts.journal), params, notifies: new Map(), transfers: new Map() });
       this.published(o, snapshot.serial);
       return snapshot.serial;
     }
@@ -302,6 +315,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     const diff: ZoneDiff = { origin: o, fromSerial: cur.snapshot.serial, toSerial: serial, soa: this.makeSoa(o, serial, params), deleted, added };
     cur.snapshot = applyDiff(cur.snapshot, diff);
     cur.notifies.clear();
+    cur.transfers.clear();
     cur.params = params;
     cur.journal.append(diff);
     this.published(o, serial);
@@ -659,7 +673,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
         if (!tcp) return this.refuse(raw, RCODE.FORMERR, a);
         transfersServed.inc({ type: 'axfr' });
         this.log.debug({ zone: o, serial: snap.serial }, 'AXFR served');
-        return this.stream(p.id ?? 0, q, axfrRecords(snap), a);
+        return this.stream(p.id ?? 0, this.transfer(z, `axfr\u0000${q.name}\u0000${q.class ?? ''}`, () => ({ kind: 'axfr', messages: xfrMessages(0, q, axfrRecords(snap)) })).messages, a);
       case 'IXFR': {
         const clientSerial = soaSerial(sectionRRs(p.authorities).find((rr) => rr.type === 'SOA'));
         if (clientSerial === undefined) return this.refuse(raw, RCODE.FORMERR, a);
@@ -668,18 +682,35 @@ export class Primary extends EventEmitter<PrimaryEvents> {
           transfersServed.inc({ type: 'ixfr-uptodate' });
           return [this.auth.answer(responseTo(p, OPCODE_QUERY, RCODE.NOERROR, [snap.soa]), a)];
         }
-        const r = ixfrRecords(snap, z.journal, clientSerial);
+        const r = this.transfer(z, `ixfr\u0000${clientSerial >>> 0}\u0000${q.name}\u0000${q.class ?? ''}`, () => {
+          const x = ixfrRecords(snap, z.journal, clientSerial);
+          return { kind: x.kind, messages: xfrMessages(0, q, x.records) };
+        });
         transfersServed.inc({ type: r.kind });
         this.log.debug({ zone: o, serial: snap.serial, from: clientSerial, kind: r.kind }, 'IXFR served');
-        return this.stream(p.id ?? 0, q, r.records, a);
+        return this.stream(p.id ?? 0, r.messages, a);
       }
       default:
         return this.refuse(raw, RCODE.REFUSED, a);
     }
   }
 
-  private stream(id: number, q: Question, records: RR[], a: AuthOk): Buffer[] {
-    const msgs = xfrMessages(id, q, records);
+  private transfer(z: Zone, key: string, build: () => CachedTransfer): CachedTransfer {
+    const hit = z.transfers.get(key);
+    if (hit) return hit;
+    const t = build();
+    if (z.transfers.size >= MAX_CACHED_TRANSFERS) z.transfers.delete(z.transfers.keys().next().value as string);
+    z.transfers.set(key, t);
+    return t;
+  }
+
+  /** The cached messages with this request's ID, signed as one TSIG stream when it was signed. */
+  private stream(id: number, cached: readonly Buffer[], a: AuthOk): Buffer[] {
+    const msgs = cached.map((m) => {
+      const c = Buffer.from(m);
+      c.writeUInt16BE(id, 0);
+      return c;
+    });
     if (!a.key || !a.mac) return msgs;
     const signer = new TsigStreamSigner(a.key, a.mac);
     return msgs.map((m) => signer.sign(m));
