@@ -11,7 +11,7 @@ import type { LookupResult, ZoneSnapshot } from './types.js';
 import { ZoneError } from './errors.js';
 import { inZone, parentName, pathBelow } from './names.js';
 import { PMap } from './pmap.js';
-import { compactNode, SingleTypeEntry, type ZoneNode } from './node.js';
+import { compactNode, SingleRecordEntry, SingleTypeEntry, type ZoneNode } from './node.js';
 
 export type { ZoneNode } from './node.js';
 
@@ -364,7 +364,8 @@ export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZon
     let entry: NameEntry;
     if (draft === undefined) entry = { count, node: undefined };
     else if (Array.isArray(draft)) {
-      const single = new SingleTypeEntry(count, (draft[0] as RR).type, Object.freeze(draft));
+      const first = draft[0] as RR;
+      const single = draft.length === 1 ? new SingleRecordEntry(count, first) : new SingleTypeEntry(count, first.type, Object.freeze(draft));
       checkNode(zone, name, single);
       entry = single;
     } else {
