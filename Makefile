@@ -33,7 +33,9 @@ test: build
 	@echo "[test] control plane"
 	@set -o pipefail; assets="$$(bash test/controlplane/build.sh | tail -n 1)" && \
 	  echo "[test] vitest (control plane from $$assets)" && \
-	  KUBEBUILDER_ASSETS="$$assets" $(NODE_BIN)/vitest run
+	  { KUBEBUILDER_ASSETS="$$assets" $(NODE_BIN)/vitest run --reporter=default --reporter=json --outputFile.json=dist/vitest-results.json; rc=$$?; \
+	    $(NODE_BIN)/node -e 'const r = require("./dist/vitest-results.json"); console.log(`vitest: $${r.numPassedTests} passed, $${r.numFailedTests} failed`)' || true; \
+	    exit $$rc; }
 
 # A control plane to use by hand (prints `export KUBECONFIG=...`); Ctrl-C stops it.
 .PHONY: controlplane-up api-types
