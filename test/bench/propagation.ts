@@ -181,6 +181,9 @@ async function main(): Promise<void> {
           controller_event_to_all_acked_mean_ms: round(controllerMeanMs),
           burst: { changes: total, api_writes_per_s: Math.round(total / ((written - start) / 1000)), delivered_per_s: Math.round(total / ((delivered - start) / 1000)), drain_after_last_write_ms: Math.round(delivered - written) },
           status_writes: writes,
+          // The controller process over the whole size step (start, initial sync, changes, burst).
+          controller_cpu_s: round(Number(/^dnssync_process_process_cpu_seconds_total (\S+)/m.exec(m.body)?.[1] ?? NaN)),
+          controller_api_connections: Number(/^dnssync_k8s_api_connections_total (\S+)/m.exec(m.body)?.[1] ?? NaN),
         });
         console.log(`[bench] ${n} agents: floor p99 ${round(f.p99)} ms, propagation p50 ${round(p.p50)} p99 ${round(p.p99)} max ${round(p.max)} ms; burst ${total} changes delivered at ${Math.round(total / ((delivered - start) / 1000))}/s`);
       } finally {
@@ -194,12 +197,12 @@ async function main(): Promise<void> {
   const out = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'bench', 'results', 'propagation.json');
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify({ bench: 'propagation', date: new Date().toISOString(), cpus: 2, rows }, null, 2) + '\n');
-  console.log('\nagents | floor p50/p99/max ms | propagation p50/p99/max ms | p99 − floor p99 | controller: event → all acked, mean ms | burst: API writes/s, delivered/s, drain ms | status writes');
+  console.log('\nagents | floor p50/p99/max ms | propagation p50/p99/max ms | p99 − floor p99 | controller: event → all acked, mean ms | burst: API writes/s, delivered/s, drain ms | status writes | controller CPU s, API connections');
   for (const r of rows) {
     const f = r['floor_ms'] as Stats;
     const p = r['propagation_ms'] as Stats;
     const b = r['burst'] as Record<string, number>;
-    console.log(`${r['agents']} | ${f.p50} / ${f.p99} / ${f.max} | ${p.p50} / ${p.p99} / ${p.max} | ${r['p99_over_floor_ms']} | ${r['controller_event_to_all_acked_mean_ms']} | ${b['api_writes_per_s']}, ${b['delivered_per_s']}, ${b['drain_after_last_write_ms']} | ${r['status_writes']}`);
+    console.log(`${r['agents']} | ${f.p50} / ${f.p99} / ${f.max} | ${p.p50} / ${p.p99} / ${p.max} | ${r['p99_over_floor_ms']} | ${r['controller_event_to_all_acked_mean_ms']} | ${b['api_writes_per_s']}, ${b['delivered_per_s']}, ${b['drain_after_last_write_ms']} | ${r['status_writes']} | ${r['controller_cpu_s']}, ${r['controller_api_connections']}`);
   }
   console.log(`\nwritten to ${out}`);
 }
