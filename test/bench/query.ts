@@ -9,7 +9,13 @@
  * p50/p99 latency from a second run at a fixed offered rate (the same for every server),
  * with dnsperf -v printing each query's latency.
  *
- *   node dist/test/bench/query.js [--seconds 8] [--threads 1] [--rate 20000]
+ *   node dist/test/bench/query.js [--seconds 8] [--threads 1] [--rate 20000] [--rounds 3]
+ *
+ * On a small shared machine one run is at the mercy of whatever else is scheduled in those
+ * seconds (single runs have shown unbound's own p99 anywhere from 0.2 to 7 ms), so the
+ * servers are measured in --rounds interleaved rounds (agent, unbound, dnsmasq, agent, ...)
+ * of --seconds/rounds each, and each number reported is the median over the rounds; the
+ * per-round QPS and p99 are kept in the JSON.
  *
  * --threads sets the agent's --workers, unbound's num-threads and dnsperf's -T; dnsmasq is
  * single-threaded by design.
@@ -37,6 +43,9 @@ function arg(name: string, def: number): number {
 const SECONDS = arg('seconds', 8);
 const THREADS = arg('threads', 1);
 const RATE = arg('rate', 20_000);
+const ROUNDS = Math.max(1, arg('rounds', 3));
+/** Seconds of each closed-loop and each fixed-rate run in one round. */
+const ROUND_SECONDS = Math.max(2, Math.round(SECONDS / ROUNDS));
 const RECORDS = 10_000;
 const FWD_NAMES = 1_000;
 const RSS_RECORDS = 100_000;
@@ -51,6 +60,8 @@ interface Run {
   p99Ms: number;
   lost: number;
   rcodes: string;
+  /** One entry per round; the fields above are their medians (lost: the sum). */
+  rounds?: { qps: number[]; p99Ms: number[] };
 }
 
 interface ServerResult {
@@ -95,9 +106,9 @@ function num(out: string, re: RegExp): number {
 }
 
 async function measure(host: string, port: number, file: string): Promise<Run> {
-  const closed = await dnsperf(host, port, file, ['-l', String(SECONDS), '-q', '200']);
+  const closed = await dnsperf(host, port, file, ['-l', String(ROUND_SECONDS), '-q', '200']);
   // Latency at a fixed offered rate, every query's time from -v.
-  const verbose = await dnsperf(host, port, file, ['-l', String(Math.min(SECONDS, 5)), '-q', '200', '-Q', String(RATE), '-v']);
+  const verbose = await dnsperf(host, port, file, ['-l', String(Math.min(ROUND_SECONDS, 5)), '-q', '200', '-Q', String(RATE), '-v']);
   const lat: number[] = [];
   for (const line of verbose.split('\n')) {
     if (!line.startsWith('> ')) continue;
@@ -113,6 +124,25 @@ async function measure(host: string, port: number, file: string): Promise<Run> {
     p99Ms: pct(99),
     lost: num(closed, /Queries lost:\s+(\d+)/),
     rcodes: /Response codes:\s+(.*)/.exec(closed)?.[1]?.trim() ?? '',
+  };
+}
+
+function median(xs: number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+function combine(runs: Run[]): Run {
+  return {
+    qps: Math.round(median(runs.map((r) => r.qps))),
+    avgMs: median(runs.map((r) => r.avgMs)),
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+    lost: runs.reduce((n, r) => n + r.lost, 0),
+    rcodes: runs[runs.length - 1]?.rcodes ?? '',
+    rounds: { qps: runs.map((r) => r.qps), p99Ms: runs.map((r) => r.p99Ms) },
   };
 }
 
@@ -202,17 +232,26 @@ async function main(): Promise<void> {
       { server: 'unbound', host: IP.unbound, port: unbound.port, threads: THREADS },
       { server: 'dnsmasq', host: IP.dnsmasq, port: dnsmasqPort, threads: 1 },
     ];
-    const results: ServerResult[] = [];
     for (const s of servers) {
       await waitAnswering(s.host, s.port, 'h1.bench.test');
       // Warm the forwarding caches: every fwd name once.
       await dnsperf(s.host, s.port, fwdQueries, ['-n', '1', '-q', '50']);
-      process.stderr.write(`[bench] ${s.server}: authoritative\n`);
-      const authoritative = await measure(s.host, s.port, authQueries);
-      process.stderr.write(`[bench] ${s.server}: forwarded (cached)\n`);
-      const forwarded = await measure(s.host, s.port, fwdQueries);
-      results.push({ server: s.server, threads: s.threads, authoritative, forwarded });
     }
+    const runs = servers.map(() => ({ authoritative: [] as Run[], forwarded: [] as Run[] }));
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [i, s] of servers.entries()) {
+        const r = runs[i] as (typeof runs)[number];
+        process.stderr.write(`[bench] round ${round}/${ROUNDS} ${s.server}: authoritative, forwarded (cached)\n`);
+        r.authoritative.push(await measure(s.host, s.port, authQueries));
+        r.forwarded.push(await measure(s.host, s.port, fwdQueries));
+      }
+    }
+    const results: ServerResult[] = servers.map((s, i) => ({
+      server: s.server,
+      threads: s.threads,
+      authoritative: combine(runs[i]?.authoritative ?? []),
+      forwarded: combine(runs[i]?.forwarded ?? []),
+    }));
     const agentRss10k = rssKb(agent.pid as number);
 
     // Agent memory with 100,000 records: as started by default, and with a small V8 young
@@ -251,7 +290,7 @@ async function main(): Promise<void> {
       bench: 'query',
       date: new Date().toISOString(),
       machine: { cpus: (await import('node:os')).cpus().length, loadavgAtEnd: (await import('node:os')).loadavg() },
-      settings: { seconds: SECONDS, threads: THREADS, latencyRateQps: RATE, records: RECORDS, forwardedNames: FWD_NAMES },
+      settings: { seconds: SECONDS, rounds: ROUNDS, roundSeconds: ROUND_SECONDS, threads: THREADS, latencyRateQps: RATE, records: RECORDS, forwardedNames: FWD_NAMES },
       results,
       ratios,
       agentMemory: { rssKb10kRecords: agentRss10k, rssKb100kRecords: agentRss100k, load100kMs: loadMs, rssKb100kRecordsSemiSpace2: mem100kSmallYoung.rssKb },
@@ -281,7 +320,9 @@ async function main(): Promise<void> {
       `agent RSS: ${f(agentRss10k / 1024, 1)} MB with ${RECORDS} records after the runs; ${f(agentRss100k / 1024, 1)} MB with ${RSS_RECORDS} records (loaded in ${loadMs} ms), ` +
         `${f(mem100kSmallYoung.rssKb / 1024, 1)} MB with NODE_OPTIONS=--max-semi-space-size=2\n`,
     );
-    process.stdout.write(`latency percentiles at ${RATE} queries/s offered; QPS closed-loop, ${SECONDS} s, dnsperf -T ${THREADS}\n`);
+    process.stdout.write(
+      `medians of ${ROUNDS} interleaved rounds; latency percentiles at ${RATE} queries/s offered, QPS closed-loop, ${ROUND_SECONDS} s each per round, dnsperf -T ${THREADS}\n`,
+    );
   } finally {
     await Promise.all(procs.map(stop));
     for (const u of unbounds) await u.stop();
