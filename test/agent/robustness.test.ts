@@ -16,6 +16,7 @@ import packet from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../util/wait.js';
 import { rawQuery, udpExchange, writeZone } from './helpers.js';
+import { mulberry32 } from '../util/prng.js';
 
 const HOST = '127.0.10.3';
 const MAIN = 'dist/src/cli/main.js';
@@ -36,17 +37,7 @@ mx IN MX 5 www
 const NAMES = ['www.fuzz.test', 'alias.fuzz.test', 'x.w.fuzz.test', 'nope.fuzz.test', 'mx.fuzz.test', 'fuzz.test', 'outside.example'];
 const TYPES = [1, 28, 5, 15, 16, 6, 2, 255, 252, 251, 41, 65535];
 
-/** Small deterministic PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 function fuzzPacket(rnd: () => number, i: number): Buffer {
   const int = (n: number): number => Math.floor(rnd() * n);

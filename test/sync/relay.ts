@@ -7,6 +7,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, connect, type Server, type Socket as TcpSocket } from 'node:net';
 import type { Endpoint } from '../../src/sync/client.js';
+import { mulberry32 } from '../util/prng.js';
 
 export interface Relay {
   readonly address: Endpoint;
@@ -15,17 +16,7 @@ export interface Relay {
   close(): Promise<void>;
 }
 
-/** mulberry32: small, seeded, good enough to pick datagrams to drop. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 export async function startRelay(host: string, primary: Endpoint, agent: Endpoint, loss: number, seed = 1): Promise<Relay> {
   const rand = rng(seed);
