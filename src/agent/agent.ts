@@ -46,6 +46,15 @@ export interface AgentOptions {
 /** Returns undefined when satisfied, otherwise why the agent is not ready. */
 export type ReadinessCheck = () => string | undefined;
 
+/** The first failing check's reason, or undefined when every check passes. */
+export function firstFailing(checks: readonly ReadinessCheck[]): string | undefined {
+  for (const c of checks) {
+    const reason = c();
+    if (reason !== undefined) return reason;
+  }
+  return undefined;
+}
+
 /**
  * What the CLI and the sync side see of a running data plane, one thread (Agent) or several
  * (WorkerPool): the store to write zones into, readiness, shutdown.
@@ -140,11 +149,7 @@ export class Agent implements DataPlane {
   /** For the health server: undefined when ready, else the first reason. */
   notReady = (): string | undefined => {
     if (this.stopping !== undefined) return 'shutting down';
-    for (const c of this.checks) {
-      const reason = c();
-      if (reason !== undefined) return reason;
-    }
-    return undefined;
+    return firstFailing(this.checks);
   };
 
   /** Stops reading, waits up to `drainMs` for in-flight answers, closes everything. */

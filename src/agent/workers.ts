@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { diffRecords } from '../zone/diff.js';
 import { ZoneStore, type ZoneChange } from '../zone/store.js';
 import type { ZoneSnapshot } from '../zone/types.js';
-import { serials, type HostPort, type ReadinessCheck } from './agent.js';
+import { firstFailing, serials, type HostPort, type ReadinessCheck } from './agent.js';
 import { QueryStats, registerAgentMetrics, STATS_SLOTS, sumStats, type CacheView } from './stats.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { logger } from '../observability/logger.js';
@@ -128,10 +128,8 @@ export class WorkerPool {
   /** Not ready while shutting down, while a check fails, or while a worker lags a zone. */
   notReady = (): string | undefined => {
     if (this.stopping !== undefined) return 'shutting down';
-    for (const c of this.checks) {
-      const reason = c();
-      if (reason !== undefined) return reason;
-    }
+    const failing = firstFailing(this.checks);
+    if (failing !== undefined) return failing;
     for (const [i, slot] of this.slots.entries()) {
       for (const origin of this.store.origins()) {
         const want = this.store.get(origin)?.serial;

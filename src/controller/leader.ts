@@ -5,19 +5,14 @@
  * so clock skew between nodes does not matter); the leader renews every retry period and
  * steps down when it could not renew within the renew deadline.
  */
+import type { LeaseRecord, LeaseWrite } from '../k8s/lease.js';
 import type { Logger } from '../observability/logger.js';
 import { gauge } from '../observability/metrics.js';
 
-export interface LeaseRecordLike {
-  readonly holder: string;
-  readonly durationSeconds: number;
-  readonly acquireTime: Date | undefined;
-  readonly renewTime: Date | undefined;
-  readonly transitions: number;
-  readonly resourceVersion: string;
-}
-
-export type LeaseWriteLike = Omit<LeaseRecordLike, 'resourceVersion'>;
+// The election logic needs only the Lease's fields, not the client: tests drive it with an
+// in-memory store of the same shape.
+export type LeaseRecordLike = LeaseRecord;
+export type LeaseWriteLike = LeaseWrite;
 
 export interface LeaseStore {
   get(): Promise<LeaseRecordLike | undefined>;
