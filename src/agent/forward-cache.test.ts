@@ -1,12 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { ForwardCache, serveEntry, STALE_TTL } from './forward-cache.js';
-import type { ScannedResponse } from './upstream-message.js';
+import packet from 'dns-packet';
+import { ForwardCache, serveEntry, STALE_TTL, type ServeOptions } from './forward-cache.js';
+import { scanResponse, type ScannedResponse } from './upstream-message.js';
 
 function scanned(ttl: number | undefined, bodyLen = 16, negative = false): ScannedResponse {
   const body = Buffer.alloc(bodyLen);
   body.writeUInt32BE(ttl ?? 0, 6);
-  return { rcode: negative ? 3 : 0, truncated: false, authoritative: false, body, counts: [1, 0, 0], ttlOffsets: Uint32Array.of(6), ttls: Uint32Array.of(ttl ?? 0), cacheTtl: ttl, negative };
+  return {
+    rcode: negative ? 3 : 0, truncated: false, authoritative: false, authenticData: false, body, counts: [1, 0, 0],
+    answerEnd: bodyLen, authorityEnd: bodyLen, ttlOffsets: Uint32Array.of(6), ttls: Uint32Array.of(ttl ?? 0), cacheTtl: ttl, negative,
+  };
 }
+
+const plain: ServeOptions = { opt: undefined, limit: 65535, wantsAd: false, dnssecOk: false };
 
 const opts = { maxEntries: 3, maxBytes: 10_000, maxTtl: 3600, maxNegativeTtl: 60, maxStaleMs: 10_000 };
 
@@ -52,9 +58,91 @@ describe('ForwardCache', () => {
     if (e === undefined) throw new Error('not cached');
     const q = Buffer.alloc(20);
     q.writeUInt16BE(0x4242, 0);
-    const fresh = serveEntry(e, q, 20, 30_500, false, undefined);
+    const fresh = serveEntry(e, q, 20, 30_500, false, plain);
     expect(fresh.readUInt16BE(0)).toBe(0x4242);
     expect(fresh.readUInt32BE(20 + 6)).toBe(70);
-    expect(serveEntry(e, q, 20, 200_000, true, undefined).readUInt32BE(20 + 6)).toBe(STALE_TTL);
+    expect(serveEntry(e, q, 20, 200_000, true, plain).readUInt32BE(20 + 6)).toBe(STALE_TTL);
+  });
+});
+
+/** An upstream answer: 4 answer records, 2 NS in authority, 8 glue A records, AD set. */
+const question = { name: 'big.example', type: 'A' as const, class: 'IN' as const };
+const questionEnd = 12 + 'big.example'.length + 2 + 4;
+const upstream = packet.encode({
+  type: 'response', id: 7, flags: 0x01a0, questions: [question],
+  answers: Array.from({ length: 4 }, (_, i) => ({ name: 'big.example', type: 'A' as const, ttl: 300, data: `192.0.2.${i + 1}` })),
+  authorities: [1, 2].map((i) => ({ name: 'big.example', type: 'NS' as const, ttl: 300, data: `ns${i}.big.example` })),
+  additionals: Array.from({ length: 8 }, (_, i) => ({ name: `ns${(i % 2) + 1}.big.example`, type: 'A' as const, ttl: 300, data: `198.51.100.${i + 1}` })),
+});
+const clientQuery = packet.encode({ type: 'query', id: 0x4343, flags: 0x0100, questions: [{ ...question, name: 'BIG.example' }] });
+
+interface Served {
+  readonly answers: number;
+  readonly authorities: number;
+  readonly additionals: number;
+  readonly flag_tc: boolean;
+  readonly flag_ad: boolean;
+  readonly qname: string | undefined;
+  readonly firstTtl: number | undefined;
+}
+
+function serve(so: Partial<ServeOptions>, negative = false): Served {
+  const r = scanResponse(upstream, questionEnd);
+  const c = new ForwardCache(opts);
+  const e = c.put('k', negative ? { ...r, negative: true } : r, 0);
+  if (e === undefined) throw new Error('not cached');
+  const p = packet.decode(serveEntry(e, clientQuery, questionEnd, 1000, false, { ...plain, ...so }));
+  const first = p.answers?.[0];
+  return {
+    answers: p.answers?.length ?? 0,
+    authorities: p.authorities?.length ?? 0,
+    additionals: p.additionals?.length ?? 0,
+    flag_tc: ((p.flags ?? 0) & 0x0200) !== 0,
+    flag_ad: ((p.flags ?? 0) & 0x0020) !== 0,
+    qname: p.questions?.[0]?.name,
+    firstTtl: first !== undefined && 'ttl' in first ? first.ttl : undefined,
+  };
+}
+
+describe('serveEntry: fitting the client buffer (RFC 2181 9)', () => {
+  // dns-packet does not compress: A records 13 + 10 + 4, NS 13 + 10 + 17, glue 17 + 10 + 4.
+  const full = upstream.length;
+  const noAdditional = full - 8 * 31;
+  const answerOnly = noAdditional - 2 * 40;
+
+  it('serves everything when it fits, echoing the question case and counting TTLs down', () => {
+    const p = serve({ limit: full });
+    expect([p.answers, p.authorities, p.additionals]).toEqual([4, 2, 8]);
+    expect(p.qname).toBe('BIG.example');
+    expect(p.firstTtl).toBe(299);
+    expect(p.flag_tc).toBe(false);
+  });
+
+  it('leaves out the additional section, then the authority section, without TC', () => {
+    const a = serve({ limit: full - 1 });
+    expect([a.answers, a.authorities, a.additionals, a.flag_tc]).toEqual([4, 2, 0, false]);
+    const b = serve({ limit: noAdditional - 1 });
+    expect([b.answers, b.authorities, b.additionals, b.flag_tc]).toEqual([4, 0, 0, false]);
+    expect(b.firstTtl).toBe(299);
+    expect(serve({ limit: answerOnly - 1 }).flag_tc).toBe(true);
+  });
+
+  it('keeps the authority section for DO clients and for negative answers: TC instead', () => {
+    for (const p of [serve({ limit: noAdditional - 1, dnssecOk: true }), serve({ limit: noAdditional - 1 }, true)]) {
+      expect(p.flag_tc).toBe(true);
+      expect([p.answers, p.authorities, p.additionals]).toEqual([0, 0, 0]);
+      expect(p.qname).toBe('BIG.example');
+    }
+  });
+
+  it('sets TC with no records when even the answer section does not fit', () => {
+    const p = serve({ limit: 40 });
+    expect(p.flag_tc).toBe(true);
+    expect(p.answers).toBe(0);
+  });
+
+  it("shows the upstream's AD bit only to clients that asked (DO or AD)", () => {
+    expect(serve({}).flag_ad).toBe(false);
+    expect(serve({ wantsAd: true }).flag_ad).toBe(true);
   });
 });

@@ -9,6 +9,11 @@ export interface CacheEntry {
   readonly rcode: number;
   readonly body: Buffer;
   readonly counts: readonly [number, number, number];
+  /** Section starts within `body` (see ScannedResponse). */
+  readonly answerEnd: number;
+  readonly authorityEnd: number;
+  /** The upstream's AD bit, shown only to clients that ask (see serveEntry). */
+  readonly authenticData: boolean;
   readonly ttlOffsets: Uint32Array;
   readonly ttls: Uint32Array;
   /** ms timestamps */
@@ -73,6 +78,9 @@ export class ForwardCache {
       rcode: r.rcode,
       body: r.body,
       counts: r.counts,
+      answerEnd: r.answerEnd,
+      authorityEnd: r.authorityEnd,
+      authenticData: r.authenticData,
       ttlOffsets: r.ttlOffsets,
       ttls,
       storedAt: now,
@@ -112,34 +120,67 @@ export class ForwardCache {
 /** TTL served with stale data (RFC 8767 4: 30 seconds is recommended). */
 export const STALE_TTL = 30;
 
+/** What the client asked for, beyond the question: how a cached entry is served to it. */
+export interface ServeOptions {
+  /** The client's OPT record for the reply; undefined when the client sent none. */
+  readonly opt: Buffer | undefined;
+  /** The client's largest acceptable reply, bytes (its UDP buffer, or 65535 over TCP). */
+  readonly limit: number;
+  /** The client set DO or AD: it may see the upstream's AD bit (RFC 6840 5.7/5.8). */
+  readonly wantsAd: boolean;
+  /** DNSSEC records matter to the client (DO): the authority section is never cut. */
+  readonly dnssecOk: boolean;
+}
+
+const FLAG_TC = 0x02;
+const FLAG_AD = 0x20;
+const FLAG_CD = 0x10;
+
+/**
+ * How much of an entry's body fits `room` bytes: all of it, or without the additional
+ * section, or (a positive answer to a client not doing DNSSEC) the answer section alone —
+ * RFC 2181 9: extra records are left out and TC stays clear. -1: even the required part does
+ * not fit, so the reply is TC=1 with no records. A negative answer keeps its authority
+ * section (the SOA is what makes it cacheable, RFC 2308), and so does a DO answer (its NSEC
+ * and RRSIG records prove the answer, RFC 4035 3.1.3).
+ */
+export function fitBody(e: CacheEntry, room: number, dnssecOk: boolean): number {
+  if (e.body.length <= room) return e.body.length;
+  if (e.authorityEnd <= room) return e.authorityEnd;
+  if (!e.negative && !dnssecOk && e.answerEnd <= room) return e.answerEnd;
+  return -1;
+}
+
 /**
  * A response for the client from a cache entry: the client's header and question in front of
- * the cached body, each TTL counted down by the seconds since it was stored (or STALE_TTL
- * when stale), the client's OPT behind it.
+ * the cached body (cut to fit the client's buffer, see fitBody), each TTL counted down by the
+ * seconds since it was stored (or STALE_TTL when stale), the client's OPT behind it. RD and
+ * CD are the client's; AD is the upstream's, for clients that asked for it.
  */
-export function serveEntry(
-  e: CacheEntry,
-  query: Buffer,
-  questionEnd: number,
-  now: number,
-  stale: boolean,
-  opt: Buffer | undefined,
-): Buffer {
-  const bodyAt = questionEnd;
-  const out = Buffer.allocUnsafe(questionEnd + e.body.length + (opt?.length ?? 0));
+export function serveEntry(e: CacheEntry, query: Buffer, questionEnd: number, now: number, stale: boolean, o: ServeOptions): Buffer {
+  const optLen = o.opt?.length ?? 0;
+  const cut = fitBody(e, o.limit - questionEnd - optLen, o.dnssecOk);
+  const bodyLen = cut < 0 ? 0 : cut;
+  const out = Buffer.allocUnsafe(questionEnd + bodyLen + optLen);
   query.copy(out, 0, 0, questionEnd);
-  e.body.copy(out, bodyAt);
-  out[2] = 0x80 | ((query[2] as number) & 0x79);
-  out[3] = 0x80 | ((query[3] as number) & 0x10) | (e.rcode & 0x0f);
-  out.writeUInt16BE(e.counts[0], 6);
-  out.writeUInt16BE(e.counts[1], 8);
-  out.writeUInt16BE(e.counts[2] + (opt === undefined ? 0 : 1), 10);
-  const elapsed = Math.floor((now - e.storedAt) / 1000);
-  for (let i = 0; i < e.ttlOffsets.length; i++) {
-    const orig = e.ttls[i] as number;
-    const t = stale ? STALE_TTL : Math.max(0, orig - elapsed);
-    out.writeUInt32BE(t, bodyAt + (e.ttlOffsets[i] as number));
+  out[2] = 0x80 | ((query[2] as number) & 0x79) | (cut < 0 ? FLAG_TC : 0);
+  out[3] = 0x80 | ((query[3] as number) & FLAG_CD) | (o.wantsAd && e.authenticData ? FLAG_AD : 0) | (e.rcode & 0x0f);
+  const an = cut < 0 ? 0 : e.counts[0];
+  const ns = cut < 0 || cut <= e.answerEnd ? 0 : e.counts[1];
+  const ar = cut < e.body.length ? 0 : e.counts[2];
+  out.writeUInt16BE(an, 6);
+  out.writeUInt16BE(ns, 8);
+  out.writeUInt16BE(ar + (o.opt === undefined ? 0 : 1), 10);
+  if (bodyLen > 0) {
+    e.body.copy(out, questionEnd, 0, bodyLen);
+    const elapsed = Math.floor((now - e.storedAt) / 1000);
+    for (let i = 0; i < e.ttlOffsets.length; i++) {
+      const at = e.ttlOffsets[i] as number;
+      if (at >= bodyLen) break;
+      const orig = e.ttls[i] as number;
+      out.writeUInt32BE(stale ? STALE_TTL : Math.max(0, orig - elapsed), questionEnd + at);
+    }
   }
-  if (opt !== undefined) opt.copy(out, bodyAt + e.body.length);
+  if (o.opt !== undefined) o.opt.copy(out, questionEnd + bodyLen);
   return out;
 }

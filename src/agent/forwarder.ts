@@ -3,8 +3,14 @@
  * query for identical questions in flight (single-flight), and serve-stale (RFC 8767) when the
  * upstreams fail — immediately when they are all known to be down, otherwise after the
  * client-response timer runs out or the resolution fails.
+ *
+ * DNSSEC (RFC 6840 5.7-5.9): the client's DO and CD bits go upstream with its question, and
+ * the cache keeps the answers apart by them — a DO=0 client never gets the RRSIGs another
+ * client asked for, and data fetched with checking disabled (maybe bogus) never reaches a
+ * client that wants it checked. AD comes from the upstream and is shown only to clients that
+ * set DO or AD.
  */
-import { ForwardCache, serveEntry, type CacheEntry } from './forward-cache.js';
+import { ForwardCache, serveEntry, type CacheEntry, type ServeOptions } from './forward-cache.js';
 import type { Query } from './query.js';
 import { AllUpstreamsFailedError, type UpstreamPool } from './upstreams.js';
 import { scanResponse, type ScannedResponse } from './upstream-message.js';
@@ -42,57 +48,60 @@ export class Forwarder {
   }
 
   /**
-   * Answers `q` (whose bytes are `buf`). `opt` is the OPT record for the reply (undefined when
-   * the client sent none). The reply is not yet size-checked: the caller truncates.
+   * A fresh cache hit for `q` (whose bytes are `buf`), answered synchronously (no promise on
+   * the hot path), else undefined. `opt` is the OPT record for the reply (undefined when the
+   * client sent none); the reply fits `limit` bytes (cut or TC=1, see serveEntry).
    */
-  /** A fresh cache hit, answered synchronously (no promise on the hot path); else undefined. */
-  cached(buf: Buffer, q: Query, opt: Buffer | undefined): Forwarded | undefined {
+  cached(buf: Buffer, q: Query, opt: Buffer | undefined, limit: number): Forwarded | undefined {
     const now = Date.now();
-    const e = this.cache.get(q.key.slice(0, -1), now);
+    const e = this.cache.get(forwardKey(q), now);
     if (e === undefined || now >= e.expiresAt) return undefined;
     this.cache.hits++;
-    return { response: serveEntry(e, buf, q.questionEnd, now, false, opt), source: 'cache', rcode: e.rcode };
+    return { response: serveEntry(e, buf, q.questionEnd, now, false, serveOptions(q, opt, limit)), source: 'cache', rcode: e.rcode };
   }
 
-  async forward(buf: Buffer, q: Query, opt: Buffer | undefined): Promise<Forwarded> {
-    const key = q.key.slice(0, -1);
+  /** Answers `q` from the cache, the upstreams, or stale data; as `cached` for the rest. */
+  async forward(buf: Buffer, q: Query, opt: Buffer | undefined, limit: number): Promise<Forwarded> {
+    const key = forwardKey(q);
+    const so = serveOptions(q, opt, limit);
     const now = Date.now();
     const cached = this.cache.get(key, now);
     if (cached !== undefined && now < cached.expiresAt) {
       this.cache.hits++;
-      return { response: serveEntry(cached, buf, q.questionEnd, now, false, opt), source: 'cache', rcode: cached.rcode };
+      return { response: serveEntry(cached, buf, q.questionEnd, now, false, so), source: 'cache', rcode: cached.rcode };
     }
     this.cache.misses++;
-    const pending = this.resolve(key, buf, q.questionEnd);
+    const pending = this.resolve(key, buf, q);
     if (cached !== undefined) {
       // Stale data on hand: do not make the client wait on upstreams known to be down.
-      if (this.pool.allDown(now)) return this.stale(cached, buf, q, opt);
+      if (this.pool.allDown(now)) return this.stale(cached, buf, q, so);
       const raced = await raceTimer(pending, this.opts.staleAnswerTimeoutMs);
-      if (raced === undefined || 'failure' in raced) return this.stale(cached, buf, q, opt);
-      return this.fresh(raced.entry, buf, q, opt);
+      if (raced === undefined || 'failure' in raced) return this.stale(cached, buf, q, so);
+      return this.fresh(raced.entry, buf, q, so);
     }
     const r = await pending;
     if ('failure' in r) {
       const resp = Buffer.allocUnsafe(0);
       return { response: resp, source: 'error', rcode: 2 };
     }
-    return this.fresh(r.entry, buf, q, opt);
+    return this.fresh(r.entry, buf, q, so);
   }
 
-  private fresh(e: CacheEntry, buf: Buffer, q: Query, opt: Buffer | undefined): Forwarded {
-    return { response: serveEntry(e, buf, q.questionEnd, Date.now(), false, opt), source: 'upstream', rcode: e.rcode };
+  private fresh(e: CacheEntry, buf: Buffer, q: Query, so: ServeOptions): Forwarded {
+    return { response: serveEntry(e, buf, q.questionEnd, Date.now(), false, so), source: 'upstream', rcode: e.rcode };
   }
 
-  private stale(e: CacheEntry, buf: Buffer, q: Query, opt: Buffer | undefined): Forwarded {
-    return { response: serveEntry(e, buf, q.questionEnd, Date.now(), true, opt), source: 'stale', rcode: e.rcode };
+  private stale(e: CacheEntry, buf: Buffer, q: Query, so: ServeOptions): Forwarded {
+    return { response: serveEntry(e, buf, q.questionEnd, Date.now(), true, so), source: 'stale', rcode: e.rcode };
   }
 
   /** Single-flight: the first caller's question goes upstream; later ones share its answer. */
-  private resolve(key: string, buf: Buffer, questionEnd: number): Promise<Resolution> {
+  private resolve(key: string, buf: Buffer, q: Query): Promise<Resolution> {
     const existing = this.inflight.get(key);
     if (existing !== undefined) return existing;
+    const questionEnd = q.questionEnd;
     const p = this.pool
-      .resolve(buf, questionEnd)
+      .resolve(buf, questionEnd, { dnssecOk: q.edns?.dnssecOk === true, checkingDisabled: (q.flagsLo & FLAG_CD) !== 0 })
       .then((a): Resolution => {
         const scanned = scanResponse(a.response, questionEnd);
         const now = Date.now();
@@ -108,12 +117,35 @@ export class Forwarder {
   }
 }
 
+const FLAG_CD = 0x10;
+const FLAG_AD = 0x20;
+
+/**
+ * The cache and single-flight key: name and type (the fast-path key without its EDNS
+ * variant: answers with and without EDNS are the same records), then DO and CD, which change
+ * what the upstream sends. Plain queries keep the bare key, so the common case builds no
+ * longer string.
+ */
+export function forwardKey(q: Query): string {
+  const bits = (q.edns?.dnssecOk === true ? 1 : 0) | ((q.flagsLo & FLAG_CD) !== 0 ? 2 : 0);
+  const base = q.key.slice(0, -1);
+  return bits === 0 ? base : base + String.fromCharCode(0x30 + bits);
+}
+
+function serveOptions(q: Query, opt: Buffer | undefined, limit: number): ServeOptions {
+  const dnssecOk = q.edns?.dnssecOk === true;
+  return { opt, limit, dnssecOk, wantsAd: dnssecOk || (q.flagsLo & FLAG_AD) !== 0 };
+}
+
 /** An answer that may not be cached (no SOA for a negative, say) is still served once. */
 function transient(r: ScannedResponse, now: number): CacheEntry {
   return {
     rcode: r.rcode,
     body: r.body,
     counts: r.counts,
+    answerEnd: r.answerEnd,
+    authorityEnd: r.authorityEnd,
+    authenticData: r.authenticData,
     ttlOffsets: r.ttlOffsets,
     ttls: r.ttls,
     storedAt: now,

@@ -4,11 +4,11 @@
  * and a promise only when the forwarder has to be asked.
  */
 import type { ZoneStore } from '../zone/store.js';
-import { AnswerCache, cachedRcode, choose, patchAnswer, serveCached, truncatedForm } from './answer-cache.js';
+import { AnswerCache, cachedRcode, choose, patchAnswer, serveCached } from './answer-cache.js';
 import { encodeAuthoritative } from './authoritative.js';
 import type { Forwarder } from './forwarder.js';
 import { Opcode, parseQuery, QTYPE_AXFR, QTYPE_IXFR, QTYPE_OPT, type Query } from './query.js';
-import { errorResponse, Rcode, sharedOpt } from './response.js';
+import { errorResponse, FLAG_RD, Rcode, sharedOpt } from './response.js';
 import { QueryStats, SOURCE_AUTHORITATIVE, SOURCE_CACHE, SOURCE_LOCAL, SOURCE_STALE, SOURCE_UPSTREAM } from './stats.js';
 import { typeName } from '../dns/wire.js';
 
@@ -86,11 +86,14 @@ export class QueryHandler {
 
     if (this.forwarder === undefined) return this.local(buf, q, Rcode.Refused);
     const opt = q.edns === undefined ? undefined : sharedOpt(this.opts.maxUdpSize, q.edns.dnssecOk);
-    const fresh = this.forwarder.cached(buf, q, opt);
+    const fresh = this.forwarder.cached(buf, q, opt, limit);
     if (fresh !== undefined) {
       this.stats.count(SOURCE_CACHE, fresh.rcode);
-      return fresh.response.length <= limit ? fresh.response : truncatedForm(fresh.response, q.questionEnd, opt);
+      return fresh.response;
     }
+    // RD=0 asks us not to recurse: what the cache holds, else REFUSED, as an authoritative
+    // server answers for a name it does not serve (unbound refuses RD=0 outright by default).
+    if ((q.flagsHi & FLAG_RD) === 0) return this.local(buf, q, Rcode.Refused);
     return this.forward(buf, q, limit, opt);
   }
 
@@ -98,14 +101,13 @@ export class QueryHandler {
     const forwarder = this.forwarder as Forwarder;
     let f;
     try {
-      f = await forwarder.forward(buf, q, opt);
+      f = await forwarder.forward(buf, q, opt, limit);
     } catch {
       return this.local(buf, q, Rcode.ServFail);
     }
     if (f.source === 'error') return this.local(buf, q, Rcode.ServFail);
     this.stats.count(f.source === 'cache' ? SOURCE_CACHE : f.source === 'stale' ? SOURCE_STALE : SOURCE_UPSTREAM, f.rcode);
-    if (f.response.length <= limit) return f.response;
-    return truncatedForm(f.response, q.questionEnd, opt);
+    return f.response;
   }
 
   private local(buf: Buffer, q: Query, rcode: number): Buffer {

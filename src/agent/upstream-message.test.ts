@@ -21,6 +21,24 @@ describe('scanResponse', () => {
     expect(r.negative).toBe(false);
     expect(r.body.length).toBe(msg.length - questionEnd - 11);
     expect(r.body.readUInt32BE((r.ttlOffsets[1] as number))).toBe(120);
+    expect([r.answerEnd, r.authorityEnd]).toEqual([r.body.length, r.body.length]);
+    expect(r.authenticData).toBe(false);
+  });
+
+  it("finds where each section starts and keeps the upstream's AD bit", () => {
+    const msg = packet.encode({
+      type: 'response', id: 1, flags: 0x01a0, questions: [question],
+      answers: [{ name: 'x.example', type: 'A', ttl: 300, data: '192.0.2.1' }],
+      authorities: [{ name: 'example', type: 'NS', ttl: 300, data: 'ns.example' }],
+      additionals: [{ name: 'ns.example', type: 'A', ttl: 300, data: '192.0.2.53' }, opt],
+    });
+    const r = scanResponse(msg, questionEnd);
+    expect(r.authenticData).toBe(true);
+    expect(r.counts).toEqual([1, 1, 1]);
+    // dns-packet does not compress: x.example A = 11 + 10 + 4; example NS = 9 + 10 + 12.
+    expect(r.answerEnd).toBe(25);
+    expect(r.authorityEnd).toBe(25 + 31);
+    expect(r.body.length).toBe(r.authorityEnd + 12 + 10 + 4);
   });
 
   it('negative TTL = min(SOA TTL, SOA MINIMUM) for NXDOMAIN and NODATA (RFC 2308)', () => {

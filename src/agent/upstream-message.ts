@@ -15,13 +15,24 @@ export class UpstreamMessageError extends Error {
 
 export interface ScannedResponse {
   readonly rcode: number;
-  /** Header byte 3's AD bit is dropped (we validate nothing); TC reported separately. */
   readonly truncated: boolean;
   readonly authoritative: boolean;
+  /**
+   * The upstream's AD bit. We validate nothing ourselves: this is the upstream's word, passed
+   * on only to clients that ask for it (DO or AD set, RFC 6840 5.7/5.8).
+   */
+  readonly authenticData: boolean;
   /** Bytes after the question up to (not including) the OPT record. */
   readonly body: Buffer;
   readonly counts: readonly [number, number, number];
-  /** Offsets of TTL fields within `body`. */
+  /**
+   * Where the authority and the additional sections start within `body`: a reply too big for
+   * the client's buffer is cut there (RFC 2181 9: extra data is left out, TC stays clear).
+   * Compression pointers only point backwards, so a cut never breaks the part kept.
+   */
+  readonly answerEnd: number;
+  readonly authorityEnd: number;
+  /** Offsets of TTL fields within `body`, ascending. */
   readonly ttlOffsets: Uint32Array;
   readonly ttls: Uint32Array;
   /** Smallest TTL of the answer section (positive) or the negative TTL; undefined if none. */
@@ -53,6 +64,7 @@ export function scanResponse(buf: Buffer, questionEnd: number): ScannedResponse 
   const rcode = (buf[3] as number) & 0x0f;
   const truncated = ((buf[2] as number) & 0x02) !== 0;
   const authoritative = ((buf[2] as number) & 0x04) !== 0;
+  const authenticData = ((buf[3] as number) & 0x20) !== 0;
   const an = buf.readUInt16BE(6);
   const ns = buf.readUInt16BE(8);
   const ar = buf.readUInt16BE(10);
@@ -63,11 +75,15 @@ export function scanResponse(buf: Buffer, questionEnd: number): ScannedResponse 
   let keptAn = 0;
   let keptNs = 0;
   let keptAr = 0;
+  let answerEnd = -1;
+  let authorityEnd = -1;
   let minAnswer = Infinity;
   let negTtl = Infinity;
   const total = an + ns + ar;
   for (let i = 0; i < total; i++) {
     const start = p;
+    if (i === an) answerEnd = start;
+    if (i === an + ns) authorityEnd = start;
     p = skipName(buf, p);
     if (p + 10 > buf.length) throw new UpstreamMessageError('record header runs past the end');
     const type = buf.readUInt16BE(p);
@@ -98,6 +114,8 @@ export function scanResponse(buf: Buffer, questionEnd: number): ScannedResponse 
     p = rdata + rdlen;
   }
   const end = optAt >= 0 ? optAt : p;
+  if (answerEnd < 0) answerEnd = end;
+  if (authorityEnd < 0) authorityEnd = end;
   const negative = rcode === 3 || (rcode === 0 && keptAn === 0);
   let cacheTtl: number | undefined;
   if (rcode === 0 || rcode === 3) {
@@ -110,8 +128,11 @@ export function scanResponse(buf: Buffer, questionEnd: number): ScannedResponse 
     rcode,
     truncated,
     authoritative,
+    authenticData,
     body: Buffer.from(buf.subarray(questionEnd, end)),
     counts: [keptAn, keptNs, keptAr],
+    answerEnd: answerEnd - questionEnd,
+    authorityEnd: authorityEnd - questionEnd,
     ttlOffsets: Uint32Array.from(offsets),
     ttls: Uint32Array.from(ttls),
     cacheTtl,

@@ -184,6 +184,14 @@ function sameQuestion(msg: Buffer, question: Buffer): boolean {
   return true;
 }
 
+/** What the client asked for that changes the upstream's answer (RFC 6840 5.7-5.9). */
+export interface UpstreamFlags {
+  /** The client's DO bit: DNSSEC records in the answer. */
+  readonly dnssecOk: boolean;
+  /** The client's CD bit: the upstream is not to validate (so may hand back bogus data). */
+  readonly checkingDisabled: boolean;
+}
+
 export interface UpstreamAnswer {
   readonly response: Buffer;
   readonly upstream: string;
@@ -220,14 +228,14 @@ export class UpstreamPool {
   }
 
   /**
-   * Sends the client's question (bytes 12..questionEnd of `clientQuery`) upstream with RD
-   * and our own EDNS, and returns the first usable answer.
+   * Sends the client's question (bytes 12..questionEnd of `clientQuery`) upstream with RD,
+   * the client's DO and CD, and our own EDNS, and returns the first usable answer.
    */
-  async resolve(clientQuery: Buffer, questionEnd: number): Promise<UpstreamAnswer> {
+  async resolve(clientQuery: Buffer, questionEnd: number, flags: UpstreamFlags = NO_FLAGS): Promise<UpstreamAnswer> {
     const attempts: string[] = [];
     let lastResponse: Buffer | undefined;
     for (const u of this.order(Date.now())) {
-      const query = buildUpstreamQuery(clientQuery, questionEnd, this.opts.udpSize);
+      const query = buildUpstreamQuery(clientQuery, questionEnd, this.opts.udpSize, flags);
       const started = process.hrtime.bigint();
       try {
         let response = await u.queryUdp(query, questionEnd);
@@ -262,12 +270,18 @@ export class UpstreamPool {
   }
 }
 
-/** Header (RD=1) + the client's question bytes + our OPT. */
-export function buildUpstreamQuery(clientQuery: Buffer, questionEnd: number, udpSize: number): Buffer {
+const NO_FLAGS: UpstreamFlags = { dnssecOk: false, checkingDisabled: false };
+
+/**
+ * Header + the client's question bytes + our OPT. RD is always set: the upstream recurses
+ * for us. AD is always set too (RFC 6840 5.7: it asks for the AD bit without DNSSEC records),
+ * so the cached answer knows whether the upstream validated it; CD and DO are the client's.
+ */
+export function buildUpstreamQuery(clientQuery: Buffer, questionEnd: number, udpSize: number, flags: UpstreamFlags = NO_FLAGS): Buffer {
   const out = Buffer.allocUnsafe(questionEnd + 11);
   out.writeUInt16BE(0, 0);
   out[2] = 0x01; // RD
-  out[3] = 0x00;
+  out[3] = 0x20 | (flags.checkingDisabled ? 0x10 : 0); // AD, CD
   out.writeUInt16BE(1, 4);
   out.writeUInt16BE(0, 6);
   out.writeUInt16BE(0, 8);
@@ -277,7 +291,7 @@ export function buildUpstreamQuery(clientQuery: Buffer, questionEnd: number, udp
   out[o] = 0;
   out.writeUInt16BE(41, o + 1);
   out.writeUInt16BE(udpSize, o + 3);
-  out.writeUInt32BE(0, o + 5);
+  out.writeUInt32BE(flags.dnssecOk ? 0x8000 : 0, o + 5); // extended rcode, version, DO
   out.writeUInt16BE(0, o + 9);
   return out;
 }
