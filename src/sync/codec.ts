@@ -147,3 +147,63 @@ export function transferQuery(id: number, origin: string, current?: RR): Buffer 
 export function encodedLength(rr: RR): number {
   return nameCodec.encodingLength(rr.name) + 10 + rdataCodec(rr.type).encodingLength(rr.data) - 2;
 }
+
+/** Reads a possibly compressed name at `offset` (lower-case, no trailing dot) and where it ends. */
+function readWireName(msg: Uint8Array, offset: number): { name: string; end: number } {
+  let name = '';
+  let o = offset;
+  let end = -1;
+  for (let hops = 0; ; ) {
+    const len = msg[o];
+    if (len === undefined) throw new MessageError('name runs past the end');
+    if (len === 0) break;
+    if ((len & 0xc0) === 0xc0) {
+      if (o + 1 >= msg.length) throw new MessageError('truncated pointer');
+      if (end < 0) end = o + 2;
+      o = ((len & 0x3f) << 8) | (msg[o + 1] as number);
+      if (++hops > 64) throw new MessageError('pointer loop');
+      continue;
+    }
+    if ((len & 0xc0) !== 0 || o + 1 + len > msg.length) throw new MessageError('bad label');
+    const label = Buffer.from(msg.buffer, msg.byteOffset + o + 1, len).toString('latin1').toLowerCase();
+    name = name === '' ? label : `${name}.${label}`;
+    o += 1 + len;
+  }
+  return { name, end: end < 0 ? o + 1 : end };
+}
+
+function skipQuestionsAndRead(msg: Uint8Array): number {
+  if (msg.length < 12) throw new MessageError('message shorter than a header');
+  const qd = ((msg[4] as number) << 8) | (msg[5] as number);
+  let o = 12;
+  for (let i = 0; i < qd; i++) o = readWireName(msg, o).end + 4;
+  return o;
+}
+
+/**
+ * The serial of the IN SOA record for `origin` in the answer section, read straight from the
+ * bytes: a NOTIFY answer is this one record, and a hundred agents answer every change, so
+ * the primary reads just the serial rather than decoding whole messages. Undefined when no
+ * such record is there; throws MessageError when the message is malformed.
+ */
+export function answerSoaSerial(msg: Uint8Array, origin: string): number | undefined {
+  const an = msg.length >= 12 ? ((msg[6] as number) << 8) | (msg[7] as number) : 0;
+  let o = skipQuestionsAndRead(msg);
+  for (let i = 0; i < an; i++) {
+    const owner = readWireName(msg, o);
+    o = owner.end;
+    if (o + 10 > msg.length) throw new MessageError('record runs past the end');
+    const type = ((msg[o] as number) << 8) | (msg[o + 1] as number);
+    const cls = ((msg[o + 2] as number) << 8) | (msg[o + 3] as number);
+    const rdlen = ((msg[o + 8] as number) << 8) | (msg[o + 9] as number);
+    const rd = o + 10;
+    if (rd + rdlen > msg.length) throw new MessageError('rdata runs past the end');
+    if (type === 6 && cls === 1 && owner.name === origin) {
+      const serialAt = readWireName(msg, readWireName(msg, rd).end).end;
+      if (serialAt + 20 > rd + rdlen) throw new MessageError('short SOA rdata');
+      return Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength).readUInt32BE(serialAt);
+    }
+    o = rd + rdlen;
+  }
+  return undefined;
+}

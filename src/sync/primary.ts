@@ -11,14 +11,14 @@ import type { RemoteInfo } from 'node:dgram';
 import type { Socket as TcpSocket } from 'node:net';
 import { canonicalName, type RR } from '../dns/rr.js';
 import { canonicalRR, type SoaRdata } from '../dns/rdata.js';
-import { TsigStreamSigner, type TsigKey } from '../dns/tsig.js';
+import { TsigStreamSigner, nowSeconds, type TsigKey } from '../dns/tsig.js';
 import { applyDiff, diffRecords } from '../zone/diff.js';
 import { buildSnapshot } from '../zone/snapshot.js';
 import type { ZoneDiff, ZoneSnapshot } from '../zone/types.js';
 import { logger, type Logger } from '../observability/logger.js';
 import { Auth, type AuthOk } from './auth.js';
 import { querySoa, type Endpoint } from './client.js';
-import { NOTIFY_MAX_DATAGRAM, OPCODE_NOTIFY, bareNotify, OPCODE_QUERY, RCODE, decode, errorResponse, notifyMessage, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
+import { NOTIFY_MAX_DATAGRAM, answerSoaSerial, OPCODE_NOTIFY, bareNotify, OPCODE_QUERY, RCODE, decode, errorResponse, notifyMessage, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
 import { Journal, TOO_LARGE, type JournalLimits } from './journal.js';
 import { closePair, listenPair, type PortPair } from './listen.js';
 import { agentLag, agentSerial, notifiesAcked, notifiesRetried, notifiesSent, transfersServed, zoneSerial } from './metrics.js';
@@ -119,6 +119,13 @@ interface CachedNotify {
   readonly bytes: Buffer;
   readonly kind: 'diff' | 'plain';
   readonly from: number | undefined;
+  /**
+   * The same message signed (ID 0), shared by every agent at this base serial: TSIG covers
+   * the Original ID field, not the header ID (RFC 8945 §4.3.1), so each agent's copy only
+   * gets its own ID written over the header; verifiers restore the Original ID before the
+   * MAC. Re-signed when the second changes, so a retry never carries an old time.
+   */
+  signed: { readonly wire: Buffer; readonly mac: Buffer | undefined; readonly second: number } | undefined;
 }
 
 interface Inflight {
@@ -465,9 +472,11 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     if (f.timer) clearTimeout(f.timer);
     const id = this.freeId();
     const n = this.notifyFor(z, link.plainOnly ? undefined : link.acked);
-    const unsigned = Buffer.from(n.bytes);
-    unsigned.writeUInt16BE(id, 0);
-    const msg = this.auth.request(unsigned);
+    const signed = this.signedNotify(n);
+    const wire = Buffer.allocUnsafe(signed.wire.length);
+    signed.wire.copy(wire);
+    wire.writeUInt16BE(id, 0);
+    const msg = { wire, mac: signed.mac };
     const kind = n.kind;
     f.lastFrom = n.from;
     f.lastTo = z.snapshot.serial;
@@ -493,17 +502,25 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     const key = from === undefined ? 'plain' : String(from);
     const hit = z.notifies.get(key);
     if (hit) return hit;
-    let out: CachedNotify = { bytes: notifyMessage(0, z.snapshot.soa), kind: 'plain', from: undefined };
+    let out: CachedNotify = { bytes: notifyMessage(0, z.snapshot.soa), kind: 'plain', from: undefined, signed: undefined };
     // A record takes at least 11 bytes on the wire (root or pointer name, type, class, TTL,
     // rdlength), so a diff with more records cannot fit: skip building and encoding it.
     const diff = from === undefined ? undefined : z.journal.diffWithin(from, Math.floor(this.maxNotify / MIN_RR_WIRE));
     if (diff && diff !== TOO_LARGE && diff.toSerial === z.snapshot.serial) {
       const bytes = notifyMessage(0, z.snapshot.soa, diff);
       // The TSIG record adds a fixed amount per key; sign once to learn whether it fits.
-      if (this.auth.request(bytes).wire.length <= this.maxNotify) out = { bytes, kind: 'diff', from: diff.fromSerial };
+      const second = nowSeconds();
+      const signed = this.auth.request(bytes);
+      if (signed.wire.length <= this.maxNotify) out = { bytes, kind: 'diff', from: diff.fromSerial, signed: { ...signed, second } };
     }
     z.notifies.set(key, out);
     return out;
+  }
+
+  private signedNotify(n: CachedNotify): { readonly wire: Buffer; readonly mac: Buffer | undefined } {
+    const second = nowSeconds();
+    if (n.signed?.second !== second) n.signed = { ...this.auth.request(n.bytes), second };
+    return n.signed;
   }
 
   /** Polls the peer's SOA with backoff until it reports a serial; re-NOTIFYs at the cap. */
@@ -620,7 +637,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     }
     let serial: number | undefined;
     try {
-      serial = soaSerial(sectionRRs(decode(msg).answers).find((rr) => rr.type === 'SOA' && rr.name === s.link.origin));
+      serial = answerSoaSerial(msg, s.link.origin);
     } catch {
       return;
     }

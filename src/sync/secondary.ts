@@ -134,9 +134,14 @@ export class Secondary {
   // Wire
 
   private onUdp(raw: Buffer, rinfo: RemoteInfo): void {
-    void this.handle(raw, { host: rinfo.address, port: rinfo.port }).then((out) => {
-      if (out && !this.closed) this.pair.udp.send(out, rinfo.port, rinfo.address);
-    });
+    const out = this.handle(raw, { host: rinfo.address, port: rinfo.port });
+    // A NOTIFY whose diff applied is answered before the next datagram is read; only one
+    // that makes us pull waits (for the pull, or its deadline).
+    if (out instanceof Promise) {
+      void out.then((o) => {
+        if (o && !this.closed) this.pair.udp.send(o, rinfo.port, rinfo.address);
+      });
+    } else if (out && !this.closed) this.pair.udp.send(out, rinfo.port, rinfo.address);
   }
 
   private onTcp(sock: TcpSocket): void {
@@ -146,13 +151,13 @@ export class Secondary {
     sock.on('error', () => sock.destroy());
     const from = { host: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 };
     readFrames(sock, (raw) => {
-      void this.handle(raw, from).then((out) => {
+      void Promise.resolve(this.handle(raw, from)).then((out) => {
         if (out && sock.writable) sock.write(frame(out));
       });
     });
   }
 
-  private async handle(raw: Buffer, from: Endpoint): Promise<Buffer | undefined> {
+  private handle(raw: Buffer, from: Endpoint): Buffer | undefined | Promise<Buffer | undefined> {
     let h;
     try {
       h = readHeader(raw);
@@ -183,7 +188,7 @@ export class Secondary {
     return this.onNotify(raw, p, origin, from, a);
   }
 
-  private async onNotify(raw: Buffer, p: Packet, origin: string, from: Endpoint, a: AuthOk): Promise<Buffer | undefined> {
+  private onNotify(raw: Buffer, p: Packet, origin: string, from: Endpoint, a: AuthOk): Buffer | undefined | Promise<Buffer | undefined> {
     const signed = a.key !== undefined;
     let st = this.zones.get(origin);
     if (!st) {
@@ -217,13 +222,18 @@ export class Secondary {
     } else if (current && announced !== undefined && !serialGt(announced, current.serial)) {
       needPull = false; // already there (a retransmission, or a diff we applied meanwhile)
     }
-    if (needPull) {
-      const pulled = this.sync(st, diff ? 'notify (diff base differs)' : 'notify');
-      const wait = this.opts.notifyAnswerWaitMs ?? 1500;
-      let t: NodeJS.Timeout | undefined;
-      await Promise.race([pulled, new Promise<void>((r) => (t = setTimeout(r, wait)))]);
+    if (!needPull) return this.notifyAnswer(p, origin, a);
+    const pulled = this.sync(st, diff ? 'notify (diff base differs)' : 'notify');
+    const wait = this.opts.notifyAnswerWaitMs ?? 1500;
+    let t: NodeJS.Timeout | undefined;
+    return Promise.race([pulled, new Promise<void>((r) => (t = setTimeout(r, wait)))]).then(() => {
       if (t) clearTimeout(t);
-    }
+      return this.notifyAnswer(p, origin, a);
+    });
+  }
+
+  /** The NOTIFY answer: the SOA we now serve, which is the primary's acknowledgement. */
+  private notifyAnswer(p: Packet, origin: string, a: AuthOk): Buffer {
     const now = this.store.get(origin);
     return this.auth.answer(responseTo(p, OPCODE_NOTIFY, RCODE.NOERROR, now ? [now.soa] : []), a);
   }

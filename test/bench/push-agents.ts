@@ -4,7 +4,7 @@
  * loopback address. It reports each zone change the moment it lands in a store, stamped
  * with the wall clock at sub-millisecond resolution (the parent compares across processes).
  *
- * IPC in:  {cmd:'start', hosts, key, statics?}   out: {ev:'ready', agents:[{host,syncPort,dnsPort}]}
+ * IPC in:  {cmd:'start', hosts, port?, key, statics?}   out: {ev:'ready', agents:[{host,syncPort,dnsPort}]}
  * IPC out: {ev:'batch', events:[{ev:'applied', host, origin, serial, t}]}
  */
 import { Agent } from '../../src/agent/agent.js';
@@ -16,6 +16,8 @@ import type { TsigKey } from '../../src/dns/tsig.js';
 interface StartMsg {
   cmd: 'start';
   hosts: string[];
+  /** Sync port of every agent (0: any free one). */
+  port?: number;
   key: { name: string; algorithm: TsigKey['algorithm']; secret: string };
   statics?: StaticZone[];
 }
@@ -57,7 +59,7 @@ process.on('message', (raw) => {
         if (change.kind === 'set') report({ ev: 'applied', host, origin: change.origin, serial: change.snapshot.serial, t: now() });
       });
       const agent = await Agent.start({ listen: [{ host, port: 0 }], upstreams: [], store, answerCacheEntries: 1000 });
-      const sec = await Secondary.start({ store, host, port: 0, keys: [key], statics: m.statics ?? [], notifyAnswerWaitMs: 1500 });
+      const sec = await Secondary.start({ store, host, port: m.port ?? 0, keys: [key], statics: m.statics ?? [], notifyAnswerWaitMs: 1500 });
       running.push({ agent, sec });
       out.push({ host, syncPort: sec.address.port, dnsPort: agent.addresses[0]?.port ?? 0 });
     }

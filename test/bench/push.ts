@@ -14,13 +14,14 @@
  *
  *   node dist/test/bench/push.js   → table + test/bench/results/push.json
  */
-import { fork, execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { AgentFleet, now, type AgentAddr } from './agent-fleet.js';
 import dnsPacket from 'dns-packet';
 import { canonicalRR } from '../../src/dns/rdata.js';
 import { sign, type TsigKey } from '../../src/dns/tsig.js';
@@ -39,95 +40,13 @@ const SIZES = (process.env.PUSH_SIZES ?? '1,10,100').split(',').map(Number);
 const WITH_BIND = process.env.PUSH_BIND !== '0';
 const CHANGES = Number(process.env.PUSH_CHANGES ?? 200);
 const THROUGHPUT_SECONDS = Number(process.env.PUSH_THROUGHPUT_SECONDS ?? 5);
-const now = (): number => performance.timeOrigin + performance.now();
+const PUSH_PROCESSES = Number(process.env.PUSH_PROCESSES ?? 2);
 
-interface AgentAddr {
-  host: string;
-  syncPort: number;
-  dnsPort: number;
-}
-type Applied = { ev: 'applied'; host: string; origin: string; serial: number; t: number };
-
-class AgentFleet {
-  private readonly children: ChildProcess[] = [];
-  readonly agents: AgentAddr[] = [];
-  /** origin → serial → host → time applied */
-  private readonly seen = new Map<string, Map<number, Map<string, number>>>();
-  private waiters: (() => void)[] = [];
-
-  static async start(n: number, statics?: { origin: string; primary: { host: string; port: number } }[]): Promise<AgentFleet> {
-    const f = new AgentFleet();
-    const hosts = Array.from({ length: n }, (_, i) => `127.0.31.${i + 1}`);
-    const per = Math.ceil(n / 2);
-    const groups = [hosts.slice(0, per), hosts.slice(per)].filter((g) => g.length > 0);
-    await Promise.all(
-      groups.map(
-        (g) =>
-          new Promise<void>((resolve, reject) => {
-            const child = fork(join(here, 'push-agents.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.env.PUSH_TRACE_GC ? ['--trace-gc'] : [] });
-            f.children.push(child);
-            child.on('message', (raw) => {
-              const m = raw as { ev: 'ready'; agents: AgentAddr[] } | { ev: 'batch'; events: Applied[] };
-              if (m.ev === 'ready') {
-                f.agents.push(...m.agents);
-                resolve();
-              } else for (const e of m.events) f.record(e);
-            });
-            child.once('exit', (code) => reject(new Error(`agent host exited ${code}`)));
-            child.send({ cmd: 'start', hosts: g, key: { name: KEY.name, algorithm: KEY.algorithm, secret: KEY.secret.toString('base64') }, statics });
-          }),
-      ),
-    );
-    return f;
-  }
-
-  private record(m: Applied): void {
-    let bySerial = this.seen.get(m.origin);
-    if (!bySerial) this.seen.set(m.origin, (bySerial = new Map()));
-    let hosts = bySerial.get(m.serial);
-    if (!hosts) bySerial.set(m.serial, (hosts = new Map()));
-    hosts.set(m.host, m.t);
-    const w = this.waiters;
-    this.waiters = [];
-    for (const fn of w) fn();
-  }
-
-  /** Resolves with each agent's apply time once all of them hold `serial` (or a later one). */
-  async allAt(origin: string, serial: number, timeoutMs = 30_000): Promise<number[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hosts = this.seen.get(origin)?.get(serial);
-      if (hosts && hosts.size >= this.agents.length) return [...hosts.values()];
-      if (Date.now() > deadline) throw new Error(`${origin} serial ${serial}: ${hosts?.size ?? 0}/${this.agents.length} agents after ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 100);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** Latest serial every agent has reached (by apply events), for the throughput phase. */
-  allReached(origin: string, serial: number): boolean {
-    const bySerial = this.seen.get(origin);
-    return (bySerial?.get(serial)?.size ?? 0) >= this.agents.length;
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(
-      this.children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null) return resolve();
-            c.once('exit', () => resolve());
-            c.send({ cmd: 'stop' });
-            setTimeout(() => c.kill('SIGKILL'), 5000).unref();
-          }),
-      ),
-    );
-  }
+/** Agents on 127.0.31.1-n; extra node flags for their processes from PUSH_CHILD_ARGS (profiling). */
+function fleetOptions(n: number): { hosts: string[]; key: TsigKey; processes: number; execArgv: string[] } {
+  const extra = (process.env.PUSH_CHILD_ARGS ?? '').split(' ').filter((x) => x !== '');
+  const execArgv = process.env.PUSH_TRACE_GC ? ['--trace-gc', ...extra] : extra;
+  return { hosts: Array.from({ length: n }, (_, i) => `127.0.31.${i + 1}`), key: KEY, processes: PUSH_PROCESSES, execArgv };
 }
 
 function pct(xs: number[], p: number): number {
@@ -188,11 +107,11 @@ interface PushRow {
 }
 
 async function dnssyncRun(primary: Primary, n: number): Promise<{ row: PushRow; throughput?: { changes: number; seconds: number; perSecond: number } }> {
-  const fleet = await AgentFleet.start(n);
+  const fleet = await AgentFleet.start(fleetOptions(n));
   try {
     // Alternate between the two agent processes, so both start working on a change at once
     // (on real nodes every agent has its own CPU; here 50 share one).
-    const order = [...fleet.agents].sort((x, y) => (Number(x.host.split('.')[3]) % 50) - (Number(y.host.split('.')[3]) % 50));
+    const order = [...fleet.agents].sort((x, y) => Number(x.host.split('.')[3]) - Number(y.host.split('.')[3]));
     primary.setAgents(order.map((a) => ({ id: a.host, host: a.host, port: a.syncPort })));
     // Cold start (AXFR) for every agent, then warm up the JIT on both sides.
     await fleet.allAt(ZONE, primary.zone(ZONE)?.serial as number);
@@ -282,7 +201,7 @@ async function freePort(host: string): Promise<number> {
 async function bindRun(n: number): Promise<PushRow> {
   const port = await freePort(BIND_HOST);
   // Agents first (named needs their ports for also-notify); they retry the initial pull until named is up.
-  const fleet = await AgentFleet.start(n, [{ origin: BZONE, primary: { host: BIND_HOST, port } }]);
+  const fleet = await AgentFleet.start({ ...fleetOptions(n), statics: [{ origin: BZONE, primary: { host: BIND_HOST, port } }] });
   const named = await startNamed(port, fleet.agents);
   try {
     let serial = 1;
