@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { canonicalName, type RR } from './rr.js';
 import { canonicalRR, type SoaRdata } from './rdata.js';
 import { isSupportedType, looksLikeTtl, parseName, parseRdataTokens, parseTtl, RdataError } from './presentation.js';
-import { LexError, tokenize, type Entry } from './tokens.js';
+import { entries, LexError, type Entry } from './tokens.js';
 
 export { formatRdata, formatRR, parseRdata, parseName, parseTtl, RdataError } from './presentation.js';
 
@@ -35,14 +35,21 @@ const CLASSES = new Set(['IN', 'CH', 'HS', 'CS', 'NONE', 'ANY']);
 
 /** Parses master-file text into canonical records (file order). */
 export function parseMasterFile(text: string, options: MasterFileOptions = {}): RR[] {
+  return [...masterFileRecords(text, options)];
+}
+
+/**
+ * The records of master-file text one at a time, in file order, as parseMasterFile returns
+ * them. Nothing but the text and one entry is held while it runs (plus one TTL per RRset
+ * for RFC 2181 §5.2), so a large zone can be indexed as it is read instead of first
+ * becoming an array of every token and every record: that transient peak is heap V8 keeps.
+ * A bad entry throws when reached; a caller that must refuse a bad file as a whole only
+ * keeps the result once the iteration has finished.
+ */
+export function* masterFileRecords(text: string, options: MasterFileOptions = {}): Generator<RR> {
   const file = options.file ?? '<zone>';
-  let entries: Entry[];
-  try {
-    entries = tokenize(text);
-  } catch (e) {
-    if (e instanceof LexError) throw new MasterFileError(file, e.line, e.reason);
-    throw e;
-  }
+  const lex = entries(text);
+  const ttls = new RRsetTtls();
   let origin = options.origin === undefined ? undefined : canonicalName(options.origin);
   // TTL defaulting as BIND does it: a default TTL comes from $TTL or, when the SOA itself
   // has no TTL and none is known yet, from the SOA's minimum; without a default, a record
@@ -50,9 +57,18 @@ export function parseMasterFile(text: string, options: MasterFileOptions = {}): 
   let defaultTtl: number | undefined;
   let lastTtl: number | undefined = options.defaultTtl;
   let lastOwner: string | undefined;
-  const out: RR[] = [];
 
-  for (const entry of entries) {
+  for (;;) {
+    let next: IteratorResult<Entry>;
+    try {
+      next = lex.next();
+    } catch (e) {
+      if (e instanceof LexError) throw new MasterFileError(file, e.line, e.reason);
+      throw e;
+    }
+    if (next.done === true) return;
+    const entry = next.value;
+    let rr: RR;
     try {
       const toks = entry.tokens;
       const first = toks[0];
@@ -113,30 +129,46 @@ export function parseMasterFile(text: string, options: MasterFileOptions = {}): 
       }
       lastTtl = ttl;
       lastOwner = owner;
-      out.push(canonicalRR({ name: owner, type, ttl, data }));
+      rr = canonicalRR({ name: owner, type, ttl, data });
     } catch (e) {
       if (e instanceof RdataError) throw new MasterFileError(file, entry.line, e.reason);
       throw e;
     }
+    yield ttls.unify(rr);
   }
-  return unifyRRsetTtls(out);
 }
 
 /**
  * RFC 2181 §5.2: all records of an RRset share one TTL. Like BIND, the first record's
- * TTL wins.
+ * TTL wins. Keyed by the owner name string the records already hold (no per-RRset key
+ * string): a name with one type costs one map entry.
  */
-function unifyRRsetTtls(records: RR[]): RR[] {
-  const first = new Map<string, number>();
-  return records.map((rr) => {
-    const key = `${rr.name}\u0000${rr.type}`;
-    const ttl = first.get(key);
-    if (ttl === undefined) {
-      first.set(key, rr.ttl);
+class RRsetTtls {
+  private readonly first = new Map<string, { type: string; ttl: number } | Map<string, number>>();
+
+  unify(rr: RR): RR {
+    const seen = this.first.get(rr.name);
+    if (seen === undefined) {
+      this.first.set(rr.name, { type: rr.type, ttl: rr.ttl });
       return rr;
     }
-    return ttl === rr.ttl ? rr : { ...rr, ttl };
-  });
+    let ttl: number | undefined;
+    if (seen instanceof Map) {
+      ttl = seen.get(rr.type);
+      if (ttl === undefined) seen.set(rr.type, rr.ttl);
+    } else if (seen.type === rr.type) {
+      ttl = seen.ttl;
+    } else {
+      this.first.set(rr.name, new Map([[seen.type, seen.ttl], [rr.type, rr.ttl]]));
+    }
+    return ttl === undefined || ttl === rr.ttl ? rr : { ...rr, ttl };
+  }
+}
+
+/** Reads a master file and returns its records one at a time (masterFileRecords); errors name the file. */
+export async function readMasterFileRecords(path: string, options: Omit<MasterFileOptions, 'file'> = {}): Promise<Generator<RR>> {
+  const text = await readFile(path, 'utf8');
+  return masterFileRecords(text, { ...options, file: path });
 }
 
 /** Reads and parses a master file; errors name the file. */

@@ -30,12 +30,24 @@ export class LexError extends Error {
   }
 }
 
-function isSpace(c: string): boolean {
-  return c === ' ' || c === '\t' || c === '\r';
+/** All entries of `text` (see `entries`). */
+export function tokenize(text: string): Entry[] {
+  return [...entries(text)];
 }
 
-export function tokenize(text: string): Entry[] {
-  const entries: Entry[] = [];
+/** True for the bytes that end an unquoted token. */
+function endsToken(c: number): boolean {
+  // space, tab, CR, LF, ';', '(', ')', '"'
+  return c === 32 || c === 9 || c === 13 || c === 10 || c === 59 || c === 40 || c === 41 || c === 34;
+}
+
+/**
+ * The entries of `text` one at a time: a caller that consumes them as they come (the zone
+ * loader) never holds more than one entry's tokens, so loading a 100,000-record file does
+ * not first build 100,000 entries that V8 would then keep as heap. Tokens without escapes
+ * are one slice of the text, not a string grown a character at a time.
+ */
+export function* entries(text: string): Generator<Entry> {
   let line = 1;
   let depth = 0;
   let parenLine = 0;
@@ -46,48 +58,47 @@ export function tokenize(text: string): Entry[] {
   let i = 0;
   const n = text.length;
 
-  const endEntry = (): void => {
-    if (tokens.length > 0) entries.push({ line: entryLine, blankOwner, tokens });
-    tokens = [];
-  };
-
   while (i < n) {
-    const c = text.charAt(i);
+    const c = text.charCodeAt(i);
     if (atLineStart && depth === 0) {
       atLineStart = false;
       entryLine = line;
-      blankOwner = isSpace(c);
+      blankOwner = c === 32 || c === 9 || c === 13;
     }
-    if (c === '\n') {
+    if (c === 10) {
       line++;
       i++;
       if (depth === 0) {
-        endEntry();
+        if (tokens.length > 0) {
+          yield { line: entryLine, blankOwner, tokens };
+          tokens = [];
+        }
         atLineStart = true;
       }
       continue;
     }
-    if (isSpace(c)) {
+    if (c === 32 || c === 9 || c === 13) {
       i++;
       continue;
     }
-    if (c === ';') {
-      while (i < n && text.charAt(i) !== '\n') i++;
+    if (c === 59) {
+      const nl = text.indexOf('\n', i);
+      i = nl < 0 ? n : nl;
       continue;
     }
-    if (c === '(') {
+    if (c === 40) {
       if (depth === 0) parenLine = line;
       depth++;
       i++;
       continue;
     }
-    if (c === ')') {
+    if (c === 41) {
       if (depth === 0) throw new LexError(line, "')' without '('");
       depth--;
       i++;
       continue;
     }
-    if (c === '"') {
+    if (c === 34) {
       const start = line;
       let raw = '';
       i++;
@@ -110,21 +121,19 @@ export function tokenize(text: string): Entry[] {
       tokens.push({ raw, quoted: true });
       continue;
     }
-    let raw = '';
+    const start = i;
     while (i < n) {
-      const d = text.charAt(i);
-      if (d === '\\' && i + 1 < n && text.charAt(i + 1) !== '\n') {
-        raw += d + text.charAt(i + 1);
+      const d = text.charCodeAt(i);
+      // A backslash escapes the next character (kept in the token), except a line end.
+      if (d === 92 && i + 1 < n && text.charCodeAt(i + 1) !== 10) {
         i += 2;
         continue;
       }
-      if (isSpace(d) || d === '\n' || d === ';' || d === '(' || d === ')' || d === '"') break;
-      raw += d;
+      if (endsToken(d)) break;
       i++;
     }
-    tokens.push({ raw, quoted: false });
+    tokens.push({ raw: text.slice(start, i), quoted: false });
   }
   if (depth > 0) throw new LexError(parenLine, "'(' without ')'");
-  endEntry();
-  return entries;
+  if (tokens.length > 0) yield { line: entryLine, blankOwner, tokens };
 }

@@ -8,7 +8,7 @@ import type { ZoneDiff, ZoneSnapshot } from './types.js';
 import { DiffBaseError, DiffConflictError, ZoneError } from './errors.js';
 import { inZone } from './names.js';
 import { compactNode } from './node.js';
-import { addExistence, buildSnapshot, checkNode, IndexedZone, type EntryWriter, type NameEntry, type ZoneNode } from './snapshot.js';
+import { addExistence, buildSnapshot, checkNode, IndexedZone, type EntryWriter, type ZoneNode } from './snapshot.js';
 
 export interface RecordChanges {
   readonly deleted: RR[];
@@ -112,20 +112,7 @@ export function applyDiff(snapshot: ZoneSnapshot, diff: ZoneDiff): IndexedZone {
   working(origin).set('SOA', [soa]);
 
   const builder = base.names.builder();
-  // Every index change is recorded so the fast read index can replay it once nothing can
-  // throw any more.
-  const ops: Array<[string, NameEntry | undefined]> = [];
-  const names: EntryWriter = {
-    get: (n) => builder.get(n),
-    set: (n, e) => {
-      builder.set(n, e);
-      ops.push([n, e]);
-    },
-    delete: (n) => {
-      builder.delete(n);
-      ops.push([n, undefined]);
-    },
-  };
+  const names: EntryWriter = builder;
   for (const [name, node] of touched) {
     for (const [t, rrs] of node) if (rrs.length === 0) node.delete(t);
     const had = base.names.get(name)?.node !== undefined;
@@ -138,13 +125,5 @@ export function applyDiff(snapshot: ZoneSnapshot, diff: ZoneDiff): IndexedZone {
     if (!had && next !== undefined) addExistence(names, name, origin, 1);
     else if (had && next === undefined) addExistence(names, name, origin, -1);
   }
-  const frozen = builder.freeze();
-  const flat = base.takeFlat();
-  if (flat !== undefined) {
-    for (const [n, e] of ops) {
-      if (e === undefined) flat.delete(n);
-      else flat.set(n, e);
-    }
-  }
-  return new IndexedZone({ origin, soa, names: frozen, size, flat });
+  return new IndexedZone({ origin, soa, names: builder.freeze(), size });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RR } from '../dns/rr.js';
-import { compactNode, SingleRecordEntry, SingleTypeEntry, type ZoneNode } from './node.js';
+import { compactNode, packIPv4, SingleRecordEntry, SingleTypeEntry, unpackIPv4, type ZoneNode } from './node.js';
 import { buildSnapshot } from './snapshot.js';
 
 const a1: RR = { name: 'www.example.test', type: 'A', ttl: 60, class: 'IN', data: '10.0.0.1' };
@@ -34,5 +34,21 @@ describe('compact zone nodes', () => {
     expect(z.rrset('www.example.test', 'A')).toEqual([a1, a2]);
     expect(z.rrset('www.example.test', 'TXT')).toEqual([txt]);
     expect([...z.records()]).toHaveLength(5);
+  });
+});
+
+describe('packed IPv4 rdata', () => {
+  it('round-trips canonical dotted quads and leaves anything else a string', () => {
+    for (const ip of ['0.0.0.0', '10.0.48.57', '127.0.0.1', '192.0.2.255', '255.255.255.255', '128.0.0.1']) {
+      const v = packIPv4(ip);
+      expect(typeof v).toBe('number');
+      expect(unpackIPv4(v as number)).toBe(ip);
+    }
+    for (const s of ['010.0.0.1', '1.2.3', '1.2.3.4.5', '256.0.0.1', 'a.b.c.d', '1..2.3']) expect(packIPv4(s)).toBe(s);
+  });
+
+  it('reads back the record it was built from', () => {
+    const hi: RR = { name: 'h.example.test', type: 'A', ttl: 5, class: 'IN', data: '250.1.2.3' };
+    expect(new SingleRecordEntry(1, hi).get('A')).toEqual([hi]);
   });
 });

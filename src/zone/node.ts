@@ -80,15 +80,26 @@ export class SingleTypeEntry extends SingleTypeNode {
 
 /**
  * A name with a single record (most names in large zones: one A, one CNAME): entry, node
- * and RRset in one two-field object. The RRset array is made on each read instead of kept
- * (~56 bytes a name); reads happen on answer-cache misses only, and such an array dies
- * young.
+ * and record in one object. The record's fields are kept here rather than an RR object
+ * (~40 bytes a name less), and the RRset array and RR are made on each read; reads happen
+ * on answer-cache misses only, and what they make dies young.
  */
 export class SingleRecordEntry implements ZoneNode {
+  private readonly name: string;
+  private readonly type: string;
+  private readonly ttl: number;
+  /** The rdata, or an A record's address as an int32 (a small integer costs no allocation; the string ~32 bytes). */
+  private readonly data: RR['data'] | number;
+
   constructor(
     readonly count: number,
-    private readonly rr: RR,
-  ) {}
+    rr: RR,
+  ) {
+    this.name = rr.name;
+    this.type = rr.type;
+    this.ttl = rr.ttl;
+    this.data = rr.type === 'A' ? packIPv4(rr.data as string) : rr.data;
+  }
 
   get node(): ZoneNode {
     return this;
@@ -98,23 +109,46 @@ export class SingleRecordEntry implements ZoneNode {
     return 1;
   }
 
+  private rrset(): readonly RR[] {
+    const data = typeof this.data === 'number' ? unpackIPv4(this.data) : this.data;
+    return [{ name: this.name, type: this.type, ttl: this.ttl, class: 'IN', data } as RR];
+  }
+
   get(type: string): readonly RR[] | undefined {
-    return type === this.rr.type ? [this.rr] : undefined;
+    return type === this.type ? this.rrset() : undefined;
   }
 
   has(type: string): boolean {
-    return type === this.rr.type;
+    return type === this.type;
   }
 
   keys(): Iterable<string> {
-    return [this.rr.type];
+    return [this.type];
   }
 
   values(): Iterable<readonly RR[]> {
-    return [[this.rr]];
+    return [this.rrset()];
   }
 
   [Symbol.iterator](): Iterator<[string, readonly RR[]]> {
-    return [[this.rr.type, [this.rr]] as [string, readonly RR[]]][Symbol.iterator]();
+    return [[this.type, this.rrset()] as [string, readonly RR[]]][Symbol.iterator]();
   }
+}
+
+/** A canonical dotted quad as an int32, or the string itself when it is not one. */
+export function packIPv4(s: string): number | string {
+  const parts = s.split('.');
+  if (parts.length !== 4) return s;
+  let v = 0;
+  for (const p of parts) {
+    const n = Number(p);
+    // Canonical form only, so that unpacking gives back the same string.
+    if (!/^(0|[1-9]\d{0,2})$/.test(p) || n > 255) return s;
+    v = (v << 8) | n;
+  }
+  return v | 0;
+}
+
+export function unpackIPv4(v: number): string {
+  return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
 }
