@@ -31,6 +31,10 @@ export interface UnboundOptions {
   readonly threads?: number;
   /** Extra `server:` lines. */
   readonly extra?: readonly string[];
+  /** Default "iterator"; "validator iterator" validates (with a trust anchor in `extra`). */
+  readonly moduleConfig?: string;
+  /** Whole clauses after `server:` (auth-zone:, forward-zone:), one line each. */
+  readonly clauses?: readonly string[];
 }
 
 function quote(s: string): string {
@@ -58,13 +62,14 @@ export async function startUnbound(opts: UnboundOptions): Promise<Unbound> {
     '  verbosity: 0',
     '  do-daemonize: no',
     `  num-threads: ${opts.threads ?? 1}`,
-    '  module-config: "iterator"',
+    `  module-config: "${opts.moduleConfig ?? 'iterator'}"`,
     '  extended-statistics: yes',
     '  statistics-cumulative: yes',
     '  local-zone: "probe.dnssync." static',
     ...opts.localZones.map((z) => `  local-zone: ${z.replace(/^(\S+)/, '"$1"')}`),
     ...opts.localData.map((d) => `  local-data: ${quote(d)}`),
     ...(opts.extra ?? []).map((l) => `  ${l}`),
+    ...(opts.clauses ?? []),
     'remote-control:',
     '  control-enable: yes',
     `  control-interface: ${ctl}`,
