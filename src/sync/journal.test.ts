@@ -34,6 +34,34 @@ describe('journal', () => {
     expect(c.added.map((r) => `${r.name} ${r.ttl}`).sort()).toEqual([`x.${O} 60`, `y.${O} 300`]);
   });
 
+  it('diffPrefix: the longest leg within a budget, which applied leg by leg reaches the same zone', () => {
+    const j = new Journal();
+    for (const d of steps) j.append(d);
+    const one = (): number => 1; // every record costs 1: the budget counts condensed records
+    // Step 1 alone holds 2 records, steps 1-2 condense to {y, z} added (x cancels): 2, steps
+    // 1-3 to {x, y@300, z}: 3, steps 1-4 to {x, y@300}: 2 again, and the walk stops at the
+    // first step that goes over, so a budget of 2 gives the leg 1 → 3.
+    const leg = j.diffPrefix(1, 2, one);
+    expect(leg && [leg.fromSerial, leg.toSerial]).toEqual([1, 3]);
+    expect(leg?.soa).toEqual(soa(3));
+    expect(j.diffPrefix(1, 1, one)).toBeUndefined(); // the first step alone is over budget
+    expect(j.diffPrefix(9, 100, one)).toBeUndefined(); // not a serial of this journal
+    const whole = j.diffPrefix(1, 100, one);
+    expect(whole && [whole.fromSerial, whole.toSerial]).toEqual([1, 5]);
+
+    const base = buildSnapshot(O, [soa(1), a('w', '10.0.0.9')]);
+    let stepwise: ZoneSnapshot = base;
+    for (const d of steps) stepwise = applyDiff(stepwise, d);
+    let legwise: ZoneSnapshot = base;
+    while (legwise.serial !== 5) {
+      // Budget 3: step 3 alone holds 3 records (y deleted, y@300 and x added).
+      const l = j.diffPrefix(legwise.serial, 3, one);
+      if (!l) throw new Error(`no leg from ${legwise.serial}`);
+      legwise = applyDiff(legwise, l);
+    }
+    expect(keys(legwise)).toEqual(keys(stepwise));
+  });
+
   it('answers from any serial it holds, and not from one it does not', () => {
     const j = new Journal({ maxEntries: 3 });
     for (const d of steps) j.append(d);

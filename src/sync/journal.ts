@@ -144,6 +144,61 @@ export class Journal {
     return c.view;
   }
 
+  /**
+   * The longest run of steps from `serial` whose condensed diff stays within `budget`, sizing
+   * each record with `size`: for a replica so far behind that the whole way does not fit one
+   * datagram, a first leg that does (it then asks again from where the leg ends). Undefined
+   * when `serial` is not a step here or even its first step alone is over budget.
+   */
+  diffPrefix(serial: number, budget: number, size: (rr: RR) => number): ZoneDiff | undefined {
+    const seq = this.bySerial.get(serial >>> 0);
+    if (seq === undefined) return undefined;
+    const deleted = new Map<string, RR>();
+    const added = new Map<string, RR>();
+    let used = 0;
+    let end: Entry | undefined;
+    for (let k = seq - this.head; k < this.entries.length; k++) {
+      const e = this.entries[k] as Entry;
+      const keys = (e.keys ??= { deleted: e.diff.deleted.map(identity), added: e.diff.added.map(identity) });
+      // Try the step on copies' worth of bookkeeping: note what it changes, undo if over.
+      const undo: [Map<string, RR>, string, RR | undefined][] = [];
+      const put = (m: Map<string, RR>, k2: string, rr: RR | undefined): void => {
+        undo.push([m, k2, m.get(k2)]);
+        const before = m.get(k2);
+        if (before) used -= size(before);
+        if (rr) {
+          m.set(k2, rr);
+          used += size(rr);
+        } else m.delete(k2);
+      };
+      e.diff.deleted.forEach((rr, n) => {
+        const key = keys.deleted[n] as string;
+        if (added.has(key)) put(added, key, undefined);
+        else put(deleted, key, rr);
+      });
+      e.diff.added.forEach((rr, n) => {
+        const key = keys.added[n] as string;
+        if (deleted.has(key)) put(deleted, key, undefined);
+        else put(added, key, rr);
+      });
+      if (used > budget) {
+        for (let u = undo.length - 1; u >= 0; u--) {
+          const [m, key, rr] = undo[u] as [Map<string, RR>, string, RR | undefined];
+          const now = m.get(key);
+          if (now) used -= size(now);
+          if (rr) {
+            m.set(key, rr);
+            used += size(rr);
+          } else m.delete(key);
+        }
+        break;
+      }
+      end = e;
+    }
+    if (!end) return undefined;
+    return { origin: end.diff.origin, fromSerial: serial >>> 0, toSerial: end.diff.toSerial, soa: end.diff.soa, deleted: [...deleted.values()], added: [...added.values()] };
+  }
+
   private extend(c: Condensed, e: Entry): void {
     const keys = (e.keys ??= { deleted: e.diff.deleted.map(identity), added: e.diff.added.map(identity) });
     step(c.deleted, c.added, e.diff, keys.deleted, keys.added);

@@ -18,7 +18,7 @@ import type { ZoneDiff, ZoneSnapshot } from '../zone/types.js';
 import { logger, type Logger } from '../observability/logger.js';
 import { Auth, type AuthOk } from './auth.js';
 import { querySoa, type Endpoint } from './client.js';
-import { NOTIFY_MAX_DATAGRAM, answerSoaSerial, OPCODE_NOTIFY, bareNotify, OPCODE_QUERY, RCODE, decode, errorResponse, notifyMessage, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
+import { NOTIFY_MAX_DATAGRAM, answerSoaSerial, encodedLength, OPCODE_NOTIFY, bareNotify, OPCODE_QUERY, RCODE, decode, errorResponse, notifyMessage, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
 import { Journal, TOO_LARGE, type JournalLimits } from './journal.js';
 import { closePair, listenPair, type PortPair } from './listen.js';
 import { agentLag, agentSerial, notifiesAcked, notifiesRetried, notifiesSent, transfersServed, zoneSerial } from './metrics.js';
@@ -117,8 +117,10 @@ const MAX_CACHED_TRANSFERS = 16;
 
 interface CachedNotify {
   readonly bytes: Buffer;
-  readonly kind: 'diff' | 'plain';
+  readonly kind: 'diff' | 'leg' | 'plain';
   readonly from: number | undefined;
+  /** The serial it brings an agent to: the zone's, or a leg's end on the way there. */
+  readonly to: number;
   /**
    * The same message signed (ID 0), shared by every agent at this base serial: TSIG covers
    * the Original ID field, not the header ID (RFC 8945 §4.3.1), so each agent's copy only
@@ -479,7 +481,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     const msg = { wire, mac: signed.mac };
     const kind = n.kind;
     f.lastFrom = n.from;
-    f.lastTo = z.snapshot.serial;
+    f.lastTo = n.to;
     // Keep earlier IDs of this outstanding change: a late ACK to a retransmission still counts.
     if (f.ids.size >= 8) {
       const oldest = f.ids.values().next().value as number;
@@ -502,19 +504,49 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     const key = from === undefined ? 'plain' : String(from);
     const hit = z.notifies.get(key);
     if (hit) return hit;
-    let out: CachedNotify = { bytes: notifyMessage(0, z.snapshot.soa), kind: 'plain', from: undefined, signed: undefined };
-    // A record takes at least 11 bytes on the wire (root or pointer name, type, class, TTL,
-    // rdlength), so a diff with more records cannot fit: skip building and encoding it.
-    const diff = from === undefined ? undefined : z.journal.diffWithin(from, Math.floor(this.maxNotify / MIN_RR_WIRE));
-    if (diff && diff !== TOO_LARGE && diff.toSerial === z.snapshot.serial) {
-      const bytes = notifyMessage(0, z.snapshot.soa, diff);
-      // The TSIG record adds a fixed amount per key; sign once to learn whether it fits.
-      const second = nowSeconds();
-      const signed = this.auth.request(bytes);
-      if (signed.wire.length <= this.maxNotify) out = { bytes, kind: 'diff', from: diff.fromSerial, signed: { ...signed, second } };
-    }
+    const out = (from !== undefined && (this.diffNotify(z, from) ?? this.legNotify(z, from))) || { bytes: notifyMessage(0, z.snapshot.soa), kind: 'plain', from: undefined, to: z.snapshot.serial, signed: undefined };
     z.notifies.set(key, out);
     return out;
+  }
+
+  /** A NOTIFY carrying everything since `from`, when that fits one datagram. */
+  private diffNotify(z: Zone, from: number): CachedNotify | undefined {
+    // A record takes at least 11 bytes on the wire (root or pointer name, type, class, TTL,
+    // rdlength), so a diff with more records cannot fit: skip building and encoding it.
+    const diff = z.journal.diffWithin(from, Math.floor(this.maxNotify / MIN_RR_WIRE));
+    if (!diff || diff === TOO_LARGE || diff.toSerial !== z.snapshot.serial) return undefined;
+    return this.fitting(diff);
+  }
+
+  /**
+   * For an agent whose way to the current serial does not fit one datagram: a NOTIFY for the
+   * first leg that does (announcing the leg's serial). Its answer reports that serial and the
+   * next leg follows at once, so an agent that fell behind under a sustained stream of
+   * changes catches up over UDP in a few round trips instead of dropping to a TCP pull; one
+   * change too large for a datagram still goes as a plain NOTIFY (the agent pulls it).
+   */
+  private legNotify(z: Zone, from: number): CachedNotify | undefined {
+    const empty = notifyMessage(0, z.snapshot.soa, { origin: z.snapshot.origin, fromSerial: from, toSerial: z.snapshot.serial, soa: z.snapshot.soa, deleted: [], added: [] });
+    const room = this.maxNotify - this.auth.request(empty).wire.length;
+    if (room <= 0) return undefined;
+    // Sized uncompressed, the leg is sure to fit; names mostly compress to about half, so try
+    // a longer leg first and fall back to the sure one when it turns out too big.
+    for (const budget of [room * 1.6, room]) {
+      const diff = z.journal.diffPrefix(from, budget, encodedLength);
+      const n = diff && this.fitting(diff);
+      if (n) return n;
+    }
+    return undefined;
+  }
+
+  /** The encoded NOTIFY carrying `diff`, if it fits a datagram once signed. */
+  private fitting(diff: ZoneDiff): CachedNotify | undefined {
+    const bytes = notifyMessage(0, diff.soa, diff);
+    // The TSIG record adds a fixed amount per key; sign once to learn whether it fits.
+    const second = nowSeconds();
+    const signed = this.auth.request(bytes);
+    if (signed.wire.length > this.maxNotify) return undefined;
+    return { bytes, kind: diff.toSerial === this.zones.get(diff.origin)?.snapshot.serial ? 'diff' : 'leg', from: diff.fromSerial, to: diff.toSerial, signed: { ...signed, second } };
   }
 
   private signedNotify(n: CachedNotify): { readonly wire: Buffer; readonly mac: Buffer | undefined } {
