@@ -4,6 +4,7 @@
  * parses its flags, wires its parts and resolves when the process should exit.
  */
 import { FlagError } from './flags.js';
+import { reexecWithV8Defaults } from '../agent/v8-defaults.js';
 
 type Runner = (argv: string[]) => Promise<void>;
 
@@ -28,6 +29,9 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`dnssync: unknown command '${name}'\n`);
     return 2;
   }
+  // The agent's heap settings can only be set as the process starts (see v8-defaults.ts):
+  // re-execute before loading anything else.
+  if (name === 'agent') reexecWithV8Defaults();
   try {
     const run = await cmd.load();
     await run(rest);

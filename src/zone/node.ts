@@ -66,7 +66,8 @@ export function compactNode(byType: ReadonlyMap<string, RR[]>): ZoneNode {
  */
 export class SingleTypeEntry extends SingleTypeNode {
   constructor(
-    readonly count: number,
+    /** Writable only while buildSnapshot counts names; fixed once the snapshot exists. */
+    public count: number,
     type: string,
     rrs: readonly RR[],
   ) {
@@ -92,7 +93,8 @@ export class SingleRecordEntry implements ZoneNode {
   private readonly data: RR['data'] | number;
 
   constructor(
-    readonly count: number,
+    /** Writable only while buildSnapshot counts names; fixed once the snapshot exists. */
+    public count: number,
     rr: RR,
   ) {
     this.name = rr.name;

@@ -270,24 +270,28 @@ export function addExistence(names: EntryWriter, name: string, origin: string, d
   }
 }
 
-/**
- * A name's records while a zone is built: the one list of a one-type name (the common case,
- * so no Map is allocated for it), or lists by type.
- */
+/** A name with more than one record while a zone is built: the one list of a one-type name, or lists by type. */
 type Draft = RR[] | Map<string, RR[]>;
+
+/** An index entry whose count buildSnapshot may still raise. */
+type CountingEntry = { count: number; readonly node: ZoneNode | undefined };
 
 /**
  * Builds a snapshot from records. Records are canonicalized; exact duplicates (same owner,
  * type and rdata) are dropped, the first one's TTL kept, as BIND does.
  *
- * Records are consumed one at a time (pass a generator to avoid holding them all), and
- * duplicates are looked for within their RRset only: the rdata of a record is encoded only
- * when its RRset already has another record, so a zone of one-record RRsets allocates no
- * per-record keys at all. That keeps the transient peak, which V8 keeps as heap, small.
+ * Records are consumed one at a time (pass a generator to avoid holding them all) and go
+ * straight into the index in their final form: a name's first record becomes its
+ * SingleRecordEntry at once, and only names that get a second record are drafted on the
+ * side. Names are then counted in place. Nothing proportional to the zone is built only to
+ * be thrown away, which keeps the load's transient peak, which V8 keeps as heap, small.
+ * Duplicates are looked for within their RRset only, so a zone of one-record RRsets
+ * encodes no rdata keys at all.
  */
 export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZone {
   const zone = canonicalName(origin);
-  const byName = new Map<string, Draft>();
+  const names = PMap.empty<NameEntry>().builder();
+  const multi = new Map<string, Draft>();
   // rdata keys of the RRsets that hold more than one record, made on first need.
   const keysOf = new Map<RR[], Set<string>>();
   const isDuplicate = (list: RR[], rr: RR): boolean => {
@@ -301,6 +305,7 @@ export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZon
     keys.add(key);
     return false;
   };
+  const owners: string[] = [];
   let soa: RR | undefined;
   let size = 0;
   for (const raw of records) {
@@ -314,16 +319,29 @@ export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZon
       if (soa !== undefined) throw new ZoneError(zone, 'more than one SOA');
       soa = rr;
     }
-    const draft = byName.get(rr.name);
+    const draft = multi.get(rr.name);
     if (draft === undefined) {
-      byName.set(rr.name, [rr]);
+      const single = names.get(rr.name);
+      if (single === undefined) {
+        names.set(rr.name, new SingleRecordEntry(0, rr));
+        owners.push(rr.name);
+      } else {
+        // The name's second record: from now on it is drafted beside the index.
+        const first = (single.node?.values()[Symbol.iterator]().next().value as readonly RR[])[0] as RR;
+        if (first.type === rr.type) {
+          if (rdataKey(first) === rdataKey(rr)) continue;
+          multi.set(rr.name, [first, rr]);
+        } else {
+          multi.set(rr.name, new Map([[first.type, [first]], [rr.type, [rr]]]));
+        }
+      }
     } else if (Array.isArray(draft)) {
       const first = draft[0] as RR;
       if (first.type === rr.type) {
         if (isDuplicate(draft, rr)) continue;
         draft.push(rr);
       } else {
-        byName.set(rr.name, new Map([[first.type, draft], [rr.type, [rr]]]));
+        multi.set(rr.name, new Map([[first.type, draft], [rr.type, [rr]]]));
       }
     } else {
       const list = draft.get(rr.type);
@@ -335,32 +353,31 @@ export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZon
   }
   keysOf.clear();
   if (soa === undefined) throw new ZoneError(zone, 'no SOA at the apex');
-  // Count in a native map first: one persistent insert per name instead of one per ancestor.
-  const counts = new Map<string, number>();
-  for (const name of byName.keys()) {
+  for (const [name, draft] of multi) {
+    let entry: CountingEntry;
+    if (Array.isArray(draft)) {
+      entry = new SingleTypeEntry(0, (draft[0] as RR).type, Object.freeze(draft));
+    } else {
+      entry = { count: 0, node: compactNode(draft) };
+    }
+    checkNode(zone, name, entry.node as ZoneNode);
+    names.set(name, entry);
+  }
+  multi.clear();
+  // Each owner counts at itself and at every ancestor up to the apex; ancestors without
+  // records of their own (empty non-terminals) get an entry here.
+  for (const name of owners) {
     let n: string | undefined = name;
     while (n !== undefined) {
-      counts.set(n, (counts.get(n) ?? 0) + 1);
+      let e = names.get(n) as CountingEntry | undefined;
+      if (e === undefined) {
+        e = { count: 0, node: undefined };
+        names.set(n, e);
+      }
+      e.count++;
       if (n === zone) break;
       n = parentName(n);
     }
-  }
-  const names = PMap.empty<NameEntry>().builder();
-  for (const [name, count] of counts) {
-    const draft = byName.get(name);
-    let entry: NameEntry;
-    if (draft === undefined) entry = { count, node: undefined };
-    else if (Array.isArray(draft)) {
-      const first = draft[0] as RR;
-      const single = draft.length === 1 ? new SingleRecordEntry(count, first) : new SingleTypeEntry(count, first.type, Object.freeze(draft));
-      checkNode(zone, name, single);
-      entry = single;
-    } else {
-      const node = compactNode(draft);
-      checkNode(zone, name, node);
-      entry = { count, node };
-    }
-    names.set(name, entry);
   }
   return new IndexedZone({ origin: zone, soa, names: names.freeze(), size });
 }

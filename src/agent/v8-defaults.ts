@@ -1,0 +1,55 @@
+/**
+ * The V8 heap settings the agent runs with unless the operator chose their own.
+ *
+ * Node's defaults suit a short-lived, allocation-heavy program: the young generation grows
+ * to 2 × 32 MiB semi-spaces and the old generation is allowed to grow well past what is
+ * live before it is collected. For a long-running DaemonSet pod holding one large, slowly
+ * changing data set that is the wrong trade: measured with 100,000 records, the agent sat at
+ * ~300 MB RSS with the defaults against ~105 MB with these flags, at the same QPS.
+ *
+ * - `--max-semi-space-size=1`: a 1 MiB semi-space. Scavenge cost is proportional to what
+ *   survives, not to the space's size, and the hot path allocates little, so scavenges get
+ *   more frequent but not longer.
+ * - `--optimize-for-size`: grow the old generation in small steps and let the memory
+ *   reducer give pages back after a zone load or a burst of cache churn.
+ *
+ * These are process-wide V8 flags fixed when the isolate is created, so they cannot be set
+ * from inside the program (v8.setFlagsFromString changes them too late to take full
+ * effect): `dnssync agent` re-executes itself once with them (process.execve, same PID, so
+ * signals and the container runtime see one process). A flag the operator already gave —
+ * on the command line or in NODE_OPTIONS, including its --no- form — is left alone, and
+ * DNSSYNC_V8_DEFAULTS=0 turns the whole thing off.
+ */
+
+export const AGENT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--optimize-for-size'];
+
+/** Set in the environment of the re-executed process, so it never loops. */
+export const REEXEC_MARK = 'DNSSYNC_V8_DEFAULTS_APPLIED';
+
+/** `--foo-bar=1` / `--foo_bar` / `--no-foo-bar` → `foo-bar`. */
+function flagName(flag: string): string {
+  let name = flag.replace(/^--?/, '').split('=')[0] ?? '';
+  name = name.replace(/_/g, '-');
+  return name.startsWith('no-') ? name.slice(3) : name;
+}
+
+/**
+ * The flags of AGENT_V8_FLAGS to add, given the node flags already in effect (execArgv and
+ * NODE_OPTIONS) and the environment: none when disabled or already applied.
+ */
+export function v8FlagsToAdd(execArgv: readonly string[], env: Readonly<Record<string, string | undefined>>): string[] {
+  if (env[REEXEC_MARK] !== undefined || env['DNSSYNC_V8_DEFAULTS'] === '0') return [];
+  const given = new Set([...execArgv, ...(env['NODE_OPTIONS'] ?? '').split(/\s+/)].filter((f) => f.startsWith('-')).map(flagName));
+  return AGENT_V8_FLAGS.filter((f) => !given.has(flagName(f)));
+}
+
+/**
+ * Replaces this process with the same command plus the missing V8 flags; returns (doing
+ * nothing) when there is nothing to add or the platform has no execve.
+ */
+export function reexecWithV8Defaults(): void {
+  const add = v8FlagsToAdd(process.execArgv, process.env);
+  if (add.length === 0 || typeof process.execve !== 'function') return;
+  const args = [process.execPath, ...process.execArgv, ...add, ...process.argv.slice(1)];
+  process.execve(process.execPath, args, { ...process.env, [REEXEC_MARK]: add.join(' ') });
+}
