@@ -69,7 +69,7 @@ export interface DataPlane {
 
 export const DEFAULTS = {
   maxUdpSize: 1232,
-  answerCacheEntries: 20_000,
+  answerCacheEntries: 25_000,
   cache: { maxEntries: 100_000, maxBytes: 64 * 1024 * 1024, maxTtl: 86_400, maxNegativeTtl: 3_600, maxStaleMs: 86_400_000 },
   upstreamTimeoutMs: 1_000,
   upstreamDownMs: 10_000,

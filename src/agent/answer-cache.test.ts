@@ -54,4 +54,22 @@ describe('answer cache compact entries', () => {
     cache.set('k', encoded);
     expect(cache.get('k')).toBe(encoded);
   });
+
+  it('stays within its bound and keeps the names in use through rotations', () => {
+    const full = response(0, false);
+    const encoded: EncodedAnswer = { full, noAdditional: undefined, questionEnd: QUESTION_END, truncated: undefined, opt: undefined, rcode: 0 };
+    const cache = new AnswerCache(100);
+    for (let i = 0; i < 1000; i++) {
+      cache.set(`once${i}`, encoded);
+      if (i === 0) cache.set('hot', encoded);
+      // 'hot' is asked for all along: it must survive every rotation of one-off names.
+      expect(cache.get('hot')).toBeDefined();
+      expect(cache.size).toBeLessThanOrEqual(100);
+    }
+    expect(cache.get('once0')).toBeUndefined();
+    expect(cache.get('once999')).toBeDefined();
+    cache.sync(1);
+    expect([cache.size, cache.get('hot')]).toEqual([0, undefined]);
+  });
 });
+

@@ -5,8 +5,9 @@
  * its case is echoed, and so are the answer owners that compress to it).
  *
  * The cache is emptied whenever the store's version changes, which is what keys it by
- * version without putting the version in every key. It is bounded by entries, evicting the
- * oldest insertions first: cheap, and a random-name flood only churns NXDOMAIN entries.
+ * version without putting the version in every key. It is bounded by entries, in two
+ * generations (see AnswerCache): names in use stay, a random-name flood only churns
+ * NXDOMAIN entries.
  *
  * Most answers are kept as a latin1 string of their bytes, not as an EncodedAnswer: a
  * one-byte string costs its length plus a 16-byte header, where a Buffer over pooled bytes
@@ -37,33 +38,54 @@ export interface EncodedAnswer {
 export type CachedAnswer = string | EncodedAnswer;
 
 export class AnswerCache {
-  private readonly map = new Map<string, CachedAnswer>();
+  /**
+   * Two generations instead of one FIFO map: new entries go into `young`; when it holds
+   * half the bound it becomes `old` and the previous old one is dropped whole. A hit in
+   * `old` is copied into `young`, so names in use survive the rotation (LRU-like) where a
+   * FIFO would evict them in turn. It is also smaller: a Map that churns through deletes
+   * keeps a table sized for twice its entries (20,000 entries: a 1.8 MB table), while
+   * maps that are only ever added to and then dropped stay at their fill.
+   */
+  private young = new Map<string, CachedAnswer>();
+  private old = new Map<string, CachedAnswer>();
+  private readonly half: number;
   private version = -1;
 
-  constructor(private readonly maxEntries: number) {}
+  constructor(maxEntries: number) {
+    this.half = Math.max(1, Math.floor(maxEntries / 2));
+  }
 
   get size(): number {
-    return this.map.size;
+    return this.young.size + this.old.size;
   }
 
   /** Entries encoded for another store version are gone after this. */
   sync(version: number): void {
     if (version !== this.version) {
-      this.map.clear();
+      this.young = new Map();
+      this.old = new Map();
       this.version = version;
     }
   }
 
   get(key: string): CachedAnswer | undefined {
-    return this.map.get(key);
+    const hit = this.young.get(key);
+    if (hit !== undefined) return hit;
+    const older = this.old.get(key);
+    if (older !== undefined) this.admit(key, older);
+    return older;
   }
 
   set(key: string, answer: EncodedAnswer): void {
-    if (this.map.size >= this.maxEntries) {
-      const oldest = this.map.keys().next();
-      if (oldest.done !== true) this.map.delete(oldest.value);
+    this.admit(key, answer.noAdditional === undefined ? answer.full.toString('latin1') : answer);
+  }
+
+  private admit(key: string, answer: CachedAnswer): void {
+    if (this.young.size >= this.half) {
+      this.old = this.young;
+      this.young = new Map();
     }
-    this.map.set(key, answer.noAdditional === undefined ? answer.full.toString('latin1') : answer);
+    this.young.set(key, answer);
   }
 }
 

@@ -5,6 +5,7 @@
  * fields) behind the same read interface, so readers need not know which they got.
  */
 import type { RR } from '../dns/rr.js';
+import type { SelfLeaf } from './pmap.js';
 
 /**
  * The records at one owner name, by type. Never mutated once in a snapshot. The subset of
@@ -85,25 +86,40 @@ export class SingleTypeEntry extends SingleTypeNode {
  * (~40 bytes a name less), and the RRset array and RR are made on each read; reads happen
  * on answer-cache misses only, and what they make dies young.
  */
-export class SingleRecordEntry implements ZoneNode {
-  private readonly name: string;
+export class SingleRecordEntry implements ZoneNode, SelfLeaf {
+  /** The owner name; also this object's key as its own index leaf (SelfLeaf). */
+  readonly key: string;
   private readonly type: string;
   private readonly ttl: number;
   /** The rdata, or an A record's address as an int32 (a small integer costs no allocation; the string ~32 bytes). */
   private readonly data: RR['data'] | number;
 
-  constructor(
-    /** Writable only while buildSnapshot counts names; fixed once the snapshot exists. */
-    public count: number,
-    rr: RR,
-  ) {
-    this.name = rr.name;
+  constructor(rr: RR) {
+    this.key = rr.name;
     this.type = rr.type;
     this.ttl = rr.ttl;
     this.data = rr.type === 'A' ? packIPv4(rr.data as string) : rr.data;
   }
 
+  /**
+   * Names at or below this one: always itself only. A name with one record that has names
+   * below it is indexed as a plain entry around this node instead, so no per-name count
+   * field is kept for the common case.
+   */
+  get count(): number {
+    return 1;
+  }
+
   get node(): ZoneNode {
+    return this;
+  }
+
+  /** SelfLeaf: the index stores this entry as its own leaf, no separate leaf object. */
+  get kind(): 0 {
+    return 0;
+  }
+
+  get value(): this {
     return this;
   }
 
@@ -113,7 +129,7 @@ export class SingleRecordEntry implements ZoneNode {
 
   private rrset(): readonly RR[] {
     const data = typeof this.data === 'number' ? unpackIPv4(this.data) : this.data;
-    return [{ name: this.name, type: this.type, ttl: this.ttl, class: 'IN', data } as RR];
+    return [{ name: this.key, type: this.type, ttl: this.ttl, class: 'IN', data } as RR];
   }
 
   get(type: string): readonly RR[] | undefined {

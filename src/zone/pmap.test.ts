@@ -90,4 +90,32 @@ describe('PMap', () => {
     expect(a.set('k', v)).toBe(a);
     expect(a.delete('missing')).toBe(a);
   });
+
+  it('values shaped as their own leaf read, replace and delete like any other', () => {
+    class Self {
+      constructor(
+        readonly key: string,
+        readonly n: number,
+      ) {}
+      get kind(): 0 {
+        return 0;
+      }
+      get value(): this {
+        return this;
+      }
+    }
+    const b = PMap.empty<Self | { n: number }>().builder();
+    for (let i = 0; i < 5000; i++) b.set(`k${i}`, i % 2 === 0 ? new Self(`k${i}`, i) : { n: i });
+    // Shaped for another key: must be wrapped, not taken as the leaf of this one.
+    b.set('odd', new Self('other', -1));
+    const m = b.freeze();
+    expect(m.size).toBe(5001);
+    for (let i = 0; i < 5000; i++) expect(m.get(`k${i}`)?.n).toBe(i);
+    expect(m.get('odd')?.n).toBe(-1);
+    expect(m.get('other')).toBeUndefined();
+    const m2 = m.set('k2', new Self('k2', 22)).delete('k4');
+    expect([m2.get('k2')?.n, m2.get('k4'), m.get('k2')?.n, m.get('k4')?.n]).toEqual([22, undefined, 2, 4]);
+    expect(new Map([...m2.entries()].map(([k, v]) => [k, v.n])).size).toBe(5000);
+  });
 });
+

@@ -24,7 +24,20 @@ type Edit = { readonly id: symbol } | null;
 interface Leaf<V> {
   readonly kind: 0;
   readonly key: string;
-  value: V;
+  readonly value: V;
+}
+
+/**
+ * The leaf for `key` → `value`. A value that already has the leaf shape for this key
+ * (kind 0, its key, `value` itself: see SelfLeaf) is its own leaf, which saves a 48-byte
+ * object per key: the zone's one-record names are such values.
+ */
+function leafOf<V>(key: string, value: V): Leaf<V> {
+  if (typeof value === 'object' && value !== null) {
+    const v = value as Partial<Leaf<unknown>>;
+    if (v.kind === 0 && v.key === key && v.value === value) return value as unknown as Leaf<V>;
+  }
+  return { kind: 0, key, value };
 }
 
 interface Branch<V> {
@@ -42,6 +55,16 @@ interface Collision<V> {
 }
 
 type Entry<V> = Leaf<V> | Branch<V> | Collision<V>;
+
+/**
+ * What a value implements to be stored as its own leaf (see leafOf): `kind` 0, the key it
+ * is stored under, and `value` returning itself. Getters cost no per-object memory.
+ */
+export interface SelfLeaf {
+  readonly kind: 0;
+  readonly key: string;
+  readonly value: SelfLeaf;
+}
 
 /** FNV-1a over UTF-16 code units; names are short so this is cheap and well spread. */
 export function hashString(s: string): number {
@@ -128,11 +151,11 @@ function update<V>(
         return undefined;
       }
       if (node.value === value) return node;
-      return { kind: 0, key, value };
+      return leafOf(key, value);
     }
     if (value === undefined) return node;
     out.delta = 1;
-    return mergeLeaves(edit, shift, node, hashString(node.key), { kind: 0, key, value }, hash);
+    return mergeLeaves(edit, shift, node, hashString(node.key), leafOf(key, value), hash);
   }
   if (node.kind === 2) {
     if (node.hash !== hash) {
@@ -146,7 +169,7 @@ function update<V>(
     if (idx < 0) {
       if (value === undefined) return node;
       out.delta = 1;
-      const leaves = [...node.leaves, { kind: 0 as const, key, value }];
+      const leaves = [...node.leaves, leafOf(key, value)];
       return { kind: 2, edit, hash, leaves };
     }
     if (value === undefined) {
@@ -157,7 +180,7 @@ function update<V>(
       return { kind: 2, edit, hash, leaves };
     }
     const leaves = node.leaves.slice();
-    leaves[idx] = { kind: 0, key, value };
+    leaves[idx] = leafOf(key, value);
     return { kind: 2, edit, hash, leaves };
   }
 
@@ -167,7 +190,7 @@ function update<V>(
   if (!present) {
     if (value === undefined) return node;
     out.delta = 1;
-    const leaf: Leaf<V> = { kind: 0, key, value };
+    const leaf = leafOf(key, value);
     if (edit !== null && node.edit === edit) {
       node.children.splice(idx, 0, leaf);
       node.bitmap |= bit;

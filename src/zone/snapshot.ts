@@ -323,7 +323,7 @@ export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZon
     if (draft === undefined) {
       const single = names.get(rr.name);
       if (single === undefined) {
-        names.set(rr.name, new SingleRecordEntry(0, rr));
+        names.set(rr.name, new SingleRecordEntry(rr));
         owners.push(rr.name);
       } else {
         // The name's second record: from now on it is drafted beside the index.
@@ -356,25 +356,24 @@ export function buildSnapshot(origin: string, records: Iterable<RR>): IndexedZon
   for (const [name, draft] of multi) {
     let entry: CountingEntry;
     if (Array.isArray(draft)) {
-      entry = new SingleTypeEntry(0, (draft[0] as RR).type, Object.freeze(draft));
+      entry = new SingleTypeEntry(1, (draft[0] as RR).type, Object.freeze(draft));
     } else {
-      entry = { count: 0, node: compactNode(draft) };
+      entry = { count: 1, node: compactNode(draft) };
     }
     checkNode(zone, name, entry.node as ZoneNode);
     names.set(name, entry);
   }
   multi.clear();
-  // Each owner counts at itself and at every ancestor up to the apex; ancestors without
-  // records of their own (empty non-terminals) get an entry here.
+  // Every entry so far counts its own name. Each owner also counts at every ancestor up to
+  // the apex; ancestors without records of their own (empty non-terminals) get an entry
+  // here, and a one-record ancestor (count fixed at 1) is wrapped in a counting entry.
   for (const name of owners) {
-    let n: string | undefined = name;
+    let n = name === zone ? undefined : parentName(name);
     while (n !== undefined) {
-      let e = names.get(n) as CountingEntry | undefined;
-      if (e === undefined) {
-        e = { count: 0, node: undefined };
-        names.set(n, e);
-      }
-      e.count++;
+      const e = names.get(n);
+      if (e === undefined) names.set(n, { count: 1, node: undefined });
+      else if (e instanceof SingleRecordEntry) names.set(n, { count: 2, node: e });
+      else (e as CountingEntry).count++;
       if (n === zone) break;
       n = parentName(n);
     }
