@@ -95,6 +95,8 @@ export class Controller {
   private dirtyRecords = new Set<string>();
   private dirtyZones = new Set<string>();
   private ackedZones = new Set<string>();
+  /** Zones acknowledged since the last ack-driven status pass was scheduled. */
+  private readonly ackedSoon = new Set<string>();
   private allDirty = false;
   private batchAt: number | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -227,6 +229,7 @@ export class Controller {
     this.ackIndex.clear();
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
+    this.ackedSoon.clear();
     await pub?.close();
     this.log.info('standing by: no longer pushing or writing status');
   }
@@ -312,7 +315,11 @@ export class Controller {
       if (!list) this.inFlight.set(origin, (list = []));
       list.push({ serial, at });
     }
-    this.ackedZones.add(origin);
+    // The zone's status shows the new serial. Its pending records' counts do not move until
+    // agents acknowledge (an agent holds a record once its serial reaches the record's), so
+    // they wait for the ack-driven pass rather than being recomputed on every push.
+    const obj = this.rec.activeZone(origin);
+    if (obj) this.dirtyZones.add(obj.meta.name);
   }
 
   private noteNeeded(key: string): void {
@@ -356,15 +363,19 @@ export class Controller {
   }
 
   private acked(_agent: string, origin: string, _serial: number): void {
-    this.ackedZones.add(origin);
+    this.ackedSoon.add(origin);
     this.ackIndex.delete(origin);
     this.settleInFlight(origin);
     // Acks arrive once per agent per serial: at 100 agents and a busy zone that is thousands a
     // second. Statuses are written with a delay anyway, so re-reading them at most every
-    // ACK_STATUS_MS costs nothing visible and keeps this off the hot path.
+    // ACK_STATUS_MS costs nothing visible and keeps this off the hot path. The acked zones
+    // join the pass only then: a status pass for pushed changes (one per serial, hundreds a
+    // second in a burst) would otherwise recompute every pending record of the zone each time.
     if (this.ackTimer) return;
     this.ackTimer = setTimeout(() => {
       this.ackTimer = undefined;
+      for (const o of this.ackedSoon) this.ackedZones.add(o);
+      this.ackedSoon.clear();
       this.scheduleStatus();
     }, ACK_STATUS_MS);
   }

@@ -42,7 +42,9 @@ export class SyncPublisher implements ZonePublisher {
   }
 
   applyChanges(origin: string, deleted: readonly RR[], added: readonly RR[]): number {
-    return this.primary.updateZone(origin, { deleted, added }, this.params.get(origin));
+    // A burst coalesced into one change is many independent objects: in datagram-sized
+    // serials it reaches every agent as NOTIFYs, never as a pull.
+    return this.primary.updateZoneInSteps(origin, { deleted, added }, this.params.get(origin));
   }
 
   removeZone(origin: string): void {

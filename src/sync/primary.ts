@@ -293,6 +293,59 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   }
 
   /**
+   * As updateZone, but a change too large for one NOTIFY datagram is committed as several
+   * serials, each a group of whole RRsets (a name and type never straddles two) small enough
+   * to travel in one NOTIFY. For callers whose change is itself a batch of independent edits
+   * (the controller coalescing a burst of API objects): a catching-up agent then never meets
+   * a step it has to pull over TCP, which under a sustained stream costs far more than a few
+   * extra serials. Returns the last serial.
+   */
+  updateZoneInSteps(origin: string, change: { deleted: readonly RR[]; added: readonly RR[] }, params?: SoaParams): number {
+    const o = canonicalName(origin);
+    const cur = this.zones.get(o);
+    if (!cur) throw new ZoneNotFoundError(`zone ${o} is not served here`);
+    const deleted = change.deleted.map((r) => canonicalRR(r));
+    const added = change.added.map((r) => canonicalRR(r));
+    const room = this.stepRoom(cur);
+    const size = inZoneLength(o);
+    let total = 0;
+    for (const rr of deleted) total += size(rr);
+    for (const rr of added) total += size(rr);
+    if (total <= room) return this.commit(o, cur, deleted, added, params ?? cur.params);
+    const groups = new Map<string, { deleted: RR[]; added: RR[]; size: number }>();
+    const group = (rr: RR): { deleted: RR[]; added: RR[]; size: number } => {
+      const k = `${rr.name}\u0000${rr.type}`;
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { deleted: [], added: [], size: 0 }));
+      g.size += size(rr);
+      return g;
+    };
+    for (const rr of deleted) group(rr).deleted.push(rr);
+    for (const rr of added) group(rr).added.push(rr);
+    let serial = cur.snapshot.serial;
+    let step = { deleted: [] as RR[], added: [] as RR[], size: 0 };
+    const flush = (): void => {
+      if (step.deleted.length + step.added.length > 0) serial = this.commit(o, cur, step.deleted, step.added, params ?? cur.params);
+      step = { deleted: [], added: [], size: 0 };
+    };
+    for (const g of groups.values()) {
+      if (step.size + g.size > room) flush();
+      step.deleted.push(...g.deleted);
+      step.added.push(...g.added);
+      step.size += g.size;
+    }
+    flush();
+    return serial;
+  }
+
+  /** Bytes a step's records may take, uncompressed, for its NOTIFY to fit one datagram. */
+  private stepRoom(z: Zone): number {
+    const soa = z.snapshot.soa;
+    const empty = notifyMessage(0, soa, { origin: z.snapshot.origin, fromSerial: z.snapshot.serial, toSerial: z.snapshot.serial, soa, deleted: [], added: [] });
+    return this.maxNotify - this.auth.request(empty).wire.length;
+  }
+
+  /**
    * Declares the set of zones complete (after the first setZone calls of a start). Until
    * then a query for an unknown zone gets SERVFAIL ("ask again"), not REFUSED, which an
    * agent takes to mean the zone was removed.
@@ -474,11 +527,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     if (f.timer) clearTimeout(f.timer);
     const id = this.freeId();
     const n = this.notifyFor(z, link.plainOnly ? undefined : link.acked);
-    const signed = this.signedNotify(n);
-    const wire = Buffer.allocUnsafe(signed.wire.length);
-    signed.wire.copy(wire);
-    wire.writeUInt16BE(id, 0);
-    const msg = { wire, mac: signed.mac };
+    const msg = this.sharesSignature(link) ? this.restamped(this.signedNotify(n), id) : this.auth.request(this.restamped({ wire: n.bytes }, id).wire);
     const kind = n.kind;
     f.lastFrom = n.from;
     f.lastTo = n.to;
@@ -526,17 +575,10 @@ export class Primary extends EventEmitter<PrimaryEvents> {
    * change too large for a datagram still goes as a plain NOTIFY (the agent pulls it).
    */
   private legNotify(z: Zone, from: number): CachedNotify | undefined {
-    const empty = notifyMessage(0, z.snapshot.soa, { origin: z.snapshot.origin, fromSerial: from, toSerial: z.snapshot.serial, soa: z.snapshot.soa, deleted: [], added: [] });
-    const room = this.maxNotify - this.auth.request(empty).wire.length;
+    const room = this.stepRoom(z);
     if (room <= 0) return undefined;
-    // Sized uncompressed, the leg is sure to fit; names mostly compress to about half, so try
-    // a longer leg first and fall back to the sure one when it turns out too big.
-    for (const budget of [room * 1.6, room]) {
-      const diff = z.journal.diffPrefix(from, budget, encodedLength);
-      const n = diff && this.fitting(diff);
-      if (n) return n;
-    }
-    return undefined;
+    const diff = z.journal.diffPrefix(from, room, inZoneLength(z.snapshot.origin));
+    return diff && this.fitting(diff);
   }
 
   /** The encoded NOTIFY carrying `diff`, if it fits a datagram once signed. */
@@ -547,6 +589,24 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     const signed = this.auth.request(bytes);
     if (signed.wire.length > this.maxNotify) return undefined;
     return { bytes, kind: diff.toSerial === this.zones.get(diff.origin)?.snapshot.serial ? 'diff' : 'leg', from: diff.fromSerial, to: diff.toSerial, signed: { ...signed, second } };
+  }
+
+  /**
+   * Whether this peer may get the NOTIFY signed once for everyone. A verifier must restore the
+   * Original ID before checking the MAC; dnssync agents (and BIND) do, Knot 3.x does not and
+   * refuses such a NOTIFY. So only a peer known to be a dnssync agent gets the shared copy:
+   * one that has acknowledged with a serial, which standard secondaries never do.
+   */
+  private sharesSignature(link: Link): boolean {
+    return link.acked !== undefined && !link.standard;
+  }
+
+  /** A copy of `m` with header ID `id`. */
+  private restamped<T extends { readonly wire: Buffer }>(m: T, id: number): T {
+    const wire = Buffer.allocUnsafe(m.wire.length);
+    m.wire.copy(wire);
+    wire.writeUInt16BE(id, 0);
+    return { ...m, wire };
   }
 
   private signedNotify(n: CachedNotify): { readonly wire: Buffer; readonly mac: Buffer | undefined } {
@@ -779,6 +839,17 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     for (const c of this.conns) c.destroy();
     await closePair(this.pair);
   }
+}
+
+/**
+ * An upper bound on a zone record's size inside a message whose question is the zone's apex:
+ * uncompressed, less what compressing its owner to the apex saves (the encoder always finds
+ * that suffix; rdata names are counted in full). Sizes datagram-bound diffs far closer than
+ * the uncompressed length, which for typical owners is a third larger.
+ */
+function inZoneLength(origin: string): (rr: RR) => number {
+  const saved = origin === '' ? 0 : origin.length;
+  return (rr) => encodedLength(rr) - saved;
 }
 
 function sameParams(a: SoaParams, b: SoaParams): boolean {

@@ -70,6 +70,8 @@ interface ZoneState {
   lastError: string | undefined;
   /** Signing time of the newest NOTIFY that set `primary` (a replay is never newer). */
   primarySince: number;
+  /** Serial announced by the NOTIFY that started the running pull, which will fetch at least it. */
+  covers: number | undefined;
 }
 
 export class Secondary {
@@ -223,7 +225,7 @@ export class Secondary {
       needPull = false; // already there (a retransmission, or a diff we applied meanwhile)
     }
     if (!needPull) return this.notifyAnswer(p, origin, a);
-    const pulled = this.sync(st, diff ? 'notify (diff base differs)' : 'notify');
+    const pulled = this.sync(st, diff ? 'notify (diff base differs)' : 'notify', announced);
     const wait = this.opts.notifyAnswerWaitMs ?? 1500;
     let t: NodeJS.Timeout | undefined;
     return Promise.race([pulled, new Promise<void>((r) => (t = setTimeout(r, wait)))]).then(() => {
@@ -261,22 +263,28 @@ export class Secondary {
   private state(origin: string, isStatic: boolean): ZoneState {
     let st = this.zones.get(origin);
     if (!st) {
-      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined, primarySince: -1 };
+      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined, primarySince: -1, covers: undefined };
       this.zones.set(origin, st);
     }
     return st;
   }
 
-  /** Brings the zone up to date with its primary; concurrent calls share one run. */
-  private sync(st: ZoneState, why: string): Promise<void> {
+  /**
+   * Brings the zone up to date with its primary; concurrent calls share one run. A call for
+   * a serial the running pull already covers (the primary retransmitting the NOTIFY that
+   * started it while we transfer) does not queue another pull.
+   */
+  private sync(st: ZoneState, why: string, announced?: number): Promise<void> {
     if (st.syncing) {
-      st.again = true;
+      if (announced === undefined || st.covers === undefined || serialGt(announced, st.covers)) st.again = true;
       return st.syncing;
     }
+    st.covers = announced;
     st.syncing = (async () => {
       do {
         st.again = false;
         await this.pullOnce(st, why);
+        st.covers = undefined;
       } while (st.again && !this.closed);
     })().finally(() => {
       st.syncing = undefined;
