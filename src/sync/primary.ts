@@ -526,7 +526,10 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     f.receipt = false;
     if (f.timer) clearTimeout(f.timer);
     const id = this.freeId();
-    const n = this.notifyFor(z, link.plainOnly ? undefined : link.acked);
+    let n = this.notifyFor(z, link.plainOnly ? undefined : link.acked);
+    // A standard secondary reads only the serial a NOTIFY announces and ignores one it already
+    // holds: a leg (announcing a serial short of the current one) could stall it there.
+    if (n.kind === 'leg' && link.standard) n = this.notifyFor(z, undefined);
     const msg = this.sharesSignature(link) ? this.restamped(this.signedNotify(n), id) : this.auth.request(this.restamped({ wire: n.bytes }, id).wire);
     const kind = n.kind;
     f.lastFrom = n.from;
@@ -733,6 +736,9 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     } catch {
       return;
     }
+    // Only a dnssync agent answers a NOTIFY with a serial: it takes legs again (a receipt
+    // while it was pulling marked it standard).
+    if (serial !== undefined) s.link.standard = false;
     this.onAck(s.link, serial);
   }
 
