@@ -146,10 +146,9 @@ zone:
     expect(await short(KS_HOST, kPort, `gone.${ZONE}`)).toEqual([]);
     const nx = await run('kdig', [`@${KS_HOST}`, '-p', String(kPort), '+timeout=2', `gone.${ZONE}`, 'A']);
     expect(nx).toMatch(/status: NXDOMAIN/);
-    // The primary learns (by SOA query) that Knot holds this serial before the next change:
-    // until it does, a change too big for a datagram goes out as a 'leg' NOTIFY announcing
-    // this very serial, which Knot, holding it, ignores (a standard secondary reads only the
-    // NOTIFY's serial), and the primary's probe waits for a serial Knot is never told about.
+    // Knot's NOTIFY answer carries no serial: the primary learns by SOA query that it holds
+    // this one. (Until it does, a bigger change must still be announced with its own serial,
+    // not a 'leg' short of it, which Knot would ignore: test/sync/standard-secondary.test.ts.)
     await waitFor(() => new RegExp(`"serial":${serial},[^\\n]*"agent in sync"`).test(primary.output()), { what: 'primary seeing Knot at the new serial', timeoutMs: 10_000 });
   });
 
