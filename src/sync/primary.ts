@@ -191,6 +191,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private readonly maxNotify: number;
   private closed = false;
   private zonesLoaded = false;
+  private readonly debug: boolean;
   private readonly lagTimer: NodeJS.Timeout;
 
   private constructor(
@@ -201,11 +202,13 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     super();
     this.auth = auth;
     this.log = opts.log ?? logger('primary');
+    this.debug = this.log.isLevelEnabled('debug');
     this.clock = opts.clock ?? (() => Math.floor(Date.now() / 1000));
     this.retryInitial = opts.retry?.initialMs ?? 200;
     this.retryMax = opts.retry?.maxMs ?? 5000;
     this.maxNotify = opts.maxNotifySize ?? NOTIFY_MAX_DATAGRAM;
-    // Lag is "seconds behind", which grows while nothing happens: refresh it on a clock.
+    // Lag is "seconds behind", which grows while nothing happens: refresh it on a clock, and
+    // the acked serials with it (a hundred agents ack every change: not worth a gauge write each).
     this.lagTimer = setInterval(() => this.updateLag(), 1000);
     this.lagTimer.unref();
   }
@@ -213,7 +216,10 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private updateLag(): void {
     const now = Date.now();
     for (const a of this.agents.values()) {
-      for (const l of a.links.values()) agentLag.set({ agent: a.id, zone: l.origin }, l.behindSince === undefined ? 0 : (now - l.behindSince) / 1000);
+      for (const l of a.links.values()) {
+        agentLag.set({ agent: a.id, zone: l.origin }, l.behindSince === undefined ? 0 : (now - l.behindSince) / 1000);
+        if (l.acked !== undefined) agentSerial.set({ agent: a.id, zone: l.origin }, l.acked);
+      }
     }
   }
 
@@ -544,7 +550,8 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     this.sent.set(id, { link, mac: msg.mac });
     notifiesSent.inc({ kind });
     if (attempt > 0) notifiesRetried.inc();
-    this.log.debug({ zone: link.origin, serial: z.snapshot.serial, agent: link.agent.id, kind, attempt, from: f.lastFrom }, 'NOTIFY sent');
+    // Guarded: the object would be built for every NOTIFY, a hundred per change, even unlogged.
+    if (this.debug) this.log.debug({ zone: link.origin, serial: z.snapshot.serial, agent: link.agent.id, kind, attempt, from: f.lastFrom }, 'NOTIFY sent');
     this.pair.udp.send(msg.wire, link.agent.port, link.agent.host);
     const delay = Math.min(this.retryMax, this.retryInitial * 2 ** attempt);
     f.timer = setTimeout(() => this.send(link, attempt + 1), delay);
@@ -596,9 +603,10 @@ export class Primary extends EventEmitter<PrimaryEvents> {
 
   /**
    * Whether this peer may get the NOTIFY signed once for everyone. A verifier must restore the
-   * Original ID before checking the MAC; dnssync agents (and BIND) do, Knot 3.x does not and
-   * refuses such a NOTIFY. So only a peer known to be a dnssync agent gets the shared copy:
-   * one that has acknowledged with a serial, which standard secondaries never do.
+   * Original ID before checking the MAC; dnssync agents do, but Knot (test/sync/knot.test.ts)
+   * stopped acknowledging NOTIFYs whose header ID differed from the signed one. So only a peer
+   * known to be a dnssync agent gets the shared copy: one that has acknowledged with a
+   * serial, which standard secondaries never do; everyone else gets a copy signed for it.
    */
   private sharesSignature(link: Link): boolean {
     return link.acked !== undefined && !link.standard;
@@ -666,13 +674,12 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     }
     const agentId = link.agent.id;
     link.acked = serial;
-    agentSerial.set({ agent: agentId, zone: link.origin }, serial);
+    // The agent's serial and lag gauges follow on the lag clock (updateLag), not per ack.
     this.emit('ack', agentId, link.origin, serial);
     if (serial === z.snapshot.serial) {
       this.clearInflight(link);
       link.behindSince = undefined;
-      agentLag.set({ agent: agentId, zone: link.origin }, 0);
-      this.log.debug({ zone: link.origin, serial, agent: agentId }, 'agent in sync');
+      if (this.debug) this.log.debug({ zone: link.origin, serial, agent: agentId }, 'agent in sync');
       return;
     }
     if (serialGt(serial, z.snapshot.serial)) {

@@ -81,6 +81,8 @@ export class Secondary {
   private readonly log: Logger;
   private readonly store: ZoneStore;
   private closed = false;
+  /** Debug logging on (checked once: the hot path would build the log object for nothing). */
+  private readonly debug: boolean;
 
   private constructor(
     private readonly pair: PortPair,
@@ -90,6 +92,7 @@ export class Secondary {
     this.auth = auth;
     this.store = opts.store;
     this.log = opts.log ?? logger('secondary');
+    this.debug = this.log.isLevelEnabled('debug');
   }
 
   static async start(opts: SecondaryOptions): Promise<Secondary> {
@@ -385,7 +388,7 @@ export class Secondary {
   private synced(st: ZoneState, how: string): void {
     const z = this.store.get(st.origin);
     if (!st.synced) this.log.info({ zone: st.origin, serial: z?.serial, how }, 'zone synced');
-    else this.log.debug({ zone: st.origin, serial: z?.serial, how }, 'zone updated');
+    else if (this.debug) this.log.debug({ zone: st.origin, serial: z?.serial, how }, 'zone updated');
     st.synced = true;
     st.lastError = undefined;
     if (z) zoneSerial.set({ zone: st.origin, role: 'secondary' }, z.serial);

@@ -122,14 +122,16 @@ async function dnssyncRun(primary: Primary, n: number): Promise<{ row: PushRow; 
     };
     for (let i = 0; i < 20; i++) await fleet.allAt(ZONE, change());
     const lat: number[] = [];
+    const spread: [number, number][] = [];
     for (let i = 0; i < CHANGES; i++) {
       const t0 = now();
       const serial = change();
       const times = await fleet.allAt(ZONE, serial);
       lat.push(Math.max(...times) - t0);
+      if (process.env.PUSH_DEBUG) spread.push([Math.min(...times) - t0, pct(times, 50) - t0]);
     }
     await verifyAnswer(fleet.agents, `c${n}-${k}.${ZONE}`, `10.9.${(k >> 8) & 255}.${k & 255}`);
-    if (process.env.PUSH_DEBUG) process.stderr.write(`slowest changes (index:ms): ${lat.map((x, i) => [i, x] as const).sort((p, q) => q[1] - p[1]).slice(0, 12).map(([i, x]) => `${i}:${x.toFixed(1)}`).join(' ')}\n`);
+    if (process.env.PUSH_DEBUG) process.stderr.write(`slowest changes (index:first/median/last agent ms): ${lat.map((x, i) => [i, x] as const).sort((p, q) => q[1] - p[1]).slice(0, 12).map(([i, x]) => `${i}:${spread[i]?.[0].toFixed(1)}/${spread[i]?.[1].toFixed(1)}/${x.toFixed(1)}`).join(' ')}\n`);
     const s = summary(lat);
     const row = { agents: n, changes: CHANGES, p50Ms: s.p50, p99Ms: s.p99, maxMs: s.max };
 
