@@ -12,8 +12,13 @@ import { Rcode, sharedOpt } from './response.js';
 import { typeName } from '../dns/wire.js';
 
 const FLAG_AA = 0x0400;
+const FLAG_RA = 0x0080;
 
-export function encodeAuthoritative(q: Query, result: LookupResult, udpSize: number): EncodedAnswer {
+/**
+ * `recursionAvailable`: RA is the server's property, not the answer's (RFC 1035 4.1.1): an
+ * agent that forwards says so in its authoritative answers too, as BIND and unbound do.
+ */
+export function encodeAuthoritative(q: Query, result: LookupResult, udpSize: number, recursionAvailable = false): EncodedAnswer {
   let rcode: number = Rcode.NoError;
   let aa = true;
   let answer: readonly RR[] = [];
@@ -39,7 +44,7 @@ export function encodeAuthoritative(q: Query, result: LookupResult, udpSize: num
   }
   const opt = q.edns === undefined ? undefined : sharedOpt(udpSize, q.edns.dnssecOk);
   const question = { name: q.qname, type: typeName(q.qtype), class: 'IN' as const };
-  const flags = (aa ? FLAG_AA : 0) | rcode;
+  const flags = (aa ? FLAG_AA : 0) | (recursionAvailable ? FLAG_RA : 0) | rcode;
   const full = withOpt(encodeMessage(flags, question, answer, authority, additional), opt);
   const noAdditional = additional.length > 0 && full.length > 512 ? withOpt(encodeMessage(flags, question, answer, authority, []), opt) : undefined;
   return { full, noAdditional, questionEnd: q.questionEnd, truncated: undefined, opt, rcode };

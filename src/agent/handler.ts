@@ -72,7 +72,7 @@ export class QueryHandler {
 
     const zone = this.store.findZone(q.qname);
     if (zone !== undefined) {
-      const encoded = encodeAuthoritative(q, zone.lookup(q.qname, typeName(q.qtype)), this.opts.maxUdpSize);
+      const encoded = encodeAuthoritative(q, zone.lookup(q.qname, typeName(q.qtype)), this.opts.maxUdpSize, this.recursion());
       // The template's question must be the query's, byte for byte up to case, or patching
       // the name in would corrupt compression pointers; odd names are served unpatched.
       const cacheable = sameNameIgnoringCase(encoded.full, buf, q.questionEnd);

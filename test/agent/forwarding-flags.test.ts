@@ -5,6 +5,7 @@
  *  - CD goes upstream and keys the cache: bogus data fetched with CD=1 never reaches a CD=0
  *    client; AD (unbound validated) only for clients that set DO or AD (RFC 6840 5.7-5.9);
  *  - RD=0: answered from the cache, REFUSED when not cached (never sent upstream);
+ *  - RA: set in every answer of an agent that forwards, authoritative ones included;
  *  - a reply too big for the client's buffer: extra records left out without TC (RFC 2181 9),
  *    or TC=1 and the client's own TCP retry gets everything (kdig and dig, as they come).
  */
@@ -15,7 +16,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
-import { kdig, rawQuery, rcodeOf, udpExchange, type KdigAnswer } from './helpers.js';
+import { loadZoneFile } from '../../src/agent/zone-files.js';
+import { kdig, rawQuery, rcodeOf, udpExchange, writeZone, type KdigAnswer } from './helpers.js';
 import { startUnbound, type Unbound } from './unbound.js';
 
 const exec = promisify(execFile);
@@ -69,6 +71,9 @@ async function glueZone(dir: string): Promise<string> {
   return file;
 }
 
+/** A zone the agent serves itself. */
+const OWN_ZONE = '$TTL 300\nown.test. IN SOA ns.own.test. h.own.test. 1 3600 600 86400 60\nown.test. IN NS ns.own.test.\nns.own.test. IN A 192.0.2.5\n';
+
 let unbound: Unbound;
 let agent: Agent;
 let port: number;
@@ -91,6 +96,7 @@ beforeAll(async () => {
     ],
   });
   agent = await Agent.start({ listen: [{ host: AGENT, port: 0 }], upstreams: [{ host: UPSTREAM, port: unbound.port }], upstreamTimeoutMs: 1000 });
+  agent.store.set(await loadZoneFile(await writeZone(OWN_ZONE)));
   port = agent.addresses[0]?.port as number;
 });
 
@@ -174,6 +180,25 @@ describe('RD=0 (non-recursive) queries', () => {
     expect(hit.RA).toBe(1);
     expect(hit.answerRRs?.[0]?.['rdataA']).toBe('192.0.2.82');
     expect(await upstreamQueries()).toBe(before + 1);
+  });
+});
+
+describe('RA', () => {
+  it('is set in authoritative answers of an agent that forwards, and clear without upstreams', async () => {
+    for (const extra of [[], ['+norec']]) {
+      const own = await q(['ns.own.test', 'A', ...extra]);
+      expect([own.RCODE, own.AA, own.RA]).toEqual([0, 1, 1]);
+      const nx = await q(['nothere.own.test', 'A', ...extra]);
+      expect([nx.RCODE, nx.AA, nx.RA]).toEqual([3, 1, 1]);
+    }
+    const alone = await Agent.start({ listen: [{ host: AGENT, port: 0 }], upstreams: [] });
+    try {
+      alone.store.set(await loadZoneFile(await writeZone(OWN_ZONE)));
+      const own = await kdig(AGENT, alone.addresses[0]?.port as number, ['ns.own.test', 'A']);
+      expect([own.RCODE, own.AA, own.RA]).toEqual([0, 1, 0]);
+    } finally {
+      await alone.stop(500);
+    }
   });
 });
 
