@@ -63,6 +63,11 @@ function variant(edns: Edns | undefined): number {
   return edns === undefined ? 0 : edns.dnssecOk ? 2 : 1;
 }
 
+/** Not a closure inside parseQuery: that would be allocated for every query, answered or not. */
+function formErr(id: number, opcode: number, flagsHi: number, questionEnd: number): ParseResult {
+  return { kind: 'formerr', id, opcode, flagsHi, questionEnd };
+}
+
 export function parseQuery(buf: Buffer): ParseResult {
   const len = buf.length;
   if (len < 12) return DROP;
@@ -74,24 +79,23 @@ export function parseQuery(buf: Buffer): ParseResult {
   const an = buf.readUInt16BE(6);
   const ns = buf.readUInt16BE(8);
   const ar = buf.readUInt16BE(10);
-  const formerr = (questionEnd: number): ParseResult => ({ kind: 'formerr', id, opcode, flagsHi, questionEnd });
   // A query carries exactly one question (RFC 9619); NOTIFY/UPDATE may carry more sections,
   // but the service port refuses those anyway, so reading the question is all it needs.
-  if (qd !== 1) return formerr(12);
+  if (qd !== 1) return formErr(id, opcode, flagsHi, 12);
 
   // Question name: plain labels only (a compression pointer in the question has nothing to
   // point back to). Lower-cased into the scratch buffer as we go.
   let p = 12;
   let w = 0;
   for (;;) {
-    if (p >= len) return formerr(12);
+    if (p >= len) return formErr(id, opcode, flagsHi, 12);
     const l = buf[p] as number;
     if (l === 0) {
       p++;
       break;
     }
-    if (l > 63) return formerr(12);
-    if (p + 1 + l > len || w + l + 1 > 255) return formerr(12);
+    if (l > 63) return formErr(id, opcode, flagsHi, 12);
+    if (p + 1 + l > len || w + l + 1 > 255) return formErr(id, opcode, flagsHi, 12);
     if (w > 0) scratch[w++] = 0x2e;
     for (let i = p + 1, e = p + 1 + l; i < e; i++) {
       const c = buf[i] as number;
@@ -99,7 +103,7 @@ export function parseQuery(buf: Buffer): ParseResult {
     }
     p += 1 + l;
   }
-  if (p + 4 > len) return formerr(12);
+  if (p + 4 > len) return formErr(id, opcode, flagsHi, 12);
   const nameLen = w;
   const qtype = buf.readUInt16BE(p);
   const qclass = buf.readUInt16BE(p + 2);
@@ -108,33 +112,33 @@ export function parseQuery(buf: Buffer): ParseResult {
 
   let edns: Edns | undefined;
   if (opcode === Opcode.Query) {
-    if (an !== 0 || ns !== 0) return formerr(questionEnd);
+    if (an !== 0 || ns !== 0) return formErr(id, opcode, flagsHi, questionEnd);
     // The additional section of a query holds at most OPT (and TSIG, which the service port
     // does not verify; such a query is answered as if unsigned would be wrong, so FORMERR).
-    if (ar > 1) return formerr(questionEnd);
+    if (ar > 1) return formErr(id, opcode, flagsHi, questionEnd);
     if (ar === 1) {
       // OPT owner must be the root: one zero byte.
-      if (p + 11 > len || buf[p] !== 0) return formerr(questionEnd);
+      if (p + 11 > len || buf[p] !== 0) return formErr(id, opcode, flagsHi, questionEnd);
       const type = buf.readUInt16BE(p + 1);
-      if (type !== QTYPE_OPT) return formerr(questionEnd);
+      if (type !== QTYPE_OPT) return formErr(id, opcode, flagsHi, questionEnd);
       const size = buf.readUInt16BE(p + 3);
       const version = buf[p + 6] as number;
       const doBit = ((buf[p + 7] as number) & 0x80) !== 0;
       const rdlen = buf.readUInt16BE(p + 9);
-      if (p + 11 + rdlen !== len) return formerr(questionEnd);
+      if (p + 11 + rdlen !== len) return formErr(id, opcode, flagsHi, questionEnd);
       // Walk the options only to check their framing.
       let o = p + 11;
       const end = o + rdlen;
       while (o < end) {
-        if (o + 4 > end) return formerr(questionEnd);
+        if (o + 4 > end) return formErr(id, opcode, flagsHi, questionEnd);
         const olen = buf.readUInt16BE(o + 2);
         o += 4 + olen;
-        if (o > end) return formerr(questionEnd);
+        if (o > end) return formErr(id, opcode, flagsHi, questionEnd);
       }
       edns = { udpSize: Math.max(512, size), version, dnssecOk: doBit };
     } else if (p !== len) {
       // Trailing bytes after the question: not a well-formed message.
-      return formerr(questionEnd);
+      return formErr(id, opcode, flagsHi, questionEnd);
     }
   }
 
