@@ -139,16 +139,7 @@ interface Inflight {
   lastTo: number;
   /** Answered without a serial: the peer is transferring; a new change must not wait on it. */
   receipt: boolean;
-  /** Ends of the legs sent back to back, but the last (lastTo): acks on the way there. */
-  legEnds: number[];
 }
-
-/**
- * Legs sent back to back to a dnssync agent that is far behind: each is one datagram, so one
- * at a time would cap an agent at one datagram per round trip (about 17 A-record changes),
- * below a sustained 1,000 changes/s once round trips pass ~15 ms on a busy host.
- */
-const LEG_WINDOW = 4;
 
 interface Link {
   readonly agent: Agent;
@@ -535,7 +526,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private send(link: Link, attempt: number): void {
     const z = this.zones.get(link.origin);
     if (!z || this.closed) return;
-    const f: Inflight = link.inflight ?? { ids: new Set(), attempt, timer: undefined, lastFrom: undefined, lastTo: z.snapshot.serial, receipt: false, legEnds: [] };
+    const f: Inflight = link.inflight ?? { ids: new Set(), attempt, timer: undefined, lastFrom: undefined, lastTo: z.snapshot.serial, receipt: false };
     link.inflight = f;
     f.attempt = attempt;
     f.receipt = false;
@@ -545,40 +536,26 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     // A standard secondary reads only the serial a NOTIFY announces and ignores one it already
     // holds: a leg (announcing a serial short of the current one) could stall it there.
     if (n.kind === 'leg' && link.standard) n = this.notifyFor(z, undefined);
-    f.lastFrom = n.from;
-    f.legEnds = [];
-    this.transmit(link, z, f, n, id, attempt);
-    // A dnssync agent far behind gets the next legs at once: it applies them in order, and
-    // answers one whose base it does not hold yet (an earlier leg lost) with the serial it
-    // has, from which the next round starts.
-    for (let k = 1; k < LEG_WINDOW && n.kind === 'leg' && this.sharesSignature(link); k++) {
-      const next = this.notifyFor(z, n.to);
-      if (next.kind === 'plain') break;
-      f.legEnds.push(n.to);
-      n = next;
-      this.transmit(link, z, f, n, this.freeId(), attempt);
-    }
-    f.lastTo = n.to;
-    const delay = Math.min(this.retryMax, this.retryInitial * 2 ** attempt);
-    f.timer = setTimeout(() => this.send(link, attempt + 1), delay);
-    f.timer.unref();
-  }
-
-  private transmit(link: Link, z: Zone, f: Inflight, n: CachedNotify, id: number, attempt: number): void {
     const msg = this.sharesSignature(link) ? this.restamped(this.signedNotify(n), id) : this.auth.request(this.restamped({ wire: n.bytes }, id).wire);
+    const kind = n.kind;
+    f.lastFrom = n.from;
+    f.lastTo = n.to;
     // Keep earlier IDs of this outstanding change: a late ACK to a retransmission still counts.
-    if (f.ids.size >= 8 + LEG_WINDOW) {
+    if (f.ids.size >= 8) {
       const oldest = f.ids.values().next().value as number;
       f.ids.delete(oldest);
       this.sent.delete(oldest);
     }
     f.ids.add(id);
     this.sent.set(id, { link, mac: msg.mac });
-    notifiesSent.inc({ kind: n.kind });
+    notifiesSent.inc({ kind });
     if (attempt > 0) notifiesRetried.inc();
     // Guarded: the object would be built for every NOTIFY, a hundred per change, even unlogged.
-    if (this.debug) this.log.debug({ zone: link.origin, serial: z.snapshot.serial, agent: link.agent.id, kind: n.kind, attempt, from: n.from }, 'NOTIFY sent');
+    if (this.debug) this.log.debug({ zone: link.origin, serial: z.snapshot.serial, agent: link.agent.id, kind, attempt, from: f.lastFrom }, 'NOTIFY sent');
     this.pair.udp.send(msg.wire, link.agent.port, link.agent.host);
+    const delay = Math.min(this.retryMax, this.retryInitial * 2 ** attempt);
+    f.timer = setTimeout(() => this.send(link, attempt + 1), delay);
+    f.timer.unref();
   }
 
   /** The NOTIFY (ID 0, unsigned) for agents at serial `from`, encoded once per serial. */
@@ -713,15 +690,6 @@ export class Primary extends EventEmitter<PrimaryEvents> {
       this.commit(link.origin, z, [], [], z.params, serial);
       return;
     }
-    // On the way through legs sent back to back: wait for the rest (a stall is the timer's).
-    const at = f.legEnds.indexOf(serial);
-    if (at >= 0) {
-      f.legEnds.splice(0, at + 1);
-      f.timer?.refresh();
-      return;
-    }
-    // Still at the base of legs in flight: an earlier leg was lost; the timer resends.
-    if (f.legEnds.length > 0 && f.lastFrom === serial) return;
     // Behind. If we already offered a diff from exactly this serial (or a plain NOTIFY) and it
     // is still here, it is pulling or failing: let the backoff pace us. Else catch up at once.
     if (f.lastTo === z.snapshot.serial && (f.lastFrom === serial || f.lastFrom === undefined)) return;

@@ -226,10 +226,6 @@ export class Secondary {
       needPull = !this.applyNotifyDiff(st, current, diff);
     } else if (current && announced !== undefined && !serialGt(announced, current.serial)) {
       needPull = false; // already there (a retransmission, or a diff we applied meanwhile)
-    } else if (diff && current && serialGt(diff.fromSerial, current.serial)) {
-      // A later leg of a catch-up sent back to back, ahead of one not (yet) here: our answer
-      // tells the primary where we are and it resends from there; no transfer needed.
-      needPull = false;
     }
     if (!needPull) return this.notifyAnswer(p, origin, a);
     const pulled = this.sync(st, diff ? 'notify (diff base differs)' : 'notify', announced);
