@@ -234,6 +234,7 @@ async function main(): Promise<void> {
       isNotFound: () => false,
       emitEvent: () => undefined,
       agentSyncPort: syncPort,
+      ...(process.env['BENCH_MIN_FLUSH_MS'] ? { minFlushIntervalMs: Number(process.env['BENCH_MIN_FLUSH_MS']) } : {}),
       statusQps: 100_000,
       statusBurst: 100_000,
     });
