@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AGENT_V8_FLAGS, REEXEC_MARK, v8FlagsToAdd } from './v8-defaults.js';
+import { AGENT_V8_FLAGS, envDefaults, REEXEC_MARK, v8FlagsToAdd } from './v8-defaults.js';
 
 describe('agent V8 defaults', () => {
   it('adds every flag when none is given', () => {
@@ -15,5 +15,10 @@ describe('agent V8 defaults', () => {
   it('does nothing once applied or when turned off', () => {
     expect(v8FlagsToAdd([], { [REEXEC_MARK]: '--optimize-for-size' })).toEqual([]);
     expect(v8FlagsToAdd([], { DNSSYNC_V8_DEFAULTS: '0' })).toEqual([]);
+  });
+
+  it("sets glibc's arena count only where the operator did not", () => {
+    expect(envDefaults({})).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(envDefaults({ MALLOC_ARENA_MAX: '8' })).toEqual({});
   });
 });
