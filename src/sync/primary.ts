@@ -168,6 +168,9 @@ interface Sent {
   readonly mac: Buffer | undefined;
 }
 
+/** Most records (condensed) an agent may be behind and still catch up by legs. */
+const LEG_MAX_RECORDS = 512;
+
 /** Smallest possible resource record on the wire. */
 const MIN_RR_WIRE = 11;
 
@@ -587,6 +590,9 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private legNotify(z: Zone, from: number): CachedNotify | undefined {
     const room = this.stepRoom(z);
     if (room <= 0) return undefined;
+    // Legs go one per round trip; an agent further behind than a few of them catches up
+    // sooner with one IXFR (a plain NOTIFY), which carries any amount per round trip.
+    if (z.journal.diffWithin(from, LEG_MAX_RECORDS) === TOO_LARGE) return undefined;
     const diff = z.journal.diffPrefix(from, room, inZoneLength(z.snapshot.origin));
     return diff && this.fitting(diff);
   }
