@@ -5,8 +5,8 @@
  * still throws is counted and dropped rather than taking the process down.
  */
 import dgram from 'node:dgram';
-import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
-import { isIP, isIPv6 } from 'node:net';
+import { literalLookup } from '../dns/literal-lookup.js';
+import { isIPv6 } from 'node:net';
 import type { QueryHandler } from './handler.js';
 import type { InflightTracker } from './inflight.js';
 import { logger } from '../observability/logger.js';
@@ -19,24 +19,6 @@ export interface UdpListener {
   /** Stop answering new datagrams (in-flight answers still go out). */
   stopReceiving(): void;
   close(): Promise<void>;
-}
-
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
-
-/**
- * dgram resolves every send's address through `lookup`, and the default one defers even an
- * IP literal to process.nextTick (a closure, a tick and a regex per reply). Replies go to
- * rinfo.address, always a literal, so those resolve on the spot; anything else (a bind host
- * name) still goes through dns.lookup.
- */
-function literalLookup(address: string, options: LookupOneOptions | number, callback: LookupCallback): void {
-  const family = isIP(address);
-  if (family !== 0) {
-    callback(null, address, family);
-    return;
-  }
-  const opts: LookupOneOptions = typeof options === 'number' ? { family: options } : options;
-  dnsLookup(address, opts, callback);
 }
 
 export async function listenUdp(host: string, port: number, handler: QueryHandler, inflight: InflightTracker, reusePort: boolean): Promise<UdpListener> {

@@ -5,8 +5,7 @@
  */
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
-import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
-import { isIP } from 'node:net';
+import { literalLookup } from '../dns/literal-lookup.js';
 
 export interface PortPair {
   readonly udp: UdpSocket;
@@ -18,23 +17,6 @@ export interface PortPair {
 export interface PairHandlers {
   readonly udp: (msg: Buffer, rinfo: RemoteInfo) => void;
   readonly tcp: (socket: TcpSocket) => void;
-}
-
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
-
-/**
- * dgram resolves every send's address through `lookup`, and the default one defers even an
- * IP literal to process.nextTick. NOTIFYs go to agents' pod IPs and answers to rinfo.address,
- * always literals, so those resolve on the spot (a hundred NOTIFYs per change each skip a
- * tick and a closure); anything else still goes through dns.lookup. (Same as agent/udp.ts.)
- */
-function literalLookup(address: string, options: LookupOneOptions | number, callback: LookupCallback): void {
-  const family = isIP(address);
-  if (family !== 0) {
-    callback(null, address, family);
-    return;
-  }
-  dnsLookup(address, typeof options === 'number' ? { family: options } : options, callback);
 }
 
 function listenTcp(server: Server, host: string, port: number): Promise<number> {
