@@ -162,14 +162,18 @@ export class Journal {
       const keys = (e.keys ??= { deleted: e.diff.deleted.map(identity), added: e.diff.added.map(identity) });
       // Try the step on copies' worth of bookkeeping: note what it changes, undo if over.
       const undo: [Map<string, RR>, string, RR | undefined][] = [];
-      const put = (m: Map<string, RR>, k2: string, rr: RR | undefined): void => {
-        undo.push([m, k2, m.get(k2)]);
+      // Sets (or with undefined, removes) one entry and keeps `used` in step.
+      const set = (m: Map<string, RR>, k2: string, rr: RR | undefined): void => {
         const before = m.get(k2);
         if (before) used -= size(before);
         if (rr) {
           m.set(k2, rr);
           used += size(rr);
         } else m.delete(k2);
+      };
+      const put = (m: Map<string, RR>, k2: string, rr: RR | undefined): void => {
+        undo.push([m, k2, m.get(k2)]);
+        set(m, k2, rr);
       };
       e.diff.deleted.forEach((rr, n) => {
         const key = keys.deleted[n] as string;
@@ -184,12 +188,7 @@ export class Journal {
       if (used > budget) {
         for (let u = undo.length - 1; u >= 0; u--) {
           const [m, key, rr] = undo[u] as [Map<string, RR>, string, RR | undefined];
-          const now = m.get(key);
-          if (now) used -= size(now);
-          if (rr) {
-            m.set(key, rr);
-            used += size(rr);
-          } else m.delete(key);
+          set(m, key, rr);
         }
         break;
       }
