@@ -2,8 +2,13 @@
  * The metrics/health listener: /metrics (Prometheus), /healthz (process alive) and
  * /readyz (the caller's readiness check, with its reason when not ready).
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { registry } from './metrics.js';
+
+// Not `import … from 'node:http'`: an ES import of that built-in builds a namespace of all its
+// exports, which runs the lazy getters for http.WebSocket & co. and loads undici — 13-14 MB
+// of RSS in every agent (measured: bare Node 41 MB, + ES import of node:http 59 MB, + this 45 MB).
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface Readiness {
   /** Undefined when ready; otherwise the reason, shown in the /readyz body. */
