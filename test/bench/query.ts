@@ -17,8 +17,13 @@
  * of --seconds/rounds each, and each number reported is the median over the rounds; the
  * per-round QPS and p99 are kept in the JSON.
  *
- * --threads sets the agent's --workers, unbound's num-threads and dnsperf's -T; dnsmasq is
- * single-threaded by design.
+ * Two more rows put the agent's figures in context: the agent with Node's own V8 heap
+ * settings (DNSSYNC_V8_DEFAULTS=0: lower tail latency, more memory), and the floor of Node's
+ * UDP path — a server that does no DNS work (dgram-floor.ts), run with the agent's V8 flags,
+ * authoritative workload only. No Node program can answer faster than that floor.
+ *
+ * --threads sets the agent's --workers, unbound's num-threads and dnsperf's -T; dnsmasq and
+ * the floor are single-threaded.
  *
  * Writes test/bench/results/query.json (query-threadsN.json for --threads N > 1) and prints
  * a table.
@@ -31,6 +36,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureLoopback, freePort, rawQuery, udpExchange } from '../agent/helpers.js';
 import { startUnbound, type Unbound } from '../agent/unbound.js';
+import { AGENT_V8_FLAGS, envDefaults } from '../../src/agent/v8-defaults.js';
 import { waitFor } from '../util/wait.js';
 
 const exec = promisify(execFile);
@@ -50,8 +56,9 @@ const RECORDS = 10_000;
 const FWD_NAMES = 1_000;
 const RSS_RECORDS = 100_000;
 
-const IP = { agent: '127.0.11.1', unbound: '127.0.11.2', dnsmasq: '127.0.11.3', upstream: '127.0.11.4', rss: '127.0.11.5' };
+const IP = { agent: '127.0.11.1', unbound: '127.0.11.2', dnsmasq: '127.0.11.3', upstream: '127.0.11.4', rss: '127.0.11.5', agentNodeDefaults: '127.0.11.6', floor: '127.0.11.7' };
 const MAIN = 'dist/src/cli/main.js';
+const FLOOR = 'dist/test/bench/dgram-floor.js';
 
 interface Run {
   qps: number;
@@ -154,6 +161,11 @@ function rssKb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 }
 
+/** RSS without file-backed pages: what the process allocated, not the node binary's code it touched. */
+function anonRssKb(pid: number): number {
+  return Number(/RssAnon:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+}
+
 function stop(p: ChildProcess): Promise<void> {
   if (p.exitCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -184,12 +196,24 @@ async function main(): Promise<void> {
     unbounds.push(upstream);
     const up = `${IP.upstream}@${upstream.port}`;
 
-    // The agent.
-    const agentPort = await freePort(IP.agent);
-    const agent = spawn(process.execPath, [MAIN, 'agent', '--listen', `${IP.agent}:${agentPort}`, '--zone-file', zoneFile, '--upstream', `${IP.upstream}:${upstream.port}`, '--workers', String(THREADS), '--log-level', 'warn'], {
-      stdio: 'inherit',
-    });
-    procs.push(agent);
+    // The agent, as it starts by default (its own lean V8 heap settings, v8-defaults.ts), and
+    // a second one with Node's V8 defaults (DNSSYNC_V8_DEFAULTS=0): the memory/tail trade.
+    const startAgent = async (ip: string, env: Record<string, string>): Promise<{ port: number; proc: ChildProcess }> => {
+      const port = await freePort(ip);
+      const proc = spawn(process.execPath, [MAIN, 'agent', '--listen', `${ip}:${port}`, '--zone-file', zoneFile, '--upstream', `${IP.upstream}:${upstream.port}`, '--workers', String(THREADS), '--log-level', 'warn'], {
+        stdio: 'inherit',
+        env: { ...process.env, ...env },
+      });
+      procs.push(proc);
+      return { port, proc };
+    };
+    const { port: agentPort, proc: agent } = await startAgent(IP.agent, {});
+    const { port: agentNodeDefaultsPort } = await startAgent(IP.agentNodeDefaults, { DNSSYNC_V8_DEFAULTS: '0' });
+
+    // The floor: Node's UDP path with no DNS work, under the agent's V8 settings.
+    const floorPort = await freePort(IP.floor);
+    const floor = spawn(process.execPath, [...AGENT_V8_FLAGS, FLOOR, IP.floor, String(floorPort)], { stdio: 'inherit', env: { ...process.env, ...envDefaults(process.env) } });
+    procs.push(floor);
 
     // unbound serving the same records as local-data, forwarding fwd.bench.
     const unbound = await startUnbound({
@@ -227,23 +251,25 @@ async function main(): Promise<void> {
     );
     procs.push(dnsmasq);
 
-    const servers = [
+    const servers: { server: string; host: string; port: number; threads: number; authOnly?: boolean }[] = [
       { server: 'dnssync agent', host: IP.agent, port: agentPort, threads: THREADS },
+      { server: 'dnssync agent, Node V8 defaults', host: IP.agentNodeDefaults, port: agentNodeDefaultsPort, threads: THREADS },
+      { server: 'Node dgram floor (no DNS work)', host: IP.floor, port: floorPort, threads: 1, authOnly: true },
       { server: 'unbound', host: IP.unbound, port: unbound.port, threads: THREADS },
       { server: 'dnsmasq', host: IP.dnsmasq, port: dnsmasqPort, threads: 1 },
     ];
     for (const s of servers) {
       await waitAnswering(s.host, s.port, 'h1.bench.test');
       // Warm the forwarding caches: every fwd name once.
-      await dnsperf(s.host, s.port, fwdQueries, ['-n', '1', '-q', '50']);
+      if (s.authOnly !== true) await dnsperf(s.host, s.port, fwdQueries, ['-n', '1', '-q', '50']);
     }
     const runs = servers.map(() => ({ authoritative: [] as Run[], forwarded: [] as Run[] }));
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [i, s] of servers.entries()) {
         const r = runs[i] as (typeof runs)[number];
-        process.stderr.write(`[bench] round ${round}/${ROUNDS} ${s.server}: authoritative, forwarded (cached)\n`);
+        process.stderr.write(`[bench] round ${round}/${ROUNDS} ${s.server}: authoritative${s.authOnly === true ? '' : ', forwarded (cached)'}\n`);
         r.authoritative.push(await measure(s.host, s.port, authQueries));
-        r.forwarded.push(await measure(s.host, s.port, fwdQueries));
+        if (s.authOnly !== true) r.forwarded.push(await measure(s.host, s.port, fwdQueries));
       }
     }
     const results: ServerResult[] = servers.map((s, i) => ({
@@ -262,7 +288,7 @@ async function main(): Promise<void> {
     writeFileSync(bigZone, zoneText(RSS_RECORDS, 'big.test'));
     const bigQueries = join(dir, 'big.txt');
     writeFileSync(bigQueries, shuffled(Array.from({ length: RSS_RECORDS }, (_, i) => `h${i}.big.test A`)).join('\n') + '\n');
-    const memory = async (env: Record<string, string>, zone: boolean): Promise<{ rssKb: number; loadMs: number }> => {
+    const memory = async (env: Record<string, string>, zone: boolean): Promise<{ rssKb: number; anonKb: number; loadMs: number }> => {
       const rssPort = await freePort(IP.rss);
       const big = spawn(process.execPath, [MAIN, 'agent', '--listen', `${IP.rss}:${rssPort}`, ...(zone ? ['--zone-file', bigZone] : []), '--log-level', 'warn'], {
         stdio: 'inherit',
@@ -279,8 +305,9 @@ async function main(): Promise<void> {
       // Touch every name once so the answer cache is full too.
       if (zone) await dnsperf(IP.rss, rssPort, bigQueries, ['-n', '1', '-q', '100']);
       const rss = rssKb(big.pid as number);
+      const anonKb = anonRssKb(big.pid as number);
       await stop(big);
-      return { rssKb: rss, loadMs };
+      return { rssKb: rss, anonKb, loadMs };
     };
     const memIdle = await memory({}, false);
     const mem100k = await memory({}, true);
@@ -303,7 +330,18 @@ async function main(): Promise<void> {
       settings: { seconds: SECONDS, rounds: ROUNDS, roundSeconds: ROUND_SECONDS, threads: THREADS, latencyRateQps: RATE, records: RECORDS, forwardedNames: FWD_NAMES },
       results,
       ratios,
-      agentMemory: { rssKbIdle: memIdle.rssKb, rssKb10kRecords: agentRss10k, rssKb100kRecords: agentRss100k, load100kMs: loadMs, rssKb100kRecordsNodeDefaults: mem100kNodeDefaults.rssKb },
+      agentMemory: {
+        rssKbIdle: memIdle.rssKb,
+        rssKb10kRecords: agentRss10k,
+        rssKb100kRecords: agentRss100k,
+        load100kMs: loadMs,
+        rssKb100kRecordsNodeDefaults: mem100kNodeDefaults.rssKb,
+        // The rest of VmRSS is file-backed: pages of the node binary's code and data this
+        // process touched (~35 MB for a bare `node -e`), shared with every node process.
+        anonRssKbIdle: memIdle.anonKb,
+        anonRssKb100kRecords: mem100k.anonKb,
+        anonRssKb100kRecordsNodeDefaults: mem100kNodeDefaults.anonKb,
+      },
       targets: {
         authQpsAtLeastUnbound: (ratios[0]?.authQpsVsUnbound ?? 0) >= 1,
         authP99AtMost2xUnbound: (ratios[0]?.authP99VsUnbound ?? Infinity) <= 2,
@@ -327,7 +365,8 @@ async function main(): Promise<void> {
     process.stdout.write(rows.join('\n') + '\n');
     process.stdout.write(
       `agent RSS: ${f(memIdle.rssKb / 1024, 1)} MB idle; ${f(agentRss10k / 1024, 1)} MB with ${RECORDS} records after the runs; ${f(agentRss100k / 1024, 1)} MB with ${RSS_RECORDS} records (loaded in ${loadMs} ms, every name queried once), ` +
-        `${f(mem100kNodeDefaults.rssKb / 1024, 1)} MB with Node's V8 defaults (DNSSYNC_V8_DEFAULTS=0)\n`,
+        `${f(mem100kNodeDefaults.rssKb / 1024, 1)} MB with Node's V8 defaults (DNSSYNC_V8_DEFAULTS=0); ` +
+        `anonymous RSS ${f(memIdle.anonKb / 1024, 1)} / ${f(mem100k.anonKb / 1024, 1)} / ${f(mem100kNodeDefaults.anonKb / 1024, 1)} MB\n`,
     );
     process.stdout.write(
       `medians of ${ROUNDS} interleaved rounds; latency percentiles at ${RATE} queries/s offered, QPS closed-loop, ${ROUND_SECONDS} s each per round, dnsperf -T ${THREADS}\n`,
