@@ -8,6 +8,7 @@
  * question in front of it: same name, so same length, so every compression pointer still
  * lands where it did, and pointers to the question now echo the client's case.
  */
+import { skipWireName, WireNameError } from '../dns/wire-names.js';
 
 export class UpstreamMessageError extends Error {
   override readonly name = 'UpstreamMessageError';
@@ -40,19 +41,13 @@ export interface ScannedResponse {
   readonly negative: boolean;
 }
 
+/** The shared wire-name walk, its errors as this module's. */
 function skipName(buf: Buffer, p: number): number {
-  for (let hops = 0; hops < 128; hops++) {
-    if (p >= buf.length) throw new UpstreamMessageError('name runs past the end');
-    const l = buf[p] as number;
-    if (l === 0) return p + 1;
-    if ((l & 0xc0) === 0xc0) {
-      if (p + 2 > buf.length) throw new UpstreamMessageError('pointer runs past the end');
-      return p + 2;
-    }
-    if (l > 63) throw new UpstreamMessageError('bad label length');
-    p += 1 + l;
+  try {
+    return skipWireName(buf, p);
+  } catch (err) {
+    throw err instanceof WireNameError ? new UpstreamMessageError(err.message) : err;
   }
-  throw new UpstreamMessageError('name too long');
 }
 
 /**

@@ -6,6 +6,7 @@
  * (which could change compression or case) would break interoperability with BIND and Knot.
  */
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { readWireName, skipWireName, WireNameError } from './wire-names.js';
 
 export const TSIG_TYPE = 250;
 const CLASS_ANY = 255;
@@ -163,46 +164,6 @@ function encodeName(name: string): Buffer {
 
 class Malformed extends Error {}
 
-/** Reads a possibly compressed name; returns it (canonical) and the offset after it. */
-function readName(buf: Uint8Array, offset: number): { name: string; end: number } {
-  const labels: string[] = [];
-  let o = offset;
-  let end = -1;
-  let hops = 0;
-  for (;;) {
-    if (o >= buf.length) throw new Malformed('name runs past the end');
-    const len = buf[o] as number;
-    if (len === 0) {
-      if (end < 0) end = o + 1;
-      break;
-    }
-    if ((len & 0xc0) === 0xc0) {
-      if (o + 1 >= buf.length) throw new Malformed('truncated pointer');
-      if (end < 0) end = o + 2;
-      o = ((len & 0x3f) << 8) | (buf[o + 1] as number);
-      if (++hops > 64) throw new Malformed('pointer loop');
-      continue;
-    }
-    if ((len & 0xc0) !== 0) throw new Malformed('bad label type');
-    if (o + 1 + len > buf.length) throw new Malformed('label runs past the end');
-    labels.push(Buffer.from(buf.subarray(o + 1, o + 1 + len)).toString('latin1').toLowerCase());
-    o += 1 + len;
-  }
-  return { name: labels.join('.'), end };
-}
-
-function skipName(buf: Uint8Array, offset: number): number {
-  let o = offset;
-  for (;;) {
-    if (o >= buf.length) throw new Malformed('name runs past the end');
-    const len = buf[o] as number;
-    if (len === 0) return o + 1;
-    if ((len & 0xc0) === 0xc0) return o + 2;
-    if ((len & 0xc0) !== 0) throw new Malformed('bad label type');
-    o += 1 + len;
-  }
-}
-
 function u16(buf: Uint8Array, o: number): number {
   if (o + 2 > buf.length) throw new Malformed('truncated');
   return ((buf[o] as number) << 8) | (buf[o + 1] as number);
@@ -239,11 +200,11 @@ export function findTsig(msg: Uint8Array): TsigRecord | undefined {
     const ar = u16(msg, 10);
     if (ar === 0) return undefined;
     let o = 12;
-    for (let i = 0; i < qd; i++) o = skipName(msg, o) + 4;
+    for (let i = 0; i < qd; i++) o = skipWireName(msg, o) + 4;
     const total = an + ns + ar;
     for (let i = 0; i < total; i++) {
       const start = o;
-      o = skipName(msg, o);
+      o = skipWireName(msg, o);
       const type = u16(msg, o);
       const rdlen = u16(msg, o + 8);
       const rdStart = o + 10;
@@ -252,8 +213,8 @@ export function findTsig(msg: Uint8Array): TsigRecord | undefined {
       if (type === TSIG_TYPE) {
         if (i !== total - 1) throw new TsigError('FORMERR', 'TSIG is not the last record');
         if (u16(msg, o + 2) !== CLASS_ANY) throw new TsigError('FORMERR', 'TSIG class is not ANY');
-        const keyName = readName(msg, start).name;
-        const alg = readName(msg, rdStart);
+        const keyName = readWireName(msg, start).name;
+        const alg = readWireName(msg, rdStart);
         let p = alg.end;
         const timeSigned = u48(msg, p);
         const fudge = u16(msg, p + 6);
@@ -275,7 +236,7 @@ export function findTsig(msg: Uint8Array): TsigRecord | undefined {
     }
     return undefined;
   } catch (err) {
-    if (err instanceof Malformed) throw new TsigError('FORMERR', err.message);
+    if (err instanceof Malformed || err instanceof WireNameError) throw new TsigError('FORMERR', err.message);
     throw err;
   }
 }

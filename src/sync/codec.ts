@@ -9,6 +9,7 @@ import type { RR } from '../dns/rr.js';
 import { canonicalRR, type SoaRdata } from '../dns/rdata.js';
 import { nameCodec, rdataCodec } from '../dns/packet-codecs.js';
 import type { ZoneDiff } from '../zone/types.js';
+import { readWireName, WireNameError } from '../dns/wire-names.js';
 
 export const OPCODE_QUERY = 0;
 export const OPCODE_NOTIFY = 4;
@@ -148,35 +149,20 @@ export function encodedLength(rr: RR): number {
   return nameCodec.encodingLength(rr.name) + 10 + rdataCodec(rr.type).encodingLength(rr.data) - 2;
 }
 
-/** Reads a possibly compressed name at `offset` (lower-case, no trailing dot) and where it ends. */
-function readWireName(msg: Uint8Array, offset: number): { name: string; end: number } {
-  let name = '';
-  let o = offset;
-  let end = -1;
-  for (let hops = 0; ; ) {
-    const len = msg[o];
-    if (len === undefined) throw new MessageError('name runs past the end');
-    if (len === 0) break;
-    if ((len & 0xc0) === 0xc0) {
-      if (o + 1 >= msg.length) throw new MessageError('truncated pointer');
-      if (end < 0) end = o + 2;
-      o = ((len & 0x3f) << 8) | (msg[o + 1] as number);
-      if (++hops > 64) throw new MessageError('pointer loop');
-      continue;
-    }
-    if ((len & 0xc0) !== 0 || o + 1 + len > msg.length) throw new MessageError('bad label');
-    const label = Buffer.from(msg.buffer, msg.byteOffset + o + 1, len).toString('latin1').toLowerCase();
-    name = name === '' ? label : `${name}.${label}`;
-    o += 1 + len;
+/** The shared wire-name reader, its errors as this module's. */
+function readName(msg: Uint8Array, offset: number): { name: string; end: number } {
+  try {
+    return readWireName(msg, offset);
+  } catch (err) {
+    throw err instanceof WireNameError ? new MessageError(err.message) : err;
   }
-  return { name, end: end < 0 ? o + 1 : end };
 }
 
 function skipQuestionsAndRead(msg: Uint8Array): number {
   if (msg.length < 12) throw new MessageError('message shorter than a header');
   const qd = ((msg[4] as number) << 8) | (msg[5] as number);
   let o = 12;
-  for (let i = 0; i < qd; i++) o = readWireName(msg, o).end + 4;
+  for (let i = 0; i < qd; i++) o = readName(msg, o).end + 4;
   return o;
 }
 
@@ -190,7 +176,7 @@ export function answerSoaSerial(msg: Uint8Array, origin: string): number | undef
   const an = msg.length >= 12 ? ((msg[6] as number) << 8) | (msg[7] as number) : 0;
   let o = skipQuestionsAndRead(msg);
   for (let i = 0; i < an; i++) {
-    const owner = readWireName(msg, o);
+    const owner = readName(msg, o);
     o = owner.end;
     if (o + 10 > msg.length) throw new MessageError('record runs past the end');
     const type = ((msg[o] as number) << 8) | (msg[o + 1] as number);
@@ -199,7 +185,7 @@ export function answerSoaSerial(msg: Uint8Array, origin: string): number | undef
     const rd = o + 10;
     if (rd + rdlen > msg.length) throw new MessageError('rdata runs past the end');
     if (type === 6 && cls === 1 && owner.name === origin) {
-      const serialAt = readWireName(msg, readWireName(msg, rd).end).end;
+      const serialAt = readName(msg, readName(msg, rd).end).end;
       if (serialAt + 20 > rd + rdlen) throw new MessageError('short SOA rdata');
       return Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength).readUInt32BE(serialAt);
     }
