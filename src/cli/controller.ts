@@ -17,6 +17,7 @@ import { LeaseClient } from '../k8s/lease.js';
 import { customLister, namespaceLister, podLister } from '../k8s/lists.js';
 import { StatusClient, type ResourceRef } from '../k8s/status.js';
 import { startHealthServer } from '../observability/health.js';
+import { registerGcMetric } from '../observability/metrics.js';
 import { LOG_LEVELS, configureLogger } from '../observability/logger.js';
 import { loadTsigKeys } from './tsig-key.js';
 import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
@@ -58,6 +59,7 @@ export async function run(argv: string[]): Promise<void> {
   const flags = parseFlags(FLAGS, argv);
   const identity = get.str(flags, 'identity') ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
   const root = configureLogger(get.str(flags, 'log-level') ?? 'info', { identity });
+  registerGcMetric();
   const log = root.child({ component: 'controller' });
   const keys = loadTsigKeys(get.str(flags, 'tsig-key-file'));
   if (keys.length === 0) log.warn('no --tsig-key-file: NOTIFYs and transfers are not signed, agents that require TSIG will refuse them');

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { counter, registry } from './metrics.js';
+import { counter, registerGcMetric, registry } from './metrics.js';
 
 function sample(text: string, name: string): number {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
@@ -18,7 +18,8 @@ describe('metrics registry', () => {
     for (const n of ['process_resident_memory_bytes', 'process_start_time_seconds', 'process_open_fds', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_version_info']) {
       expect(text, n).toMatch(new RegExp(`^dnssync_process_${n}[ {]`, 'm'));
     }
-    expect(text).toMatch(/^# TYPE dnssync_process_nodejs_gc_duration_seconds histogram$/m);
+    // GC durations are opt-in (a PerformanceObserver on every collection costs the agent tail latency).
+    expect(text).not.toMatch(/nodejs_gc_duration_seconds/);
     const user = sample(text, 'dnssync_process_process_cpu_user_seconds_total');
     const system = sample(text, 'dnssync_process_process_cpu_system_seconds_total');
     const total = sample(text, 'dnssync_process_process_cpu_seconds_total');
@@ -27,6 +28,13 @@ describe('metrics registry', () => {
     // Counters only go up: a second scrape adds the CPU used in between.
     const again = sample(await registry.metrics(), 'dnssync_process_process_cpu_seconds_total');
     expect(again).toBeGreaterThanOrEqual(total);
+  });
+
+  it('adds GC durations when a process asks for them, once', async () => {
+    registerGcMetric();
+    registerGcMetric();
+    const text = await registry.metrics();
+    expect(text.match(/^# TYPE dnssync_process_nodejs_gc_duration_seconds histogram$/gm)).toHaveLength(1);
   });
 
   it('returns the same metric for a second registration and refuses names outside dnssync_', async () => {

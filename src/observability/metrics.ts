@@ -26,7 +26,14 @@ export type Histogram<L extends string = string> = HistogramT<L>;
 
 const PROCESS_PREFIX = 'dnssync_process_';
 
-/** prom-client's default metrics but the CPU one, by file (see above). */
+/**
+ * prom-client's default metrics but two, by file (see above): the CPU one (ours, below) and
+ * the GC one, `nodejs_gc_duration_seconds`, which is opt-in through registerGcMetric(). It
+ * subscribes a PerformanceObserver to every collection, and the agent runs a young-generation
+ * collection every ~50 ms at 20,000 QPS: measured on a Node UDP server doing no DNS work,
+ * that observer alone took the p99 at 20k QPS from ~0.1 ms to 0.17-0.29 ms. The controller,
+ * which has no such budget, registers it.
+ */
 const DEFAULT_METRICS = [
   'processStartTime',
   'osMemoryHeap',
@@ -39,7 +46,6 @@ const DEFAULT_METRICS = [
   'heapSizeAndUsed',
   'heapSpacesSizeAndUsed',
   'version',
-  'gc',
 ] as const;
 
 type DefaultMetric = (registry: RegistryT, config: { prefix: string; eventLoopMonitoringPrecision: number }) => void;
@@ -49,6 +55,14 @@ for (const name of DEFAULT_METRICS) {
   (load(`prom-client/lib/metrics/${name}.js`) as DefaultMetric)(registry, { prefix: PROCESS_PREFIX, eventLoopMonitoringPrecision: 10 });
 }
 registerCpuCounters(registry);
+
+let gcMetric = false;
+/** nodejs_gc_duration_seconds (prom-client's), for processes that can afford it; once. */
+export function registerGcMetric(): void {
+  if (gcMetric) return;
+  gcMetric = true;
+  (load('prom-client/lib/metrics/gc.js') as DefaultMetric)(registry, { prefix: PROCESS_PREFIX, eventLoopMonitoringPrecision: 10 });
+}
 
 /** process_cpu_{user,system,}_seconds_total, advanced by the CPU time used since the last scrape. */
 function registerCpuCounters(reg: RegistryT): void {
