@@ -20,15 +20,14 @@
  *   young generation at ~1 MiB whatever the semi-space flags say (measured: with
  *   --min/--max-semi-space-size=8 beside it the new space stays at 1-2 MiB).
  *
- * Where the tail latency comes from (measured at 20,000 QPS, test/bench/dgram-floor.ts as
- * the reference): a Node UDP server doing no DNS work has a p99 of ~0.08-0.14 ms under
- * these flags; the same server with the agent's modules and a 10,000-record zone merely
- * loaded, not used, 0.23-0.34 ms — the agent's own query path adds little. The collector's
- * periodic full collections cost in proportion to the heap, and these flags run them
- * often. Turning off the memory reducer, compaction, bytecode flushing or Maglev changed
- * nothing measurable. The alternative that does buy the tail back, a young generation fixed
- * at 2 × 8 MiB without --optimize-for-size (p99 0.08-0.11 ms), costs 126-132 MB RSS with
- * 100,000 records; Node's defaults ~220 MB.
+ * What these cost in tail latency (measured at 20,000 QPS, test/bench/dgram-floor.ts as the
+ * reference): a Node UDP server doing no DNS work has a p99 of ~0.08-0.16 ms with or
+ * without them, and so does the agent now that no PerformanceObserver watches every
+ * collection (see observability/metrics.ts: with prom-client's GC metric the agent's p99
+ * was 0.24-0.5 ms under these flags). Memory-reducing full collections every few seconds
+ * still show in the p99.9 (2-4 ms pauses with a 10,000-record zone). A young generation
+ * fixed at 2 × 8 MiB without --optimize-for-size costs 126-132 MB RSS with 100,000
+ * records; Node's defaults ~220 MB.
  *
  * The re-executed process also gets MALLOC_ARENA_MAX=2 (unless set): glibc gives every
  * thread that mallocs (V8's GC helpers, libuv's pool) its own arena, whose freed chunks
