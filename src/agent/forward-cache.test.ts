@@ -29,6 +29,17 @@ describe('ForwardCache', () => {
     expect(c.get('a', 2)).toBeDefined();
   });
 
+  it('gives served entries a second chance, but walks at most 16 of them per eviction', () => {
+    const c = new ForwardCache({ ...opts, maxEntries: 40 });
+    for (let i = 0; i < 40; i++) c.put(`k${i}`, scanned(100), 0);
+    for (let i = 0; i < 40; i++) expect(c.get(`k${i}`, 1)).toBeDefined();
+    c.put('new', scanned(100), 1);
+    expect(c.entries).toBe(40);
+    // k0..k15 were moved to the recent end with their flags cleared; k16 went.
+    expect(c.get('k16', 2)).toBeUndefined();
+    for (const k of ['k0', 'k15', 'k17', 'k39', 'new']) expect(c.get(k, 2), k).toBeDefined();
+  });
+
   it('stays within its byte bound', () => {
     const c = new ForwardCache({ ...opts, maxEntries: 1000, maxBytes: 2000 });
     for (let i = 0; i < 50; i++) c.put(`k${i}`, scanned(100, 300), 0);

@@ -23,6 +23,8 @@ export interface CacheEntry {
   readonly negative: boolean;
   /** Accounted size: body plus a fixed overhead for the key and bookkeeping. */
   readonly bytes: number;
+  /** Served since it was stored or last passed over for eviction (see ForwardCache.evict). */
+  referenced: boolean;
 }
 
 export interface ForwardCacheOptions {
@@ -37,6 +39,8 @@ export interface ForwardCacheOptions {
 }
 
 const ENTRY_OVERHEAD = 200;
+/** Entries moved to the recent end per eviction before the oldest goes regardless. */
+const SECOND_CHANCES = 16;
 
 export class ForwardCache {
   private readonly map = new Map<string, CacheEntry>();
@@ -54,7 +58,7 @@ export class ForwardCache {
     return this.bytesUsed;
   }
 
-  /** The entry, fresh or stale, refreshed in LRU order; undefined if absent or too old. */
+  /** The entry, fresh or stale, marked as used; undefined if absent or too old. */
   get(key: string, now: number): CacheEntry | undefined {
     const e = this.map.get(key);
     if (e === undefined) return undefined;
@@ -62,9 +66,11 @@ export class ForwardCache {
       this.delete(key, e);
       return undefined;
     }
-    // Move to the most-recent end.
-    this.map.delete(key);
-    this.map.set(key, e);
+    // A hit only sets a flag. Moving the entry to the recent end of the Map (delete + set)
+    // on every hit, as a strict LRU would, leaves a hole per hit, and the Map rebuilds its
+    // whole table every `capacity` hits — garbage at the query rate, and for a large cache
+    // tables big enough to go straight to the old generation and bring on full collections.
+    e.referenced = true;
     return e;
   }
 
@@ -88,6 +94,7 @@ export class ForwardCache {
       staleUntil: expiresAt + this.opts.maxStaleMs,
       negative: r.negative,
       bytes: r.body.length + key.length + ENTRY_OVERHEAD,
+      referenced: false,
     };
     if (entry.bytes > this.opts.maxBytes) return entry;
     const old = this.map.get(key);
@@ -103,11 +110,25 @@ export class ForwardCache {
     this.bytesUsed = 0;
   }
 
+  /**
+   * Second-chance (CLOCK) eviction, an LRU approximation: from the oldest end, an entry
+   * served since it was last here goes to the recent end with its flag cleared; the first
+   * one not served goes. At most SECOND_CHANCES moves per eviction, so one put never walks
+   * a whole large cache; past that the oldest goes whatever its flag.
+   */
   private evict(): void {
+    let chances = SECOND_CHANCES;
     while (this.map.size > this.opts.maxEntries || this.bytesUsed > this.opts.maxBytes) {
       const oldest = this.map.entries().next();
       if (oldest.done === true) return;
-      this.delete(oldest.value[0], oldest.value[1]);
+      const [key, e] = oldest.value;
+      if (e.referenced && chances-- > 0) {
+        e.referenced = false;
+        this.map.delete(key);
+        this.map.set(key, e);
+        continue;
+      }
+      this.delete(key, e);
     }
   }
 

@@ -153,6 +153,7 @@ function transient(r: ScannedResponse, now: number): CacheEntry {
     staleUntil: now,
     negative: r.negative,
     bytes: r.body.length,
+    referenced: false,
   };
 }
 
