@@ -10,6 +10,7 @@
  * with dnsperf -v printing each query's latency.
  *
  *   node dist/test/bench/query.js [--seconds 8] [--threads 1] [--rate 20000] [--rounds 3]
+ *   (make bench-query passes --seconds 15 --rounds 5)
  *
  * On a small shared machine one run is at the mercy of whatever else is scheduled in those
  * seconds (single runs have shown unbound's own p99 anywhere from 0.2 to 7 ms), so the
