@@ -5,12 +5,12 @@
  * to 2 × 32 MiB semi-spaces and the old generation is allowed to grow well past what is
  * live before it is collected. For a long-running DaemonSet pod holding one large, slowly
  * changing data set that is the wrong trade: measured with 100,000 records (every name
- * queried once), the agent sat at 175-213 MB RSS with Node's defaults against ~100 MB with
- * these settings, at the same QPS. The price is tail latency: at 20,000 queries/s the p99
- * went from ~0.10 ms to ~0.25-0.4 ms on the 2-core bench machine (more frequent young-
- * generation collections, each delaying the datagrams queued behind it). A node that
- * wants the latency more than the memory runs the agent with DNSSYNC_V8_DEFAULTS=0, or
- * with its own --max-semi-space-size.
+ * queried once), the agent sat at 175-226 MB RSS with Node's defaults against 96-99 MB with
+ * these settings, at the same QPS and — since the agent stopped watching every collection
+ * (observability/metrics.ts) — the same p99 at 20,000 queries/s (0.11 ms with these, 0.13
+ * with Node's, unbound 0.07, in one `make bench-query` run). An operator who wants Node's
+ * behaviour back runs the agent with DNSSYNC_V8_DEFAULTS=0, or with their own
+ * --max-semi-space-size.
  *
  * - `--max-semi-space-size=1`: a 1 MiB semi-space. Scavenge cost is proportional to what
  *   survives, not to the space's size, and the hot path allocates little, so scavenges get
