@@ -50,14 +50,15 @@ export class Forwarder {
   /**
    * A fresh cache hit for `q` (whose bytes are `buf`), answered synchronously (no promise on
    * the hot path), else undefined. `opt` is the OPT record for the reply (undefined when the
-   * client sent none); the reply fits `limit` bytes (cut or TC=1, see serveEntry).
+   * client sent none); the reply fits `limit` bytes (cut or TC=1, see serveEntry). The
+   * response alone, no wrapper object: its rcode is in its header.
    */
-  cached(buf: Buffer, q: Query, opt: Buffer | undefined, limit: number): Forwarded | undefined {
+  cached(buf: Buffer, q: Query, opt: Buffer | undefined, limit: number): Buffer | undefined {
     const now = Date.now();
     const e = this.cache.get(forwardKey(q), now);
     if (e === undefined || now >= e.expiresAt) return undefined;
     this.cache.hits++;
-    return { response: serveEntry(e, buf, q.questionEnd, now, false, serveOptions(q, opt, limit)), source: 'cache', rcode: e.rcode };
+    return serveEntry(e, buf, q.questionEnd, now, false, serveOptions(q, opt, limit));
   }
 
   /** Answers `q` from the cache, the upstreams, or stale data; as `cached` for the rest. */
@@ -123,16 +124,24 @@ const FLAG_AD = 0x20;
 /**
  * The cache and single-flight key: name and type (the fast-path key without its EDNS
  * variant: answers with and without EDNS are the same records), then DO and CD, which change
- * what the upstream sends. Plain queries keep the bare key, so the common case builds no
- * longer string.
+ * what the upstream sends, as one character '0'-'3'. A query without EDNS or CD — the most
+ * common kind — already ends in '0' (its EDNS variant), so its key is q.key itself and the
+ * hot path builds no string.
  */
 export function forwardKey(q: Query): string {
-  const bits = (q.edns?.dnssecOk === true ? 1 : 0) | ((q.flagsLo & FLAG_CD) !== 0 ? 2 : 0);
-  const base = q.key.slice(0, -1);
-  return bits === 0 ? base : base + String.fromCharCode(0x30 + bits);
+  const tag = 0x30 + ((q.edns?.dnssecOk === true ? 1 : 0) | ((q.flagsLo & FLAG_CD) !== 0 ? 2 : 0));
+  return q.key.charCodeAt(q.key.length - 1) === tag ? q.key : q.key.slice(0, -1) + String.fromCharCode(tag);
 }
 
+/** What a query without EDNS, CD or AD gets: one shared object per size limit, not one per query. */
+const PLAIN_UDP: ServeOptions = { opt: undefined, limit: 512, dnssecOk: false, wantsAd: false };
+const PLAIN_TCP: ServeOptions = { opt: undefined, limit: 65535, dnssecOk: false, wantsAd: false };
+
 function serveOptions(q: Query, opt: Buffer | undefined, limit: number): ServeOptions {
+  if (opt === undefined && (q.flagsLo & FLAG_AD) === 0 && q.edns === undefined) {
+    if (limit === PLAIN_UDP.limit) return PLAIN_UDP;
+    if (limit === PLAIN_TCP.limit) return PLAIN_TCP;
+  }
   const dnssecOk = q.edns?.dnssecOk === true;
   return { opt, limit, dnssecOk, wantsAd: dnssecOk || (q.flagsLo & FLAG_AD) !== 0 };
 }

@@ -88,8 +88,8 @@ export class QueryHandler {
     const opt = q.edns === undefined ? undefined : sharedOpt(this.opts.maxUdpSize, q.edns.dnssecOk);
     const fresh = this.forwarder.cached(buf, q, opt, limit);
     if (fresh !== undefined) {
-      this.stats.count(SOURCE_CACHE, fresh.rcode);
-      return fresh.response;
+      this.stats.count(SOURCE_CACHE, (fresh[3] as number) & 0x0f);
+      return fresh;
     }
     // RD=0 asks us not to recurse: what the cache holds, else REFUSED, as an authoritative
     // server answers for a name it does not serve (unbound refuses RD=0 outright by default).

@@ -4,6 +4,29 @@ import { buildSnapshot } from './snapshot.js';
 import { rr, soa } from '../../test/util/zone-records.js';
 
 describe('ZoneStore', () => {
+  it('turns away names under no zone by their last label, and keeps that index with the zones', () => {
+    const store = new ZoneStore();
+    const corp = buildSnapshot('corp.test', [soa('corp.test', 1)]);
+    const single = buildSnapshot('example', [soa('example', 1)]);
+    store.set(corp);
+    store.set(single);
+    expect(store.findZone('www.google.com')).toBeUndefined();
+    expect(store.findZone('other.test')).toBeUndefined(); // same last label, still no zone
+    expect(store.findZone('a.corp.test')).toBe(corp);
+    expect(store.findZone('example')).toBe(single);
+    expect(store.findZone('x.EXAMPLE.')).toBe(single);
+    expect(store.findZone('notexample')).toBeUndefined();
+    store.delete('example');
+    expect(store.findZone('x.example')).toBeUndefined();
+    // A root zone holds every name.
+    const root = buildSnapshot('', [soa('', 1)]);
+    store.set(root);
+    expect(store.findZone('www.google.com')).toBe(root);
+    expect(store.findZone('a.corp.test')).toBe(corp);
+    store.delete('');
+    expect(store.findZone('www.google.com')).toBeUndefined();
+  });
+
   it('finds the longest matching zone and counts versions', () => {
     const store = new ZoneStore();
     const seen: Array<[string, number]> = [];

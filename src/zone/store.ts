@@ -15,6 +15,12 @@ export class ZoneStore {
   private readonly zones = new Map<string, ZoneSnapshot>();
   private readonly listeners = new Set<ZoneListener>();
   private v = 0;
+  /**
+   * The last label of every origin, bare and with its dot ('' for the root zone): a name
+   * ending in none of them is in no zone, found without building a string. Most names a
+   * node asks for are forwarded ones (svc.cluster.local aside), so this is their usual path.
+   */
+  private tops: { readonly label: string; readonly dotted: string }[] = [];
 
   /** Incremented on every change; answer caches key on it. */
   get version(): number {
@@ -40,6 +46,7 @@ export class ZoneStore {
   findZone(qname: string): ZoneSnapshot | undefined {
     if (this.zones.size === 0) return undefined;
     let name = canonicalName(qname);
+    if (!this.mayHold(name)) return undefined;
     for (;;) {
       const z = this.zones.get(name);
       if (z !== undefined) return z;
@@ -54,6 +61,7 @@ export class ZoneStore {
     const previous = this.zones.get(origin);
     if (previous === snapshot) return;
     this.zones.set(origin, snapshot);
+    if (previous === undefined) this.indexTops();
     this.v++;
     this.emit({ kind: 'set', origin, snapshot, previous });
   }
@@ -63,9 +71,20 @@ export class ZoneStore {
     const previous = this.zones.get(o);
     if (previous === undefined) return false;
     this.zones.delete(o);
+    this.indexTops();
     this.v++;
     this.emit({ kind: 'delete', origin: o, previous });
     return true;
+  }
+
+  private mayHold(name: string): boolean {
+    for (const t of this.tops) if (t.label === '' || name === t.label || name.endsWith(t.dotted)) return true;
+    return false;
+  }
+
+  private indexTops(): void {
+    const labels = new Set([...this.zones.keys()].map((o) => o.slice(o.lastIndexOf('.') + 1)));
+    this.tops = [...labels].map((label) => ({ label, dotted: `.${label}` }));
   }
 
   /** Registers a listener; returns the function that removes it. */

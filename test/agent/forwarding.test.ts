@@ -85,7 +85,8 @@ describe('forwarding to unbound', () => {
     expect(again.RCODE).toBe(3);
     expect(await upstreamQueries()).toBe(before);
     // The negative entry lives 7 s (SOA MINIMUM), not the SOA's 3600 s TTL.
-    const entry = agent.forwarder?.cache.get('missing.fwd.test\u0000\u0000\u0001', Date.now());
+    // Key: name, NUL, type (2 bytes), then '0' for no DO and no CD (forwardKey).
+    const entry = agent.forwarder?.cache.get('missing.fwd.test\u0000\u0000\u00010', Date.now());
     expect(entry).toBeDefined();
     expect(((entry?.expiresAt ?? 0) - (entry?.storedAt ?? 0)) / 1000).toBe(7);
   });
