@@ -5,12 +5,13 @@
  * to 2 × 32 MiB semi-spaces and the old generation is allowed to grow well past what is
  * live before it is collected. For a long-running DaemonSet pod holding one large, slowly
  * changing data set that is the wrong trade: measured with 100,000 records (every name
- * queried once), the agent sat at 175-226 MB RSS with Node's defaults against 96-99 MB with
+ * queried once), the agent sat at 175-226 MB RSS with Node's defaults against 89-99 MB with
  * these settings, at the same QPS and — since the agent stopped watching every collection
- * (observability/metrics.ts) — the same p99 at 20,000 queries/s (0.11 ms with these, 0.13
- * with Node's, unbound 0.07, in one `make bench-query` run). An operator who wants Node's
- * behaviour back runs the agent with DNSSYNC_V8_DEFAULTS=0, or with their own
- * --max-semi-space-size.
+ * (observability/metrics.ts) — the same authoritative p99 at 20,000 queries/s (0.109 /
+ * 0.157 / 0.172 ms with these, 0.134 / 0.157 / 0.153 with Node's, in three `make
+ * bench-query` runs). Cached forwards, which allocate more per answer, keep a longer tail
+ * with these (0.15-0.41 ms against 0.12-0.18). An operator who wants Node's behaviour back
+ * runs the agent with DNSSYNC_V8_DEFAULTS=0, or with their own --max-semi-space-size.
  *
  * - `--max-semi-space-size=1`: a 1 MiB semi-space. Scavenge cost is proportional to what
  *   survives, not to the space's size, and the hot path allocates little, so scavenges get
