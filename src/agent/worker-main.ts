@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { RR } from '../dns/rr.js';
 import { applyDiff } from '../zone/diff.js';
 import { buildSnapshot } from '../zone/snapshot.js';
+import { ZoneStore } from '../zone/store.js';
 import type { ZoneDiff } from '../zone/types.js';
 import { Agent, type AgentOptions } from './agent.js';
 import type { ToWorker, FromWorker, WorkerInit } from './worker-protocol.js';
@@ -30,7 +31,9 @@ async function main(): Promise<void> {
   if (port === null) throw new Error('worker-main runs as a worker thread');
   const init = workerData as WorkerInit;
   configureLogger(init.logLevel, { worker: init.index });
-  const opts: AgentOptions = { ...init.options, reusePort: true, stats: new Float64Array(init.shared, init.statsOffset, init.statsLength) };
+  const store = new ZoneStore();
+  for (const z of init.zones) store.set(buildSnapshot(z.origin, z.records.map(revive)));
+  const opts: AgentOptions = { ...init.options, store, reusePort: true, stats: new Float64Array(init.shared, init.statsOffset, init.statsLength) };
   const agent = await Agent.start(opts);
   const send = (m: FromWorker): void => port.postMessage(m);
 

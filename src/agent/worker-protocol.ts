@@ -12,6 +12,8 @@ export interface WorkerInit {
   readonly shared: SharedArrayBuffer;
   readonly statsOffset: number;
   readonly statsLength: number;
+  /** The zones at start, applied before the worker binds: it never answers without them. */
+  readonly zones: readonly { readonly origin: string; readonly records: readonly RR[] }[];
 }
 
 export type ToWorker =

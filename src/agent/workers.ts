@@ -53,10 +53,14 @@ export class WorkerPool {
     const slots: Slot[] = [];
     let listen = options.listen;
     let addresses: HostPort[] = [];
+    // Every worker starts with the zones there are now (and binds only then); what changes
+    // while they start is posted after.
+    const initial = store.origins().flatMap((o) => store.get(o) ?? []);
+    const zones = initial.map((z) => ({ origin: z.origin, records: [...z.records()] }));
     try {
       for (let i = 0; i < n; i++) {
         // The first worker resolves any port 0; the others join it on the same ports.
-        const init: WorkerInit = { index: i, logLevel, options: { ...options, listen }, shared, statsOffset: i * STATS_SLOTS * 8, statsLength: STATS_SLOTS };
+        const init: WorkerInit = { index: i, logLevel, options: { ...options, listen }, shared, statsOffset: i * STATS_SLOTS * 8, statsLength: STATS_SLOTS, zones };
         const worker = new Worker(script, { workerData: init });
         const slot: Slot = { worker, stats: new QueryStats(new Float64Array(shared, i * STATS_SLOTS * 8, STATS_SLOTS)), applied: new Map(), stopped: Promise.resolve() };
         slot.stopped = new Promise((resolve) => worker.once('exit', () => resolve()));
@@ -72,6 +76,7 @@ export class WorkerPool {
           worker.once('error', reject);
           worker.once('exit', (code) => reject(new WorkerStartError(`worker ${i} exited with ${code} while starting`)));
         });
+        for (const z of initial) slot.applied.set(z.origin, z.serial);
         if (i === 0) {
           addresses = ready;
           listen = ready;
@@ -82,11 +87,12 @@ export class WorkerPool {
       throw err;
     }
     const pool = new WorkerPool(store, slots, addresses);
-    pool.wire();
+    pool.wire(initial);
     return pool;
   }
 
-  private wire(): void {
+  private wire(initial: readonly ZoneSnapshot[]): void {
+    const atStart = new Map(initial.map((z) => [z.origin, z]));
     for (const slot of this.slots) {
       slot.worker.on('message', (m: FromWorker) => {
         if (m.kind === 'applied') slot.applied.set(m.origin, m.serial);
@@ -100,7 +106,13 @@ export class WorkerPool {
       slot.worker.on('error', (err) => log().error({ err }, 'query worker failed'));
       for (const origin of this.store.origins()) {
         const z = this.store.get(origin);
-        if (z !== undefined) this.post(slot, full(z));
+        if (z !== undefined && z !== atStart.get(origin)) this.post(slot, full(z));
+      }
+      for (const origin of atStart.keys()) {
+        if (this.store.get(origin) === undefined) {
+          slot.applied.delete(origin);
+          this.post(slot, { kind: 'delete', origin });
+        }
       }
     }
     this.store.onChange((change) => {

@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { Agent, DEFAULTS, type AgentOptions, type DataPlane, type HostPort } from '../agent/agent.js';
 import { WorkerPool } from '../agent/workers.js';
 import { loadZoneFile } from '../agent/zone-files.js';
+import { ZoneStore } from '../zone/store.js';
 import { configureLogger, LOG_LEVELS } from '../observability/logger.js';
 import { startHealthServer } from '../observability/health.js';
 import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
@@ -47,9 +48,12 @@ export const AGENT_FLAGS: FlagSpec[] = [
 ];
 
 /** A listen address we cannot bind is a configuration error: one line, exit 2. */
-async function startAgent(opts: AgentOptions, workers: number, logLevel: string): Promise<DataPlane> {
+async function startAgent(opts: AgentOptions & { store: ZoneStore }, workers: number, logLevel: string): Promise<DataPlane> {
   try {
-    return workers > 1 ? await WorkerPool.start(workers, opts, logLevel) : await Agent.start(opts);
+    if (workers === 1) return await Agent.start(opts);
+    // The store stays in this thread (it is posted to the workers zone by zone).
+    const { store, ...workerOptions } = opts;
+    return await WorkerPool.start(workers, workerOptions, logLevel, store);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') throw new FlagError(`--listen: ${e.message}`);
@@ -87,7 +91,21 @@ export async function run(argv: string[]): Promise<void> {
   });
   const log = configureLogger(get.str(flags, 'log-level') ?? 'info').child({ component: 'cli' });
 
+  // Zone files first: a bad one is refused before anything is bound, and the agent never
+  // answers (REFUSED) for a zone it was given but has not read yet.
+  const store = new ZoneStore();
+  for (const file of get.list(flags, 'zone-file')) {
+    try {
+      const zone = await loadZoneFile(file);
+      store.set(zone);
+      log.info({ zone: zone.origin, serial: zone.serial, records: zone.size }, 'zone file loaded');
+    } catch (err) {
+      throw new FlagError(`--zone-file: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
   const agent = await startAgent({
+    store,
     listen: hostPorts(get.list(flags, 'listen')),
     upstreams: hostPorts(get.list(flags, 'upstream')),
     maxUdpSize: get.num(flags, 'max-udp-size'),
@@ -100,16 +118,6 @@ export async function run(argv: string[]): Promise<void> {
     tcp: { idleTimeoutMs: get.num(flags, 'tcp-idle-timeout') ?? DEFAULTS.tcp.idleTimeoutMs },
   }, get.num(flags, 'workers') ?? 1, get.str(flags, 'log-level') ?? 'info');
 
-  for (const file of get.list(flags, 'zone-file')) {
-    try {
-      const zone = await loadZoneFile(file);
-      agent.store.set(zone);
-      log.info({ zone: zone.origin, serial: zone.serial, records: zone.size }, 'zone file loaded');
-    } catch (err) {
-      await agent.stop(0);
-      throw new FlagError(`--zone-file: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
 
   const syncListen = get.str(flags, 'sync-listen');
   let keys: ReturnType<typeof loadTsigKeys>;

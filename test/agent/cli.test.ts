@@ -76,6 +76,18 @@ describe('dnssync agent flags', () => {
 });
 
 describe('dnssync agent process', () => {
+  it.each([1, 2])('with %i worker(s), answers from its zone files from its very first answer (never REFUSED while loading)', async (workers) => {
+    const zone = await writeZone(ZONE);
+    const dnsPort = await freePort(HOST);
+    agent(['--zone-file', zone, '--listen', `${HOST}:${dnsPort}`, '--workers', String(workers), '--log-level', 'warn']);
+    // The first datagram that gets any answer at all.
+    let first: Buffer | undefined;
+    await waitFor(async () => (first = await udpExchange(HOST, dnsPort, rawQuery('www.cli.test', 1), 200)) !== undefined, { what: 'first answer', timeoutMs: 10_000 });
+    const answer = first as Buffer;
+    expect(answer[3]! & 0x0f).toBe(0); // NOERROR, not REFUSED
+    expect(answer.readUInt16BE(6)).toBe(1); // one A record
+  });
+
   it('serves a zone file, /metrics /healthz /readyz, then drains on SIGTERM and exits 0', async () => {
     const zone = await writeZone(ZONE);
     const upstream = await startUnbound({
