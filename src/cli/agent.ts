@@ -51,7 +51,7 @@ export const AGENT_FLAGS: FlagSpec[] = [
 async function startAgent(opts: AgentOptions & { store: ZoneStore }, workers: number, logLevel: string): Promise<DataPlane> {
   try {
     if (workers === 1) return await Agent.start(opts);
-    // The store stays in this thread (it is posted to the workers zone by zone).
+    // The store stays in this thread; each worker gets its zones in its start-up data.
     const { store, ...workerOptions } = opts;
     return await WorkerPool.start(workers, workerOptions, logLevel, store);
   } catch (err) {
@@ -117,7 +117,6 @@ export async function run(argv: string[]): Promise<void> {
     upstreamTimeoutMs: get.num(flags, 'upstream-timeout'),
     tcp: { idleTimeoutMs: get.num(flags, 'tcp-idle-timeout') ?? DEFAULTS.tcp.idleTimeoutMs },
   }, get.num(flags, 'workers') ?? 1, get.str(flags, 'log-level') ?? 'info');
-
 
   const syncListen = get.str(flags, 'sync-listen');
   let keys: ReturnType<typeof loadTsigKeys>;
