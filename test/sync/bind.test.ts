@@ -11,7 +11,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '../util/wait.js';
 import { KEY } from './helpers.js';
-import { addLoopback, buildDist, digShort, dnssync, freePort, keySpec, run, startNamed, tempDir, writeKey, type Named, type Proc } from './procs.js';
+import { addLoopback, requireDist, digShort, dnssync, freePort, keySpec, run, startNamed, tempDir, writeKey, type Named, type Proc } from './procs.js';
 
 const P_HOST = '127.0.30.20'; // dnssync primary
 const S_HOST = '127.0.30.21'; // BIND secondary
@@ -39,7 +39,7 @@ describe('dnssync primary → BIND secondary', () => {
   let zoneFile = '';
 
   beforeAll(async () => {
-    await buildDist();
+    requireDist();
     await addLoopback(P_HOST);
     await addLoopback(S_HOST);
     const t = tempDir('dnssync-primary-');
@@ -132,7 +132,7 @@ describe('BIND primary → dnssync agent', () => {
   const BIG = 'bigpri.test';
 
   beforeAll(async () => {
-    await buildDist();
+    requireDist();
     await addLoopback(BP_HOST);
     await addLoopback(A_HOST);
     bpPort = await freePort(BP_HOST);

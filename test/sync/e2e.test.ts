@@ -8,7 +8,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '../util/wait.js';
 import { KEY } from './helpers.js';
-import { buildDist, digShort, dnssync, freePort, tempDir, writeKey, type Proc } from './procs.js';
+import { requireDist, digShort, dnssync, freePort, tempDir, writeKey, type Proc } from './procs.js';
 
 const ZONE = 'e2e.test';
 const P_HOST = '127.0.30.60';
@@ -32,7 +32,7 @@ describe('dnssync primary → dnssync agents (processes)', () => {
   const agents: Proc[] = [];
 
   beforeAll(async () => {
-    await buildDist();
+    requireDist();
     const t = tempDir('dnssync-e2e-');
     stops.push(t.cleanup);
     const keyFile = writeKey(t.dir, KEY);

@@ -14,7 +14,7 @@ import { parseMasterFile } from '../../src/dns/masterfile.js';
 import { waitFor } from '../util/wait.js';
 import { KEY, a, hosts, recordSet, sameZone } from './helpers.js';
 import { startRelay } from './relay.js';
-import { buildDist, dnssync, freePort, tempDir, writeKey, type Proc } from './procs.js';
+import { requireDist, dnssync, freePort, tempDir, writeKey, type Proc } from './procs.js';
 import { serialGt } from '../../src/dns/serial.js';
 
 const ORIGIN = 'faults.test';
@@ -79,7 +79,7 @@ describe('sync under faults', () => {
   });
 
   it('the primary process killed and restarted mid-stream: serials go on forward, agents converge', async () => {
-    await buildDist();
+    requireDist();
     const t = tempDir('dnssync-faults-');
     closers.push(t.cleanup);
     const zoneFile = join(t.dir, `${ORIGIN}.zone`);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { waitFor } from '../util/wait.js';
 import { KEY } from './helpers.js';
 import { axfrRecords, startKnot, type Knot } from './knot.js';
-import { addLoopback, buildDist, dnssync, freePort, keySpec, run, tempDir, writeKey, type Proc } from './procs.js';
+import { addLoopback, requireDist, dnssync, freePort, keySpec, run, tempDir, writeKey, type Proc } from './procs.js';
 
 const P_HOST = '127.0.160.20'; // dnssync primary
 const KS_HOST = '127.0.160.21'; // Knot secondary
@@ -71,7 +71,7 @@ describe('dnssync primary → Knot secondary', () => {
   }
 
   beforeAll(async () => {
-    await buildDist();
+    requireDist();
     await addLoopback(P_HOST);
     await addLoopback(KS_HOST);
     const t = tempDir('dnssync-knotsec-');
@@ -189,7 +189,7 @@ describe('Knot primary → dnssync agent', () => {
   }
 
   beforeAll(async () => {
-    await buildDist();
+    requireDist();
     await addLoopback(KP_HOST);
     await addLoopback(A_HOST);
     kPort = await freePort(KP_HOST);

@@ -6,7 +6,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -83,19 +83,18 @@ export function startProc(cmd: string, args: readonly string[], opts: { cwd?: st
 const MAIN = resolve('dist/src/cli/main.js');
 const NODE = resolve('node_modules/.bin/node');
 
-/** `dnssync <args>` from the compiled tree (run `npx tsc` first; the tests do in beforeAll). */
+/** `dnssync <args>` from the compiled tree (see requireDist). */
 export function dnssync(args: readonly string[]): Proc {
   return startProc(NODE, [MAIN, ...args]);
 }
 
-let built: Promise<void> | undefined;
-/** Compiles once per test file; tsc emits even when other files have type errors. */
-export function buildDist(): Promise<void> {
-  built ??= exec(resolve('node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { timeout: 170_000 }).then(
-    () => undefined,
-    () => undefined,
-  );
-  return built;
+/**
+ * The compiled tree must already exist (`make test` builds it first). Compiling here would
+ * rewrite dist/ while other test files run processes from it, and a process that imports a
+ * file tsc is halfway through writing fails to start.
+ */
+export function requireDist(): void {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`make build\` (tsc) first`);
 }
 
 export function writeKey(dir: string, key: TsigKey): string {
