@@ -8,7 +8,7 @@
  * process here uses, and together ~14 MB of RSS in every agent (measured: the index with
  * its default metrics 63 MB, these files 48 MB, bare Node 41 MB). The CPU counters are
  * ours instead (same names, same meaning); the other default metrics are prom-client's.
- * test/observability/metrics.test.ts checks the exposition, so a prom-client upgrade that
+ * metrics.test.ts (beside this file) checks the exposition, so a prom-client upgrade that
  * moves these files fails there, not in production.
  */
 import { createRequire } from 'node:module';
