@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { Controller } from '../controller/controller.js';
 import { decodeNamespace, decodePod, decodeRecord, decodeZone } from '../controller/decode.js';
 import { LeaderElector } from '../controller/leader.js';
@@ -27,9 +28,16 @@ const intRange =
   (v: string): string | undefined =>
     /^-?\d+$/.test(v) && Number(v) >= lo && Number(v) <= hi ? undefined : `'${v}' is not an integer in ${lo}..${hi}`;
 
+function ipAddrPort(value: string): string | undefined {
+  const bad = validateHostPort(value);
+  if (bad !== undefined) return bad;
+  return isIP(splitHostPort(value).host) === 0 ? `'${value}': host must be an IP address` : undefined;
+}
+
 const FLAGS: readonly FlagSpec[] = [
   { name: 'kubeconfig', kind: 'string', help: 'kubeconfig file (default: the in-cluster service account)' },
   { name: 'transfer-listen', kind: 'string', default: '0.0.0.0:5300', validate: validateHostPort, help: 'serve IXFR/AXFR here (UDP+TCP); NOTIFYs leave from this port' },
+  { name: 'transfer-advertise', kind: 'string', validate: ipAddrPort, help: 'the transfer endpoint named (signed) in every NOTIFY, where agents pull from (the chart: the Pod IP); needed when --transfer-listen is a wildcard, since pod traffic may be masqueraded [default: --transfer-listen when it is a specific address]' },
   { name: 'agent-namespace', kind: 'string', default: 'dnssync', help: 'namespace of the agent Pods' },
   { name: 'agent-selector', kind: 'string', default: 'app.kubernetes.io/name=dnssync-agent', help: 'label selector of the agent Pods' },
   { name: 'agent-sync-port', kind: 'int', default: '5301', validate: intRange(1, 65535), help: "the agents' sync port (their --sync-listen port)" },
@@ -70,6 +78,8 @@ export async function run(argv: string[]): Promise<void> {
     throw new FlagError(`--kubeconfig: ${err instanceof Error ? err.message : String(err)}`);
   }
   const transfer = splitHostPort(get.str(flags, 'transfer-listen') as string);
+  const advertiseFlag = get.str(flags, 'transfer-advertise');
+  const advertise = advertiseFlag === undefined ? undefined : splitHostPort(advertiseFlag);
   const agentNs = get.str(flags, 'agent-namespace') as string;
   const agentSelector = get.str(flags, 'agent-selector') as string;
   const relistMs = get.num(flags, 'relist-interval');
@@ -79,7 +89,7 @@ export async function run(argv: string[]): Promise<void> {
   const controller = new Controller({
     log,
     parse: recordRdata,
-    publisher: syncPublisherFactory({ host: transfer.host, port: transfer.port, keys, log: root.child({ component: 'primary' }) }),
+    publisher: syncPublisherFactory({ host: transfer.host, port: transfer.port, advertise, keys, log: root.child({ component: 'primary' }) }),
     patchStatus: (t, status) => statusClient.patch(t.kind === 'DNSRecord' ? RECORDS : ZONES, t.namespace, t.name, status),
     isNotFound,
     emitEvent: (e) => void events.emit(e),

@@ -30,6 +30,7 @@ function ipHostPort(value: string): string | undefined {
 export const PRIMARY_FLAGS: FlagSpec[] = [
   { name: 'zone-file', kind: 'string', repeatable: true, required: true, help: 'RFC 1035 master file to serve, as FILE or ORIGIN=FILE (default origin: the file name without .zone/.db)' },
   { name: 'transfer-listen', kind: 'string', required: true, validate: ipHostPort, help: 'serve SOA/IXFR/AXFR here (UDP and TCP); NOTIFYs leave from this port' },
+  { name: 'transfer-advertise', kind: 'string', validate: ipHostPort, help: 'the transfer endpoint named (signed) in every NOTIFY, where agents pull from; needed when --transfer-listen is a wildcard or NAT lies between [default: --transfer-listen when it is a specific address]' },
   { name: 'notify', kind: 'string', repeatable: true, validate: ipHostPort, help: 'secondary or agent sync address to push changes to' },
   { name: 'tsig-key-file', kind: 'string', help: 'BIND key file; with it every NOTIFY, response and transfer is signed and unsigned requests are refused' },
   { name: 'state-file', kind: 'string', help: 'where the last serial of each zone is kept across restarts [default <first zone file>.dnssync-state]' },
@@ -133,7 +134,8 @@ export async function run(argv: string[]): Promise<void> {
   const listen = splitHostPort(get.str(flags, 'transfer-listen') as string);
   let primary: Primary;
   try {
-    primary = await Primary.start({ host: listen.host, port: listen.port, keys });
+    const advertise = get.str(flags, 'transfer-advertise');
+    primary = await Primary.start({ host: listen.host, port: listen.port, keys, ...(advertise === undefined ? {} : { advertise: splitHostPort(advertise) }) });
   } catch (err) {
     throw new FlagError(`--transfer-listen: ${err instanceof Error ? err.message : String(err)}`);
   }

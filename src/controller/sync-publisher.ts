@@ -13,6 +13,8 @@ import type { ZoneSpec } from './reconciler.js';
 export interface SyncPublisherOptions {
   readonly host: string;
   readonly port: number;
+  /** The transfer endpoint named in every NOTIFY (default: the bound address when specific). */
+  readonly advertise?: { readonly host: string; readonly port: number } | undefined;
   readonly keys: readonly TsigKey[];
   readonly log: Logger;
   /** How long a takeover waits for agents to report their serials. */
@@ -83,7 +85,7 @@ export class SyncPublisher implements ZonePublisher {
  */
 export function syncPublisherFactory(opts: SyncPublisherOptions): PublisherFactory {
   return async (agents, zones) => {
-    const primary = await Primary.start({ host: opts.host, port: opts.port, keys: opts.keys, log: opts.log });
+    const primary = await Primary.start({ host: opts.host, port: opts.port, ...(opts.advertise ? { advertise: opts.advertise } : {}), keys: opts.keys, log: opts.log });
     primary.setAgents(agents);
     if (agents.length > 0 && zones.length > 0) {
       const found = await primary.probeSerials(zones, opts.probeTimeoutMs ?? 1000);

@@ -10,6 +10,7 @@ import { canonicalRR, type SoaRdata } from '../dns/rdata.js';
 import { nameCodec, rdataCodec } from '../dns/packet-codecs.js';
 import type { ZoneDiff } from '../zone/types.js';
 import { readWireName, WireNameError } from '../dns/wire-names.js';
+import { leaderInfoOption, type LeaderInfo } from './leader-info.js';
 
 export const OPCODE_QUERY = 0;
 export const OPCODE_NOTIFY = 4;
@@ -75,8 +76,8 @@ export function withSerial(soa: RR, serial: number): RR {
   return { ...soa, data: { ...(soa.data as SoaRdata), serial: serial >>> 0 } } as RR;
 }
 
-function edns(): Answer {
-  return { type: 'OPT', name: '.', udpPayloadSize: NOTIFY_MAX_DATAGRAM, flags: 0, options: [] } as unknown as Answer;
+function edns(info?: LeaderInfo): Answer {
+  return { type: 'OPT', name: '.', udpPayloadSize: NOTIFY_MAX_DATAGRAM, flags: 0, options: info ? [leaderInfoOption(info)] : [] } as unknown as Answer;
 }
 
 function question(origin: string, type: string): Question {
@@ -85,16 +86,17 @@ function question(origin: string, type: string): Question {
 
 /**
  * NOTIFY for `soa`'s zone. With a diff, the authority section carries it in IXFR order
- * (old SOA, deleted, new SOA, added), which a standard secondary ignores.
+ * (old SOA, deleted, new SOA, added), which a standard secondary ignores. `info` (the
+ * leader's term and transfer endpoint) rides as an EDNS option, under the TSIG added later.
  */
-export function notifyMessage(id: number, soa: RR, diff?: ZoneDiff): Buffer {
+export function notifyMessage(id: number, soa: RR, diff?: ZoneDiff, info?: LeaderInfo): Buffer {
   const authorities: Answer[] = diff ? [withSerial(soa, diff.fromSerial), ...diff.deleted, soa, ...diff.added] : [];
-  return encode({ type: 'query', id, flags: flags({ opcode: OPCODE_NOTIFY, aa: true }), questions: [question(soa.name, 'SOA')], answers: [soa], authorities, additionals: [edns()] });
+  return encode({ type: 'query', id, flags: flags({ opcode: OPCODE_NOTIFY, aa: true }), questions: [question(soa.name, 'SOA')], answers: [soa], authorities, additionals: [edns(info)] });
 }
 
 /** A NOTIFY announcing no serial: the receiver must ask (and learns the zone is gone). */
-export function bareNotify(id: number, origin: string): Buffer {
-  return encode({ type: 'query', id, flags: flags({ opcode: OPCODE_NOTIFY, aa: true }), questions: [question(origin, 'SOA')], additionals: [edns()] });
+export function bareNotify(id: number, origin: string, info?: LeaderInfo): Buffer {
+  return encode({ type: 'query', id, flags: flags({ opcode: OPCODE_NOTIFY, aa: true }), questions: [question(origin, 'SOA')], additionals: [edns(info)] });
 }
 
 /** The diff a NOTIFY carries, when it carries one that is well formed. */

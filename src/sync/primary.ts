@@ -20,6 +20,8 @@ import { Auth, type AuthOk } from './auth.js';
 import { querySoa, type Endpoint } from './client.js';
 import { NOTIFY_MAX_DATAGRAM, answerSoaSerial, encodedLength, OPCODE_NOTIFY, bareNotify, OPCODE_QUERY, RCODE, decode, errorResponse, notifyMessage, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
 import { Journal, TOO_LARGE, type JournalLimits } from './journal.js';
+import { advertisedInfo } from './advertise.js';
+import type { LeaderInfo } from './leader-info.js';
 import { closePair, listenPair, type PortPair } from './listen.js';
 import { agentLag, agentSerial, notifiesAcked, notifiesRetried, notifiesSent, transfersServed, zoneSerial } from './metrics.js';
 import { nextSerial, serialGt } from './serials.js';
@@ -56,6 +58,12 @@ export interface PrimaryOptions {
   /** Where transfers are served and NOTIFYs leave from. Port 0 picks one. */
   readonly host: string;
   readonly port: number;
+  /**
+   * The transfer endpoint every NOTIFY names (signed) for agents to pull from. Default: the
+   * bound address when it is a specific one; none for a wildcard (agents then fall back to
+   * the NOTIFY's source address, which NAT may rewrite).
+   */
+  readonly advertise?: Endpoint;
   /** TSIG keys: the first signs; any verifies. Without keys nothing is signed or required. */
   readonly keys?: readonly TsigKey[];
   readonly journal?: JournalLimits;
@@ -196,6 +204,8 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private zonesLoaded = false;
   private readonly debug: boolean;
   private readonly lagTimer: NodeJS.Timeout;
+  /** Term and transfer endpoint carried in every NOTIFY; undefined when there is nothing to say. */
+  private readonly info: LeaderInfo | undefined;
 
   private constructor(
     private readonly pair: PortPair,
@@ -210,6 +220,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     this.retryInitial = opts.retry?.initialMs ?? 200;
     this.retryMax = opts.retry?.maxMs ?? 5000;
     this.maxNotify = opts.maxNotifySize ?? NOTIFY_MAX_DATAGRAM;
+    this.info = advertisedInfo(pair, opts.advertise);
     // Lag is "seconds behind", which grows while nothing happens: refresh it on a clock, and
     // the acked serials with it (a hundred agents ack every change: not worth a gauge write each).
     this.lagTimer = setInterval(() => this.updateLag(), 1000);
@@ -235,7 +246,9 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     });
     const self = new Primary(pair, opts, auth);
     ref.self = self;
-    self.log.info({ host: pair.host, port: pair.port, tsig: auth.enabled }, 'primary listening for transfers; NOTIFYs leave from this port');
+    const adv = self.info?.transfer;
+    self.log.info({ host: pair.host, port: pair.port, tsig: auth.enabled, advertise: adv && `${adv.host}:${adv.port}` }, 'primary listening for transfers; NOTIFYs leave from this port');
+    if (!adv) self.log.warn('no transfer endpoint to advertise (wildcard listen address): agents will pull from the NOTIFY source address, which NAT may rewrite; set --transfer-advertise');
     return self;
   }
 
@@ -350,7 +363,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   /** Bytes a step's records may take, uncompressed, for its NOTIFY to fit one datagram. */
   private stepRoom(z: Zone): number {
     const soa = z.snapshot.soa;
-    const empty = notifyMessage(0, soa, { origin: z.snapshot.origin, fromSerial: z.snapshot.serial, toSerial: z.snapshot.serial, soa, deleted: [], added: [] });
+    const empty = notifyMessage(0, soa, { origin: z.snapshot.origin, fromSerial: z.snapshot.serial, toSerial: z.snapshot.serial, soa, deleted: [], added: [] }, this.info);
     return this.maxNotify - this.auth.request(empty).wire.length;
   }
 
@@ -371,7 +384,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
       if (link) this.dropLink(link);
       // One NOTIFY without a serial: the agent checks, is refused, and drops the zone now
       // rather than at its next SOA refresh. Not retried: the refresh is the safety net.
-      this.pair.udp.send(this.auth.request(bareNotify(randomInt(0, 65536), o)).wire, a.port, a.host);
+      this.pair.udp.send(this.auth.request(bareNotify(randomInt(0, 65536), o, this.info)).wire, a.port, a.host);
     }
     zoneSerial.remove({ zone: o, role: 'primary' });
     this.log.info({ zone: o }, 'zone removed');
@@ -566,7 +579,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     const key = from === undefined ? 'plain' : String(from);
     const hit = z.notifies.get(key);
     if (hit) return hit;
-    const out = (from !== undefined && (this.diffNotify(z, from) ?? this.legNotify(z, from))) || { bytes: notifyMessage(0, z.snapshot.soa), kind: 'plain', from: undefined, to: z.snapshot.serial, signed: undefined };
+    const out = (from !== undefined && (this.diffNotify(z, from) ?? this.legNotify(z, from))) || { bytes: notifyMessage(0, z.snapshot.soa, undefined, this.info), kind: 'plain', from: undefined, to: z.snapshot.serial, signed: undefined };
     z.notifies.set(key, out);
     return out;
   }
@@ -599,7 +612,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
 
   /** The encoded NOTIFY carrying `diff`, if it fits a datagram once signed. */
   private fitting(diff: ZoneDiff): CachedNotify | undefined {
-    const bytes = notifyMessage(0, diff.soa, diff);
+    const bytes = notifyMessage(0, diff.soa, diff, this.info);
     // The TSIG record adds a fixed amount per key; sign once to learn whether it fits.
     const second = nowSeconds();
     const signed = this.auth.request(bytes);

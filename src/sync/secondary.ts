@@ -2,8 +2,9 @@
  * The agent's side of the sync protocol. It listens (UDP + TCP) for NOTIFYs; one that
  * carries a diff starting at our serial is applied atomically and answered with the new SOA
  * (that answer is the primary's acknowledgement); any other makes us pull IXFR, falling
- * back to AXFR, from where the NOTIFY came from (or from the configured primary of a static
- * zone). Every zone is also checked every SOA `refresh` as a safety net. It writes only the
+ * back to AXFR, from the transfer endpoint the signed NOTIFY names (pull-source.ts: never a
+ * packet's source address when it names one), or from the configured primary of a static
+ * zone. Every zone is also checked every SOA `refresh` as a safety net. It writes only the
  * zones it manages into the shared ZoneStore, which the DNS server reads.
  */
 import type { RemoteInfo } from 'node:dgram';
@@ -22,6 +23,7 @@ import { Auth, type AuthOk } from './auth.js';
 import { PeerRcodeError, pullZone, querySoa, type Endpoint } from './client.js';
 import { OPCODE_NOTIFY, OPCODE_QUERY, RCODE, decode, errorResponse, notifyDiff, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
 import { closePair, listenPair, type PortPair } from './listen.js';
+import { pullSource } from './pull-source.js';
 import { applySeconds, pullFailures, updatesApplied, zoneSerial } from './metrics.js';
 import { serialGt } from './serials.js';
 import { frame, readFrames } from './tcp.js';
@@ -195,6 +197,11 @@ export class Secondary {
 
   private onNotify(raw: Buffer, p: Packet, origin: string, from: Endpoint, a: AuthOk): Buffer | undefined | Promise<Buffer | undefined> {
     const signed = a.key !== undefined;
+    const source = pullSource(p, from);
+    if (source instanceof Error) {
+      this.log.warn({ zone: origin, from: `${from.host}:${from.port}`, err: source.message }, 'NOTIFY with malformed leader info refused');
+      return this.auth.answer(errorResponse(raw, RCODE.FORMERR) as Buffer, a);
+    }
     let st = this.zones.get(origin);
     if (!st) {
       // A zone we have never seen: only a primary holding our key may introduce it.
@@ -209,12 +216,13 @@ export class Secondary {
       return errorResponse(raw, RCODE.REFUSED);
     }
     // A dynamic zone follows its primary (a controller failover moves it), but only to the
-    // sender of a NOTIFY signed later than any before: a replayed NOTIFY, valid within the
-    // fudge window, cannot point us at the replayer.
+    // endpoint of a NOTIFY signed later than any before: a replayed NOTIFY, valid within the
+    // fudge window, cannot point us elsewhere.
     if (!st.isStatic) {
+      const to = source.endpoint;
       const t = a.timeSigned ?? 0;
-      const moved = st.primary === undefined || st.primary.host !== from.host || st.primary.port !== from.port;
-      if (st.primary === undefined || (moved && t > st.primarySince)) st.primary = from;
+      const moved = st.primary === undefined || st.primary.host !== to.host || st.primary.port !== to.port;
+      if (st.primary === undefined || (moved && t > st.primarySince)) st.primary = to;
       if (t > st.primarySince) st.primarySince = t;
     }
 

@@ -121,9 +121,14 @@ describe('the chart wired to the real controller and agent', () => {
     const dep = find(objects, 'Deployment', '-controller') as Workload;
     const c = dep.spec.template.spec.containers[0];
     controllerMetrics = `${CONTROLLER_IP}:${await freePort(CONTROLLER_IP)}`;
+    const chartControllerEnv = containerEnv(c?.env ?? [], { 'metadata.name': podName, 'metadata.namespace': ns, 'status.podIP': CONTROLLER_IP });
+    // The chart advertises the Pod IP at the transfer port; here the port is a free one.
+    expect(chartControllerEnv['DNSSYNC_TRANSFER_ADVERTISE']).toBe(`[${CONTROLLER_IP}]:5354`);
+    const transferPort = await freePort(CONTROLLER_IP);
     const controllerEnv = {
-      ...containerEnv(c?.env ?? [], { 'metadata.name': podName, 'metadata.namespace': ns, 'status.podIP': CONTROLLER_IP }),
-      DNSSYNC_TRANSFER_LISTEN: `${CONTROLLER_IP}:${await freePort(CONTROLLER_IP)}`, // the chart's 0.0.0.0:5354
+      ...chartControllerEnv,
+      DNSSYNC_TRANSFER_LISTEN: `${CONTROLLER_IP}:${transferPort}`, // the chart's 0.0.0.0:5354
+      DNSSYNC_TRANSFER_ADVERTISE: `[${CONTROLLER_IP}]:${transferPort}`,
       DNSSYNC_METRICS_LISTEN: controllerMetrics,
       DNSSYNC_TSIG_KEY_FILE: keyFile,
       DNSSYNC_KUBECONFIG: kubeconfig,
