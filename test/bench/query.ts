@@ -1,30 +1,39 @@
 /**
- * Benchmark 2 (DESIGN.md): query throughput and latency with dnsperf — the dnssync agent
- * against unbound and dnsmasq serving the same 10,000-record zone, on this machine, with the
- * same number of server threads, in one run. Two workloads: authoritative hits (the zone)
- * and cached forwarded names (each server forwards fwd.bench. to one upstream unbound and
- * is warmed first). Also the agent's RSS idle and holding 100,000 records.
+ * Benchmark 2 (DESIGN.md): query throughput, latency and memory with dnsperf — the dnssync
+ * agent against CoreDNS (the server NodeLocal DNSCache runs, with a Corefile like
+ * node-cache's), unbound and dnsmasq, serving the same 10,000-record zone on this machine
+ * with the same number of server threads, in one run. Two workloads: authoritative hits (the
+ * zone) and cached forwarded names (each server forwards fwd.bench. to one upstream unbound
+ * and is warmed first).
  *
  * QPS comes from a closed-loop dnsperf run (-q outstanding queries, as fast as answered);
- * p50/p99 latency from a second run at a fixed offered rate (the same for every server),
- * with dnsperf -v printing each query's latency.
+ * p50/p99/p99.9/max latency from a second run at a fixed offered rate (the same for every
+ * server), with dnsperf -v printing each query's latency. A query that times out counts as
+ * lost and as a latency of the timeout (test/util/dnsperf.ts): percentiles over answered
+ * queries only would hide the worst ones.
  *
  *   node dist/test/bench/query.js [--seconds 8] [--threads 1] [--rate 20000] [--rounds 3]
+ *                                 [--context] [--out FILE]
  *   (make bench-query passes --seconds 15 --rounds 5)
  *
  * On a small shared machine one run is at the mercy of whatever else is scheduled in those
- * seconds (single runs have shown unbound's own p99 anywhere from 0.2 to 7 ms), so the
- * servers are measured in --rounds interleaved rounds (agent, unbound, dnsmasq, agent, ...)
- * of --seconds/rounds each, and each number reported is the median over the rounds; the
- * per-round QPS and p99 are kept in the JSON.
+ * seconds, so the servers are measured in --rounds interleaved rounds (agent, CoreDNS,
+ * unbound, ...) of --seconds/rounds each; each number reported is the median over the
+ * rounds, and the per-round figures are kept in the JSON with the load average.
  *
- * Two more rows put the agent's figures in context: the agent with Node's own V8 heap
- * settings (DNSSYNC_V8_DEFAULTS=0: lower tail latency, more memory), and the floor of Node's
- * UDP path — a server that does no DNS work (dgram-floor.ts), run with the agent's V8 flags,
- * authoritative workload only. No Node program can answer faster than that floor.
+ * CoreDNS (test/coredns/build.sh) runs with GOMAXPROCS = --threads. Its Corefile follows
+ * NodeLocal DNSCache's (k8s.io/dns nodelocaldns): errors, cache, reload, loop, forward,
+ * prometheus and health on, with the zone served by `file` behind node-cache's cluster-zone
+ * cache settings (success/denial 9984, 30/5 s) for the authoritative workload.
  *
- * --threads sets the agent's --workers, unbound's num-threads and dnsperf's -T; dnsmasq and
- * the floor are single-threaded.
+ * The floor of Node's UDP path — a server that does no DNS work (dgram-floor.ts), under the
+ * agent's V8 flags — is measured beside them (authoritative workload only): no Node program
+ * answers faster. --context adds the agent with Node's own V8 heap settings.
+ *
+ * Memory: each server's RSS after its load, and the agent as the chart runs it (upstream,
+ * --sync-listen with TSIG, --metrics-listen) holding 100,000 records pushed by `dnssync
+ * primary` and 100,000 forwarded names in its cache, with 1 and with 2 workers — counting
+ * the queries the upstream received for those names (each should be fetched once).
  *
  * Writes test/bench/results/query.json (query-threadsN.json for --threads N > 1) and prints
  * a table.
@@ -32,12 +41,15 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureLoopback, freePort, rawQuery, udpExchange } from '../agent/helpers.js';
 import { startUnbound, type Unbound } from '../agent/unbound.js';
+import { KEY } from '../sync/helpers.js';
+import { writeKey } from '../sync/procs.js';
 import { AGENT_V8_FLAGS, envDefaults } from '../../src/agent/v8-defaults.js';
+import { parseVerbose, percentile, statistic } from '../util/dnsperf.js';
 import { waitFor } from '../util/wait.js';
 
 const exec = promisify(execFile);
@@ -51,13 +63,28 @@ const SECONDS = arg('seconds', 8);
 const THREADS = arg('threads', 1);
 const RATE = arg('rate', 20_000);
 const ROUNDS = Math.max(1, arg('rounds', 3));
+const CONTEXT = args.includes('--context');
+const OUT_FILE = args.includes('--out') ? (args[args.indexOf('--out') + 1] as string) : undefined;
 /** Seconds of each closed-loop and each fixed-rate run in one round. */
 const ROUND_SECONDS = Math.max(2, Math.round(SECONDS / ROUNDS));
+/** dnsperf -t: how long a query may go unanswered before it counts as lost (its default). */
+const TIMEOUT_S = 5;
 const RECORDS = 10_000;
 const FWD_NAMES = 1_000;
-const RSS_RECORDS = 100_000;
+const BIG = 100_000;
 
-const IP = { agent: '127.0.11.1', unbound: '127.0.11.2', dnsmasq: '127.0.11.3', upstream: '127.0.11.4', rss: '127.0.11.5', agentNodeDefaults: '127.0.11.6', floor: '127.0.11.7' };
+const IP = {
+  agent: '127.0.11.1',
+  unbound: '127.0.11.2',
+  dnsmasq: '127.0.11.3',
+  upstream: '127.0.11.4',
+  rss: '127.0.11.5',
+  agentNodeDefaults: '127.0.11.6',
+  floor: '127.0.11.7',
+  coredns: '127.0.11.8',
+  bigUpstream: '127.0.11.9',
+  primary: '127.0.11.10',
+};
 const MAIN = 'dist/src/cli/main.js';
 const FLOOR = 'dist/test/bench/dgram-floor.js';
 
@@ -66,10 +93,16 @@ interface Run {
   avgMs: number;
   p50Ms: number;
   p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  /** Closed-loop run: queries dnsperf counted lost. */
   lost: number;
+  /** Fixed-rate run: queries sent and queries that timed out (in the percentiles at the timeout). */
+  latencySent: number;
+  latencyTimedOut: number;
   rcodes: string;
-  /** One entry per round; the fields above are their medians (lost: the sum). */
-  rounds?: { qps: number[]; p99Ms: number[] };
+  /** One entry per round; the fields above are their medians (lost counts: the sums). */
+  rounds?: { qps: number[]; p99Ms: number[]; p999Ms: number[]; maxMs: number[] };
 }
 
 interface ServerResult {
@@ -77,11 +110,13 @@ interface ServerResult {
   threads: number;
   authoritative: Run;
   forwarded: Run;
+  /** VmRSS after all rounds, kB. */
+  rssKbAfterLoad: number;
 }
 
 function zoneText(n: number, origin: string): string {
   const lines = [`$ORIGIN ${origin}.`, '$TTL 300', '@ IN SOA ns hostmaster 1 3600 600 86400 60', '@ IN NS ns', 'ns IN A 10.255.0.1'];
-  for (let i = 0; i < n; i++) lines.push(`h${i} IN A 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+  for (let i = 0; i < n; i++) lines.push(`h${i} IN A ${ipOf(i)}`);
   return lines.join('\n') + '\n';
 }
 
@@ -102,35 +137,27 @@ function shuffled<T>(xs: T[]): T[] {
 }
 
 async function dnsperf(host: string, port: number, file: string, extra: string[]): Promise<string> {
-  const { stdout } = await exec('dnsperf', ['-s', host, '-p', String(port), '-d', file, '-T', String(THREADS), '-c', String(Math.max(THREADS, 4)), ...extra], {
+  const { stdout } = await exec('dnsperf', ['-s', host, '-p', String(port), '-d', file, '-T', String(THREADS), '-c', String(Math.max(THREADS, 4)), '-t', String(TIMEOUT_S), ...extra], {
     maxBuffer: 1024 * 1024 * 1024,
   });
   return stdout;
-}
-
-function num(out: string, re: RegExp): number {
-  const m = re.exec(out);
-  return m ? Number(m[1]) : NaN;
 }
 
 async function measure(host: string, port: number, file: string): Promise<Run> {
   const closed = await dnsperf(host, port, file, ['-l', String(ROUND_SECONDS), '-q', '200']);
   // Latency at a fixed offered rate, every query's time from -v.
   const verbose = await dnsperf(host, port, file, ['-l', String(Math.min(ROUND_SECONDS, 5)), '-q', '200', '-Q', String(RATE), '-v']);
-  const lat: number[] = [];
-  for (const line of verbose.split('\n')) {
-    if (!line.startsWith('> ')) continue;
-    const v = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (Number.isFinite(v)) lat.push(v * 1000);
-  }
-  lat.sort((a, b) => a - b);
-  const pct = (p: number): number => (lat.length === 0 ? NaN : (lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] as number));
+  const lat = parseVerbose(verbose, TIMEOUT_S * 1000);
   return {
-    qps: Math.round(num(closed, /Queries per second:\s+([\d.]+)/)),
-    avgMs: num(closed, /Average Latency \(s\):\s+([\d.]+)/) * 1000,
-    p50Ms: pct(50),
-    p99Ms: pct(99),
-    lost: num(closed, /Queries lost:\s+(\d+)/),
+    qps: Math.round(statistic(closed, /Queries per second:\s+([\d.]+)/)),
+    avgMs: statistic(closed, /Average Latency \(s\):\s+([\d.]+)/) * 1000,
+    p50Ms: percentile(lat.sortedMs, 50),
+    p99Ms: percentile(lat.sortedMs, 99),
+    p999Ms: percentile(lat.sortedMs, 99.9),
+    maxMs: percentile(lat.sortedMs, 100),
+    lost: statistic(closed, /Queries lost:\s+(\d+)/),
+    latencySent: lat.answered + lat.timedOut,
+    latencyTimedOut: lat.timedOut,
     rcodes: /Response codes:\s+(.*)/.exec(closed)?.[1]?.trim() ?? '',
   };
 }
@@ -143,40 +170,81 @@ function median(xs: number[]): number {
 }
 
 function combine(runs: Run[]): Run {
+  const med = (f: (r: Run) => number): number => median(runs.map(f));
   return {
-    qps: Math.round(median(runs.map((r) => r.qps))),
-    avgMs: median(runs.map((r) => r.avgMs)),
-    p50Ms: median(runs.map((r) => r.p50Ms)),
-    p99Ms: median(runs.map((r) => r.p99Ms)),
+    qps: Math.round(med((r) => r.qps)),
+    avgMs: med((r) => r.avgMs),
+    p50Ms: med((r) => r.p50Ms),
+    p99Ms: med((r) => r.p99Ms),
+    p999Ms: med((r) => r.p999Ms),
+    maxMs: med((r) => r.maxMs),
     lost: runs.reduce((n, r) => n + r.lost, 0),
+    latencySent: runs.reduce((n, r) => n + r.latencySent, 0),
+    latencyTimedOut: runs.reduce((n, r) => n + r.latencyTimedOut, 0),
     rcodes: runs[runs.length - 1]?.rcodes ?? '',
-    rounds: { qps: runs.map((r) => r.qps), p99Ms: runs.map((r) => r.p99Ms) },
+    rounds: { qps: runs.map((r) => r.qps), p99Ms: runs.map((r) => r.p99Ms), p999Ms: runs.map((r) => r.p999Ms), maxMs: runs.map((r) => r.maxMs) },
   };
 }
 
-async function waitAnswering(host: string, port: number, name: string): Promise<void> {
-  await waitFor(async () => (await udpExchange(host, port, rawQuery(name, 1), 300)) !== undefined, { what: `${host}:${port} answering`, timeoutMs: 20_000 });
+async function waitAnswering(host: string, port: number, name: string, timeoutMs = 20_000): Promise<void> {
+  await waitFor(async () => (await udpExchange(host, port, rawQuery(name, 1), 300)) !== undefined, { what: `${host}:${port} answering ${name}`, timeoutMs });
 }
 
-function rssKb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+/** Waits for an answer with at least one record (the zone has arrived, not just a REFUSED). */
+async function waitAnswered(host: string, port: number, name: string, timeoutMs: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const r = await udpExchange(host, port, rawQuery(name, 1), 300);
+      return r !== undefined && r.length >= 12 && r.readUInt16BE(6) > 0;
+    },
+    { what: `${host}:${port} answering ${name} with data`, timeoutMs },
+  );
 }
 
-/** RSS without file-backed pages: what the process allocated, not the node binary's code it touched. */
-function anonRssKb(pid: number): number {
-  return Number(/RssAnon:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+function procStatus(pid: number, field: string): number {
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 }
 
 function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return Promise.resolve();
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     p.once('exit', () => resolve());
     p.kill('SIGTERM');
   });
 }
 
+/** A Corefile like NodeLocal DNSCache's (see the header), on `host:port`. */
+function corefile(host: string, port: number, metricsPort: number, healthPort: number, zone: { origin: string; file: string }, upstream: string): string {
+  return `${zone.origin}:${port} {
+    bind ${host}
+    errors
+    cache {
+        success 9984 30
+        denial 9984 5
+    }
+    reload
+    file ${zone.file}
+    prometheus ${host}:${metricsPort}
+    health ${host}:${healthPort}
+}
+.:${port} {
+    bind ${host}
+    errors
+    cache 30
+    reload
+    loop
+    forward . ${upstream}
+    prometheus ${host}:${metricsPort}
+}
+`;
+}
+
 async function main(): Promise<void> {
   for (const ip of Object.values(IP)) await ensureLoopback(ip);
+  const corednsDir = (await exec('bash', ['test/coredns/build.sh'], { maxBuffer: 16 * 1024 * 1024 })).stdout.trim().split('\n').pop() as string;
+  const COREDNS = join(corednsDir, 'coredns');
+  const corednsVersion = (await exec(COREDNS, ['-version'])).stdout.trim().split('\n')[0] ?? '';
+  const loadAtStart = loadavg();
   const dir = await mkdtemp(join(tmpdir(), 'dnssync-bench-'));
   const zoneFile = join(dir, 'bench.zone');
   writeFileSync(zoneFile, zoneText(RECORDS, 'bench.test'));
@@ -184,6 +252,7 @@ async function main(): Promise<void> {
   writeFileSync(authQueries, shuffled(Array.from({ length: RECORDS }, (_, i) => `h${i}.bench.test A`)).join('\n') + '\n');
   const fwdQueries = join(dir, 'fwd.txt');
   writeFileSync(fwdQueries, shuffled(Array.from({ length: FWD_NAMES }, (_, i) => `f${i}.fwd.bench A`)).join('\n') + '\n');
+  const keyFile = writeKey(dir, KEY);
 
   const procs: ChildProcess[] = [];
   const unbounds: Unbound[] = [];
@@ -197,24 +266,34 @@ async function main(): Promise<void> {
     unbounds.push(upstream);
     const up = `${IP.upstream}@${upstream.port}`;
 
-    // The agent, as it starts by default (its own lean V8 heap settings, v8-defaults.ts), and
-    // a second one with Node's V8 defaults (DNSSYNC_V8_DEFAULTS=0): the memory/tail trade.
+    // The agent as the chart runs it: upstream, sync port with TSIG, metrics. The zone comes
+    // from a file here (the 100,000-record memory figure below has it pushed by a primary).
     const startAgent = async (ip: string, env: Record<string, string>): Promise<{ port: number; proc: ChildProcess }> => {
       const port = await freePort(ip);
-      const proc = spawn(process.execPath, [MAIN, 'agent', '--listen', `${ip}:${port}`, '--zone-file', zoneFile, '--upstream', `${IP.upstream}:${upstream.port}`, '--workers', String(THREADS), '--log-level', 'warn'], {
-        stdio: 'inherit',
-        env: { ...process.env, ...env },
-      });
+      const sync = await freePort(ip);
+      const metrics = await freePort(ip);
+      const proc = spawn(
+        process.execPath,
+        [MAIN, 'agent', '--listen', `${ip}:${port}`, '--zone-file', zoneFile, '--upstream', `${IP.upstream}:${upstream.port}`, '--sync-listen', `${ip}:${sync}`, '--tsig-key-file', keyFile, '--metrics-listen', `${ip}:${metrics}`, '--workers', String(THREADS), '--log-level', 'warn'],
+        { stdio: 'inherit', env: { ...process.env, ...env } },
+      );
       procs.push(proc);
       return { port, proc };
     };
-    const { port: agentPort, proc: agent } = await startAgent(IP.agent, {});
-    const { port: agentNodeDefaultsPort } = await startAgent(IP.agentNodeDefaults, { DNSSYNC_V8_DEFAULTS: '0' });
+    const agent = await startAgent(IP.agent, {});
+    const agentNodeDefaults = CONTEXT ? await startAgent(IP.agentNodeDefaults, { DNSSYNC_V8_DEFAULTS: '0' }) : undefined;
 
     // The floor: Node's UDP path with no DNS work, under the agent's V8 settings.
     const floorPort = await freePort(IP.floor);
     const floor = spawn(process.execPath, [...AGENT_V8_FLAGS, FLOOR, IP.floor, String(floorPort)], { stdio: 'inherit', env: { ...process.env, ...envDefaults(process.env) } });
     procs.push(floor);
+
+    // CoreDNS with a node-cache-like Corefile, GOMAXPROCS = server threads.
+    const corednsPort = await freePort(IP.coredns);
+    const corefilePath = join(dir, 'Corefile');
+    writeFileSync(corefilePath, corefile(IP.coredns, corednsPort, await freePort(IP.coredns), await freePort(IP.coredns), { origin: 'bench.test', file: zoneFile }, `${IP.upstream}:${upstream.port}`));
+    const coredns = spawn(COREDNS, ['-conf', corefilePath, '-quiet'], { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir, env: { ...process.env, GOMAXPROCS: String(THREADS) } });
+    procs.push(coredns);
 
     // unbound serving the same records as local-data, forwarding fwd.bench.
     const unbound = await startUnbound({
@@ -252,12 +331,13 @@ async function main(): Promise<void> {
     );
     procs.push(dnsmasq);
 
-    const servers: { server: string; host: string; port: number; threads: number; authOnly?: boolean }[] = [
-      { server: 'dnssync agent', host: IP.agent, port: agentPort, threads: THREADS },
-      { server: 'dnssync agent, Node V8 defaults', host: IP.agentNodeDefaults, port: agentNodeDefaultsPort, threads: THREADS },
-      { server: 'Node dgram floor (no DNS work)', host: IP.floor, port: floorPort, threads: 1, authOnly: true },
-      { server: 'unbound', host: IP.unbound, port: unbound.port, threads: THREADS },
-      { server: 'dnsmasq', host: IP.dnsmasq, port: dnsmasqPort, threads: 1 },
+    const servers: { server: string; host: string; port: number; pid: number; threads: number; authOnly?: boolean }[] = [
+      { server: 'dnssync agent', host: IP.agent, port: agent.port, pid: agent.proc.pid as number, threads: THREADS },
+      { server: corednsVersion.replace('-', ' '), host: IP.coredns, port: corednsPort, pid: coredns.pid as number, threads: THREADS },
+      ...(agentNodeDefaults === undefined ? [] : [{ server: 'dnssync agent, Node V8 defaults', host: IP.agentNodeDefaults, port: agentNodeDefaults.port, pid: agentNodeDefaults.proc.pid as number, threads: THREADS }]),
+      { server: 'Node dgram floor (no DNS work)', host: IP.floor, port: floorPort, pid: floor.pid as number, threads: 1, authOnly: true },
+      { server: 'unbound', host: IP.unbound, port: unbound.port, pid: unbound.proc.pid as number, threads: THREADS },
+      { server: 'dnsmasq', host: IP.dnsmasq, port: dnsmasqPort, pid: dnsmasq.pid as number, threads: 1 },
     ];
     for (const s of servers) {
       await waitAnswering(s.host, s.port, 'h1.bench.test');
@@ -265,7 +345,9 @@ async function main(): Promise<void> {
       if (s.authOnly !== true) await dnsperf(s.host, s.port, fwdQueries, ['-n', '1', '-q', '50']);
     }
     const runs = servers.map(() => ({ authoritative: [] as Run[], forwarded: [] as Run[] }));
+    const loadPerRound: number[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
+      loadPerRound.push(loadavg()[0] as number);
       for (const [i, s] of servers.entries()) {
         const r = runs[i] as (typeof runs)[number];
         process.stderr.write(`[bench] round ${round}/${ROUNDS} ${s.server}: authoritative${s.authOnly === true ? '' : ', forwarded (cached)'}\n`);
@@ -278,103 +360,156 @@ async function main(): Promise<void> {
       threads: s.threads,
       authoritative: combine(runs[i]?.authoritative ?? []),
       forwarded: combine(runs[i]?.forwarded ?? []),
+      rssKbAfterLoad: procStatus(s.pid, 'VmRSS'),
     }));
-    const agentRss10k = rssKb(agent.pid as number);
+    const loadAfterRounds = loadavg();
+    for (const p of procs.splice(0)) await stop(p);
+    for (const u of unbounds.splice(1)) await u.stop();
 
-    // Agent memory: idle (no zone), and holding 100,000 records with every name queried once
-    // (answer cache full too). As started by default — `dnssync agent` applies its own V8
-    // heap settings (src/agent/v8-defaults.ts) — and with Node's defaults
-    // (DNSSYNC_V8_DEFAULTS=0), for comparison.
-    const bigZone = join(dir, 'big.zone');
-    writeFileSync(bigZone, zoneText(RSS_RECORDS, 'big.test'));
-    const bigQueries = join(dir, 'big.txt');
-    writeFileSync(bigQueries, shuffled(Array.from({ length: RSS_RECORDS }, (_, i) => `h${i}.big.test A`)).join('\n') + '\n');
-    const memory = async (env: Record<string, string>, zone: boolean): Promise<{ rssKb: number; anonKb: number; loadMs: number }> => {
-      const rssPort = await freePort(IP.rss);
-      const big = spawn(process.execPath, [MAIN, 'agent', '--listen', `${IP.rss}:${rssPort}`, ...(zone ? ['--zone-file', bigZone] : []), '--log-level', 'warn'], {
-        stdio: 'inherit',
-        env: { ...process.env, ...env },
-      });
-      procs.push(big);
-      const loadStart = Date.now();
-      if (zone) {
-        await waitAnswering(IP.rss, rssPort, 'h99999.big.test');
-      } else {
-        await waitFor(async () => (await udpExchange(IP.rss, rssPort, rawQuery('h1.big.test', 1), 300)) !== undefined, { what: 'idle agent answering', timeoutMs: 20_000 });
-      }
-      const loadMs = Date.now() - loadStart;
-      // Touch every name once so the answer cache is full too.
-      if (zone) await dnsperf(IP.rss, rssPort, bigQueries, ['-n', '1', '-q', '100']);
-      const rss = rssKb(big.pid as number);
-      const anonKb = anonRssKb(big.pid as number);
-      await stop(big);
-      return { rssKb: rss, anonKb, loadMs };
-    };
-    const memIdle = await memory({}, false);
-    const mem100k = await memory({}, true);
-    const mem100kNodeDefaults = await memory({ DNSSYNC_V8_DEFAULTS: '0' }, true);
-    const agentRss100k = mem100k.rssKb;
-    const loadMs = mem100k.loadMs;
+    const memory = await agentMemory(dir, keyFile, unbounds);
+    const corednsBig = await corednsMemory(COREDNS, dir, memory.upstreamPort);
 
-    const unboundRow = results.find((r) => r.server === 'unbound') as ServerResult;
-    const ratios = results.map((r) => ({
-      server: r.server,
-      authQpsVsUnbound: r.authoritative.qps / unboundRow.authoritative.qps,
-      authP99VsUnbound: r.authoritative.p99Ms / unboundRow.authoritative.p99Ms,
-      fwdQpsVsUnbound: r.forwarded.qps / unboundRow.forwarded.qps,
-      fwdP99VsUnbound: r.forwarded.p99Ms / unboundRow.forwarded.p99Ms,
-    }));
+    const agentRow = results[0] as ServerResult;
+    const corednsRow = results[1] as ServerResult;
+    const vs = (peer: ServerResult) => ({
+      authQps: agentRow.authoritative.qps / peer.authoritative.qps,
+      authP999: agentRow.authoritative.p999Ms / peer.authoritative.p999Ms,
+      fwdQps: agentRow.forwarded.qps / peer.forwarded.qps,
+      fwdP999: agentRow.forwarded.p999Ms / peer.forwarded.p999Ms,
+      rss: agentRow.rssKbAfterLoad / peer.rssKbAfterLoad,
+    });
+    const agentVsCoredns = vs(corednsRow);
     const out = {
       bench: 'query',
       date: new Date().toISOString(),
-      machine: { cpus: (await import('node:os')).cpus().length, loadavgAtEnd: (await import('node:os')).loadavg() },
-      settings: { seconds: SECONDS, rounds: ROUNDS, roundSeconds: ROUND_SECONDS, threads: THREADS, latencyRateQps: RATE, records: RECORDS, forwardedNames: FWD_NAMES },
+      machine: { cpus: cpus().length, loadavgAtStart: loadAtStart, loadavg1mPerRound: loadPerRound, loadavgAfterRounds: loadAfterRounds, loadavgAtEnd: loadavg() },
+      settings: { seconds: SECONDS, rounds: ROUNDS, roundSeconds: ROUND_SECONDS, threads: THREADS, latencyRateQps: RATE, dnsperfTimeoutS: TIMEOUT_S, records: RECORDS, forwardedNames: FWD_NAMES, coredns: corednsVersion, corefile: corefile(IP.coredns, 53, 9253, 8080, { origin: 'bench.test', file: 'bench.zone' }, 'UPSTREAM') },
       results,
-      ratios,
-      agentMemory: {
-        rssKbIdle: memIdle.rssKb,
-        rssKb10kRecords: agentRss10k,
-        rssKb100kRecords: agentRss100k,
-        load100kMs: loadMs,
-        rssKb100kRecordsNodeDefaults: mem100kNodeDefaults.rssKb,
-        // The rest of VmRSS is file-backed: pages of the node binary's code and data this
-        // process touched (~35 MB for a bare `node -e`), shared with every node process.
-        anonRssKbIdle: memIdle.anonKb,
-        anonRssKb100kRecords: mem100k.anonKb,
-        anonRssKb100kRecordsNodeDefaults: mem100kNodeDefaults.anonKb,
-      },
+      agentVsCoredns,
+      agentVsUnbound: vs(results.find((r) => r.server === 'unbound') as ServerResult),
+      memory: { ...memory.result, corednsHolding100kRecords: corednsBig },
       targets: {
-        authQpsAtLeastUnbound: (ratios[0]?.authQpsVsUnbound ?? 0) >= 1,
-        authP99AtMost2xUnbound: (ratios[0]?.authP99VsUnbound ?? Infinity) <= 2,
-        rssAtMost100MB: agentRss100k <= 100 * 1024,
+        authP999AtMostCoredns: agentVsCoredns.authP999 <= 1,
+        fwdP999AtMostCoredns: agentVsCoredns.fwdP999 <= 1,
+        rssAtMostCoredns: agentVsCoredns.rss <= 1,
+        authQpsAtLeast1_5xCoredns: agentVsCoredns.authQps >= 1.5,
+        fwdQpsAtLeast1_5xCoredns: agentVsCoredns.fwdQps >= 1.5,
+        rssAtMost100MBHolding100k: memory.result.workers1.rssKb <= 100 * 1024,
       },
     };
     mkdirSync('test/bench/results', { recursive: true });
     // The default run is query.json; other thread counts get their own file beside it.
-    const file = THREADS === 1 ? 'test/bench/results/query.json' : `test/bench/results/query-threads${THREADS}.json`;
+    const file = OUT_FILE ?? (THREADS === 1 ? 'test/bench/results/query.json' : `test/bench/results/query-threads${THREADS}.json`);
     writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
 
     const f = (x: number, d = 0): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
+    const lat = (r: Run): string => `${f(r.p50Ms, 3)} / ${f(r.p99Ms, 3)} / ${f(r.p999Ms, 3)} / ${f(r.maxMs, 1)}`;
     const rows = [
-      '| server | threads | auth QPS | auth p50 ms | auth p99 ms | fwd QPS | fwd p50 ms | fwd p99 ms | auth QPS vs unbound | auth p99 vs unbound |',
-      '|---|---|---|---|---|---|---|---|---|---|',
+      '| server | threads | auth QPS | auth p50 / p99 / p99.9 / max ms | fwd QPS | fwd p50 / p99 / p99.9 / max ms | RSS MB | lost |',
+      '|---|---|---|---|---|---|---|---|',
       ...results.map(
-        (r, i) =>
-          `| ${r.server} | ${r.threads} | ${f(r.authoritative.qps)} | ${f(r.authoritative.p50Ms, 3)} | ${f(r.authoritative.p99Ms, 3)} | ${f(r.forwarded.qps)} | ${f(r.forwarded.p50Ms, 3)} | ${f(r.forwarded.p99Ms, 3)} | ${f(ratios[i]?.authQpsVsUnbound ?? NaN, 2)}× | ${f(ratios[i]?.authP99VsUnbound ?? NaN, 2)}× |`,
+        (r) =>
+          `| ${r.server} | ${r.threads} | ${f(r.authoritative.qps)} | ${lat(r.authoritative)} | ${f(r.forwarded.qps)} | ${lat(r.forwarded)} | ${f(r.rssKbAfterLoad / 1024, 1)} | ${r.authoritative.latencyTimedOut + r.forwarded.latencyTimedOut} |`,
       ),
     ];
     process.stdout.write(rows.join('\n') + '\n');
+    const a = agentVsCoredns;
+    process.stdout.write(`agent vs CoreDNS: auth QPS ${f(a.authQps, 2)}x, p99.9 ${f(a.authP999, 2)}x; fwd QPS ${f(a.fwdQps, 2)}x, p99.9 ${f(a.fwdP999, 2)}x; RSS ${f(a.rss, 2)}x\n`);
+    const m = memory.result;
     process.stdout.write(
-      `agent RSS: ${f(memIdle.rssKb / 1024, 1)} MB idle; ${f(agentRss10k / 1024, 1)} MB with ${RECORDS} records after the runs; ${f(agentRss100k / 1024, 1)} MB with ${RSS_RECORDS} records (loaded in ${loadMs} ms, every name queried once), ` +
-        `${f(mem100kNodeDefaults.rssKb / 1024, 1)} MB with Node's V8 defaults (DNSSYNC_V8_DEFAULTS=0); ` +
-        `anonymous RSS ${f(memIdle.anonKb / 1024, 1)} / ${f(mem100k.anonKb / 1024, 1)} / ${f(mem100kNodeDefaults.anonKb / 1024, 1)} MB\n`,
+      `agent as the chart runs it, ${BIG} synced records + ${BIG} forwarded names: 1 worker ${f(m.workers1.rssKb / 1024, 1)} MB RSS (anon ${f(m.workers1.anonKb / 1024, 1)}), ${m.workers1.upstreamQueries} upstream queries; ` +
+        `2 workers ${f(m.workers2.rssKb / 1024, 1)} MB (anon ${f(m.workers2.anonKb / 1024, 1)}), ${m.workers2.upstreamQueries} upstream queries; idle ${f(m.idle.rssKb / 1024, 1)} MB; ` +
+        `CoreDNS with the same ${f(corednsBig.rssKb / 1024, 1)} MB\n`,
     );
-    process.stdout.write(
-      `medians of ${ROUNDS} interleaved rounds; latency percentiles at ${RATE} queries/s offered, QPS closed-loop, ${ROUND_SECONDS} s each per round, dnsperf -T ${THREADS}\n`,
-    );
+    process.stdout.write(`medians of ${ROUNDS} interleaved rounds; latency at ${RATE} queries/s offered (timeouts at ${TIMEOUT_S} s), QPS closed-loop, ${ROUND_SECONDS} s each per round, dnsperf -T ${THREADS}\n`);
   } finally {
     await Promise.all(procs.map(stop));
     for (const u of unbounds) await u.stop();
+  }
+}
+
+interface Holding {
+  rssKb: number;
+  anonKb: number;
+  /** Queries the upstream received while the forwarded names were asked once each. */
+  upstreamQueries: number;
+  /** From the primary's start to the last record answering. */
+  syncMs: number;
+}
+
+/**
+ * The agent as the chart runs it — upstream, sync port with TSIG, metrics — idle, and
+ * holding 100,000 records pushed by `dnssync primary` plus 100,000 forwarded names (every
+ * one asked once, so the forwarding and answer caches are full too), with 1 and 2 workers.
+ */
+async function agentMemory(dir: string, keyFile: string, unbounds: Unbound[]): Promise<{ upstreamPort: number; result: { idle: Holding; workers1: Holding; workers2: Holding } }> {
+  const bigZone = join(dir, 'big.test.zone');
+  writeFileSync(bigZone, zoneText(BIG, 'big.test'));
+  const bigQueries = join(dir, 'big.txt');
+  writeFileSync(bigQueries, shuffled(Array.from({ length: BIG }, (_, i) => `h${i}.big.test A`)).join('\n') + '\n');
+  const fwdQueries = join(dir, 'fwdbig.txt');
+  writeFileSync(fwdQueries, shuffled(Array.from({ length: BIG }, (_, i) => `f${i}.fwdbig.bench A`)).join('\n') + '\n');
+  const upstream = await startUnbound({
+    host: IP.bigUpstream,
+    localZones: ['fwdbig.bench. static'],
+    localData: ['fwdbig.bench. 3600 IN SOA ns h 1 3600 600 86400 60', ...Array.from({ length: BIG }, (_, i) => `f${i}.fwdbig.bench. 3600 IN A ${ipOf(i)}`)],
+    extra: ['msg-cache-size: 64m', 'rrset-cache-size: 64m'],
+  });
+  // Stays up for CoreDNS's figure; main() stops every unbound at the end.
+  unbounds.push(upstream);
+  const run = async (workers: number, load: boolean): Promise<Holding> => {
+    const port = await freePort(IP.rss);
+    const sync = await freePort(IP.rss);
+    const metrics = await freePort(IP.rss);
+    const agent = spawn(
+      process.execPath,
+      [MAIN, 'agent', '--listen', `${IP.rss}:${port}`, '--upstream', `${IP.bigUpstream}:${upstream.port}`, '--sync-listen', `${IP.rss}:${sync}`, '--tsig-key-file', keyFile, '--metrics-listen', `${IP.rss}:${metrics}`, '--workers', String(workers), '--log-level', 'warn'],
+      { stdio: 'inherit' },
+    );
+    let primary: ChildProcess | undefined;
+    try {
+      await waitFor(async () => (await fetch(`http://${IP.rss}:${metrics}/healthz`)).ok, { what: 'agent /healthz', timeoutMs: 20_000, intervalMs: 100 });
+      let syncMs = 0;
+      let upstreamQueries = 0;
+      if (load) {
+        const transfer = await freePort(IP.primary);
+        const start = Date.now();
+        primary = spawn(process.execPath, [MAIN, 'primary', '--zone-file', bigZone, '--transfer-listen', `${IP.primary}:${transfer}`, '--notify', `${IP.rss}:${sync}`, '--tsig-key-file', keyFile, '--state-file', join(dir, `primary-${workers}.state`), '--log-level', 'warn'], {
+          stdio: 'inherit',
+        });
+        await waitAnswered(IP.rss, port, 'h99999.big.test', 120_000);
+        syncMs = Date.now() - start;
+        await dnsperf(IP.rss, port, bigQueries, ['-n', '1', '-q', '100']);
+        const before = (await upstream.stats()).get('total.num.queries') ?? 0;
+        await dnsperf(IP.rss, port, fwdQueries, ['-n', '1', '-q', '100']);
+        upstreamQueries = ((await upstream.stats()).get('total.num.queries') ?? 0) - before;
+      }
+      return { rssKb: procStatus(agent.pid as number, 'VmRSS'), anonKb: procStatus(agent.pid as number, 'RssAnon'), upstreamQueries, syncMs };
+    } finally {
+      if (primary !== undefined) await stop(primary);
+      await stop(agent);
+    }
+  };
+  process.stderr.write(`[bench] agent memory: idle, then ${BIG} synced records + ${BIG} forwarded names with 1 and 2 workers\n`);
+  const idle = await run(1, false);
+  const workers1 = await run(1, true);
+  const workers2 = await run(2, true);
+  return { upstreamPort: upstream.port, result: { idle, workers1, workers2 } };
+}
+
+/** CoreDNS with the same node-cache-like Corefile holding the 100,000-record zone and asked the 100,000 forwarded names. */
+async function corednsMemory(coredns: string, dir: string, upstreamPort: number): Promise<{ rssKb: number; anonKb: number }> {
+  const port = await freePort(IP.coredns);
+  const conf = join(dir, 'Corefile.big');
+  writeFileSync(conf, corefile(IP.coredns, port, await freePort(IP.coredns), await freePort(IP.coredns), { origin: 'big.test', file: join(dir, 'big.test.zone') }, `${IP.bigUpstream}:${upstreamPort}`));
+  const p = spawn(coredns, ['-conf', conf, '-quiet'], { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir, env: { ...process.env, GOMAXPROCS: String(THREADS) } });
+  try {
+    await waitAnswered(IP.coredns, port, 'h99999.big.test', 60_000);
+    await dnsperf(IP.coredns, port, join(dir, 'big.txt'), ['-n', '1', '-q', '100']);
+    await dnsperf(IP.coredns, port, join(dir, 'fwdbig.txt'), ['-n', '1', '-q', '100']);
+    return { rssKb: procStatus(p.pid as number, 'VmRSS'), anonKb: procStatus(p.pid as number, 'RssAnon') };
+  } finally {
+    await stop(p);
   }
 }
 
