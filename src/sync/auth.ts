@@ -1,15 +1,19 @@
 /**
  * The TSIG policy both ends apply to an incoming request: verify it, or produce the refusal
- * (NOTAUTH with the TSIG error, RFC 8945 §5.2) without touching anything else. Responses we
- * send to a verified request are signed with its MAC.
+ * (NOTAUTH with the TSIG error, RFC 8945 §5.2) without touching anything else. A verified
+ * request is also checked against the replay cache: a copy of one already taken is refused
+ * as BADTIME, the error RFC 8945 §5.2.3 names for replays. Responses we send to a verified
+ * request are signed with its MAC; responses to our requests are bound to our MAC, so a
+ * replayed response cannot answer any request but the one it answered.
  */
-import { TsigError, keyring, sign, tsigErrorResponse, verify, type TsigKey, type TsigKeyring } from '../dns/tsig.js';
+import { TsigError, keyring, nowSeconds, sign, tsigErrorResponse, verify, type TsigKey, type TsigKeyring } from '../dns/tsig.js';
 import { counter } from '../observability/metrics.js';
 import { RCODE, errorResponse } from './codec.js';
+import { ReplayCache } from './replay-cache.js';
 
 export const tsigFailures = counter<'error' | 'role'>({
   name: 'dnssync_sync_tsig_failures_total',
-  help: 'Messages refused or ignored because their TSIG did not verify, by TSIG error and by which side saw it',
+  help: 'Messages refused or ignored because their TSIG did not verify, by TSIG error (REPLAY: a copy of a signed message already taken) and by which side saw it',
   labelNames: ['error', 'role'],
 });
 
@@ -18,12 +22,17 @@ export class Auth {
   /** The key we sign with: the first one configured. */
   readonly signingKey: TsigKey | undefined;
 
+  private readonly replays: ReplayCache;
+
   constructor(
     keys: readonly TsigKey[],
     private readonly role: 'primary' | 'secondary',
+    private readonly clock: () => number = nowSeconds,
+    replayCacheEntries?: number,
   ) {
     this.ring = keyring(keys);
     this.signingKey = keys[0];
+    this.replays = new ReplayCache(replayCacheEntries);
   }
 
   get enabled(): boolean {
@@ -36,7 +45,15 @@ export class Auth {
    */
   check(raw: Buffer, allowUnsigned: boolean): AuthOk | AuthRefused {
     try {
-      const v = verify(raw, this.ring);
+      const now = this.clock();
+      const v = verify(raw, this.ring, { now });
+      const seen = this.replays.admit(v.key.name, v.tsig.mac, v.tsig.timeSigned, v.tsig.fudge, now);
+      if (!seen.fresh) {
+        tsigFailures.inc({ error: 'REPLAY', role: this.role });
+        const err = new TsigError('BADTIME', `replayed: ${seen.reason ?? ''}`, v.tsig);
+        const base = errorResponse(raw, RCODE.NOTAUTH);
+        return { ok: false, error: 'REPLAY', reason: err.message, response: base && tsigErrorResponse(base, err, this.ring, now) };
+      }
       return { ok: true, message: v.message, mac: v.tsig.mac, key: v.key, timeSigned: v.tsig.timeSigned };
     } catch (err) {
       if (!(err instanceof TsigError)) throw err;

@@ -1,7 +1,9 @@
 /**
  * The pulling side's I/O: an IXFR/AXFR over TCP (every message verified as one TSIG
  * stream) and an SOA query over UDP. Each call owns its socket and always ends: by the
- * answer, an error, or its deadline.
+ * answer, an error, or its deadline. With a key, only an answer the peer signed for our
+ * request counts, error answers included: an unsigned REFUSED is what anyone on the path
+ * (or a node answering on a masqueraded address) can send, and callers act on REFUSED.
  */
 import { connect } from 'node:net';
 import { createSocket } from 'node:dgram';
@@ -27,6 +29,15 @@ export class PeerRcodeError extends Error {
   ) {
     super(`${what}: peer answered rcode ${rcode}`);
   }
+}
+
+/**
+ * An error answer we could not verify (unsigned, or not signed for our request, with our
+ * key): not the peer's word. Over TCP it ends the transfer as a transient failure; over UDP
+ * it is ignored and the real answer awaited.
+ */
+export class UnverifiedReplyError extends Error {
+  override readonly name = 'UnverifiedReplyError';
 }
 
 export class TransferTimeoutError extends Error {
@@ -68,7 +79,14 @@ export function pullZone(peer: Endpoint, origin: string, current: RR | undefined
         const h = readHeader(raw);
         if (h.id !== id || !h.qr) return;
         if (h.rcode !== RCODE.NOERROR) {
-          // Refusals may carry an unsigned TSIG; the rcode is what matters.
+          if (verifier) {
+            try {
+              verifier.verify(raw);
+            } catch (err) {
+              finish(new UnverifiedReplyError(`${what}: rcode ${h.rcode} answer not signed for our request (${err instanceof Error ? err.message : String(err)}); ignored`));
+              return;
+            }
+          }
           finish(new PeerRcodeError(h.rcode, what));
           return;
         }
@@ -104,19 +122,36 @@ export function querySoa(peer: Endpoint, origin: string, auth: Auth, timeoutMs: 
     const timer = setTimeout(() => finish(new TransferTimeoutError(`SOA ${origin} at ${peer.host}:${peer.port}: no answer in ${timeoutMs} ms`)), timeoutMs);
     sock.on('error', (err) => finish(err));
     sock.on('message', (raw) => {
+      let h;
       try {
-        const h = readHeader(raw);
-        if (h.id !== id || !h.qr) return;
-        if (h.rcode !== RCODE.NOERROR) {
-          finish(new PeerRcodeError(h.rcode, `SOA ${origin}`));
-          return;
-        }
-        const p = decode(auth.response(raw, req.mac));
+        h = readHeader(raw);
+      } catch {
+        return;
+      }
+      if (h.id !== id || !h.qr) return;
+      let msg: Buffer;
+      try {
+        msg = auth.response(raw, req.mac);
+      } catch {
+        // Unsigned or badly signed: not the peer's answer (RFC 8945 §5.3: discard it) — wait
+        // on for the real one until the deadline.
+        return;
+      }
+      if (h.rcode !== RCODE.NOERROR) {
+        finish(new PeerRcodeError(h.rcode, `SOA ${origin}`));
+        return;
+      }
+      try {
+        const p = decode(msg);
         finish(undefined, sectionRRs(p.answers).find((rr) => rr.type === 'SOA' && rr.name === origin));
       } catch (err) {
         finish(err instanceof Error ? err : new Error(String(err)));
       }
     });
-    sock.send(req.wire, peer.port, peer.host);
+    // Connected: the kernel passes only datagrams from the endpoint asked, so an answer
+    // from anywhere else (someone guessing our port and ID) never reaches us.
+    sock.connect(peer.port, peer.host, () => {
+      if (!done) sock.send(req.wire);
+    });
   });
 }

@@ -165,6 +165,8 @@ interface Link {
    * records in one section outside a transfer. It gets plain NOTIFYs (and pulls) from now on.
    */
   plainOnly: boolean;
+  /** MAC of the shared-signature NOTIFY last sent on this link (see send). */
+  lastSharedMac: Buffer | undefined;
 }
 
 interface Agent extends AgentEndpoint {
@@ -508,7 +510,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private link(a: Agent, o: string): Link {
     let l = a.links.get(o);
     if (!l) {
-      l = { agent: a, origin: o, acked: undefined, behindSince: undefined, inflight: undefined, standard: false, plainOnly: false };
+      l = { agent: a, origin: o, acked: undefined, behindSince: undefined, inflight: undefined, standard: false, plainOnly: false, lastSharedMac: undefined };
       a.links.set(o, l);
     }
     return l;
@@ -552,7 +554,11 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     // A standard secondary reads only the serial a NOTIFY announces and ignores one it already
     // holds: a leg (announcing a serial short of the current one) could stall it there.
     if (n.kind === 'leg' && link.standard) n = this.notifyFor(z, undefined);
-    const msg = this.sharesSignature(link) ? this.restamped(this.signedNotify(n), id) : this.auth.request(this.restamped({ wire: n.bytes }, id).wire);
+    // The shared copy's MAC repeats within its second; an agent refuses a MAC it has taken
+    // before (its replay cache), so a second sending to the same agent is signed for it alone.
+    const shared = this.sharesSignature(link) ? this.signedNotify(n) : undefined;
+    const msg = shared && !(link.lastSharedMac && shared.mac?.equals(link.lastSharedMac)) ? this.restamped(shared, id) : this.auth.request(this.restamped({ wire: n.bytes }, id).wire);
+    link.lastSharedMac = shared === undefined ? undefined : shared.mac;
     const kind = n.kind;
     f.lastFrom = n.from;
     f.lastTo = n.to;
