@@ -43,7 +43,54 @@ function elector(store: LeaseStore, identity: string, events: string[]): LeaderE
   });
 }
 
+/**
+ * A Lease behind a connection that went silent: once `hang` is set, every call waits for ever
+ * (as a request on a blackholed TCP connection does) unless its signal aborts it.
+ */
+class HangingLease extends MemoryLease {
+  hang = false;
+  aborted = 0;
+  private wait<T>(signal: AbortSignal | undefined, then: () => Promise<T>): Promise<T> {
+    if (!this.hang) return then();
+    return new Promise<T>((_resolve, reject) => {
+      signal?.addEventListener('abort', () => {
+        this.aborted++;
+        reject(new Error('aborted'));
+      });
+    });
+  }
+  override get(signal?: AbortSignal): Promise<LeaseRecordLike | undefined> {
+    return this.wait(signal, () => super.get());
+  }
+  override create(w: LeaseWriteLike, signal?: AbortSignal): Promise<LeaseRecordLike | undefined> {
+    return this.wait(signal, () => super.create(w));
+  }
+  override update(prev: LeaseRecordLike, w: LeaseWriteLike, signal?: AbortSignal): Promise<LeaseRecordLike | undefined> {
+    return this.wait(signal, () => super.update(prev, w));
+  }
+}
+
 describe('LeaderElector', () => {
+  it('a leader whose Lease calls hang steps down within the renew deadline, and the hung calls are abandoned', async () => {
+    const store = new HangingLease();
+    const events: string[] = [];
+    const a = elector(store, 'a', events);
+    a.start();
+    await waitFor(() => a.isLeader, { what: 'a leads', timeoutMs: 2000 });
+    await waitFor(() => store.rec?.renewTime !== undefined, { what: 'a renewal', timeoutMs: 2000 });
+    // The last renewal that can have succeeded was sent before this instant.
+    const hungAt = performance.now();
+    store.hang = true;
+    await waitFor(() => !a.isLeader, { what: 'a steps down', timeoutMs: 3000, intervalMs: 5 });
+    const took = performance.now() - hungAt;
+    // Renew deadline 600 ms, counted from the last renewal sent; 150 ms for a busy machine.
+    expect(took).toBeLessThan(600 + 150);
+    expect(events).toEqual(['a leads', 'a stops']);
+    expect(store.aborted).toBeGreaterThan(0);
+    store.hang = false;
+    await a.stop();
+  });
+
   it('one leader at a time; a released lease passes to the standby at once', async () => {
     const store = new MemoryLease();
     const events: string[] = [];

@@ -4,6 +4,12 @@
  * as timed by this process's own clock (observed change time, not the holder's renewTime,
  * so clock skew between nodes does not matter); the leader renews every retry period and
  * steps down when it could not renew within the renew deadline.
+ *
+ * Every Lease call carries a deadline (an AbortSignal): a leader's ends at its renew
+ * deadline, counted from when its last successful renewal was sent, so a request hung on a
+ * silent connection cannot keep a deposed leader in office; a candidate's lasts one renew
+ * deadline. The standby waits a whole lease duration on its own clock before taking over,
+ * so with renewDeadline < leaseDuration the old leader has stopped first.
  */
 import type { LeaseRecord, LeaseWrite } from '../k8s/lease.js';
 import type { Logger } from '../observability/logger.js';
@@ -14,10 +20,15 @@ import { gauge } from '../observability/metrics.js';
 export type LeaseRecordLike = LeaseRecord;
 export type LeaseWriteLike = LeaseWrite;
 
+/** Each call gives up (rejects) when `signal` aborts. */
 export interface LeaseStore {
-  get(): Promise<LeaseRecordLike | undefined>;
-  create(w: LeaseWriteLike): Promise<LeaseRecordLike | undefined>;
-  update(prev: LeaseRecordLike, w: LeaseWriteLike): Promise<LeaseRecordLike | undefined>;
+  get(signal?: AbortSignal): Promise<LeaseRecordLike | undefined>;
+  create(w: LeaseWriteLike, signal?: AbortSignal): Promise<LeaseRecordLike | undefined>;
+  update(prev: LeaseRecordLike, w: LeaseWriteLike, signal?: AbortSignal): Promise<LeaseRecordLike | undefined>;
+}
+
+export class LeaseCallTimeoutError extends Error {
+  override readonly name = 'LeaseCallTimeoutError';
 }
 
 export interface LeaderOptions {
@@ -66,10 +77,12 @@ export class LeaderElector {
       isLeader.set(0);
       await this.opts.onStoppedLeading();
       try {
-        const cur = await this.store.get();
-        if (cur && cur.holder === this.opts.identity) {
-          await this.store.update(cur, { holder: '', durationSeconds: 1, acquireTime: cur.acquireTime, renewTime: new Date(), transitions: cur.transitions });
-        }
+        await this.withDeadline(this.opts.renewDeadlineMs, async (signal) => {
+          const cur = await this.store.get(signal);
+          if (cur && cur.holder === this.opts.identity) {
+            await this.store.update(cur, { holder: '', durationSeconds: 1, acquireTime: cur.acquireTime, renewTime: new Date(), transitions: cur.transitions }, signal);
+          }
+        });
       } catch (err) {
         this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not release the lease');
       }
@@ -79,14 +92,19 @@ export class LeaderElector {
   private async run(): Promise<void> {
     while (!this.stopped) {
       let ok = false;
+      const sent = performance.now();
+      // A leader's attempt may take only what is left of its renew deadline.
+      const budget = this.leading ? this.lastRenew + this.opts.renewDeadlineMs - sent : this.opts.renewDeadlineMs;
       try {
-        ok = await this.tryAcquireOrRenew();
+        ok = budget > 0 && (await this.withDeadline(budget, (signal) => this.tryAcquireOrRenew(signal)));
       } catch (err) {
         this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'lease request failed');
       }
       const now = performance.now();
       if (ok) {
-        this.lastRenew = now;
+        // From when the renewal was sent: the API server may have taken it at that instant,
+        // and the standby times the lease from what it observed, never later than this.
+        this.lastRenew = sent;
         if (!this.leading) {
           this.leading = true;
           isLeader.set(1);
@@ -102,7 +120,7 @@ export class LeaderElector {
             await this.opts.onStoppedLeading();
           }
         }
-      } else if (this.leading && now - this.lastRenew > this.opts.renewDeadlineMs) {
+      } else if (this.leading && now - this.lastRenew >= this.opts.renewDeadlineMs) {
         this.leading = false;
         isLeader.set(0);
         this.opts.log.warn({ identity: this.opts.identity }, 'lost the lease (renew deadline passed), stepping down');
@@ -117,13 +135,35 @@ export class LeaderElector {
     }
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  /**
+   * Runs `call` with a signal that aborts after `ms`, and gives up on it then even if the
+   * store ignores the signal: the loop must go on to step down.
+   */
+  private async withDeadline<T>(ms: number, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ctl = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        ctl.abort();
+        reject(new LeaseCallTimeoutError(`Lease call gave no answer within ${Math.round(ms)} ms`));
+      }, ms);
+    });
+    try {
+      const p = call(ctl.signal);
+      p.catch(() => undefined); // its late rejection (the abort) is no one's business
+      return await Promise.race([p, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
     const me = this.opts.identity;
     const now = new Date();
     const durationSeconds = Math.max(1, Math.ceil(this.opts.leaseDurationMs / 1000));
-    const cur = await this.store.get();
+    const cur = await this.store.get(signal);
     if (!cur) {
-      const created = await this.store.create({ holder: me, durationSeconds, acquireTime: now, renewTime: now, transitions: 0 });
+      const created = await this.store.create({ holder: me, durationSeconds, acquireTime: now, renewTime: now, transitions: 0 }, signal);
       if (created) this.observe(created);
       return created !== undefined;
     }
@@ -137,7 +177,7 @@ export class LeaderElector {
       acquireTime: mine ? cur.acquireTime : now,
       renewTime: now,
       transitions: mine ? cur.transitions : cur.transitions + 1,
-    });
+    }, signal);
     if (next) this.observe(next);
     return next !== undefined;
   }

@@ -1,8 +1,9 @@
 /**
  * The coordination.k8s.io/v1 Lease as leader election needs it: read, create, and a
- * compare-and-swap update (resourceVersion), nothing else.
+ * compare-and-swap update (resourceVersion), nothing else. Each call takes an AbortSignal,
+ * handed to fetch, so a request hung on a silent connection is torn down, not left waiting.
  */
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, Observable, V1MicroTime, type ConfigurationOptions, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { isConflict, isNotFound } from './errors.js';
 
 export interface LeaseRecord {
@@ -27,9 +28,9 @@ export class LeaseClient {
     this.api = kc.makeApiClient(CoordinationV1Api);
   }
 
-  async get(): Promise<LeaseRecord | undefined> {
+  async get(signal?: AbortSignal): Promise<LeaseRecord | undefined> {
     try {
-      return toRecord(await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }));
+      return toRecord(await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }, withSignal(signal)));
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -37,9 +38,9 @@ export class LeaseClient {
   }
 
   /** Returns undefined when someone else created it first. */
-  async create(w: LeaseWrite): Promise<LeaseRecord | undefined> {
+  async create(w: LeaseWrite, signal?: AbortSignal): Promise<LeaseRecord | undefined> {
     try {
-      return toRecord(await this.api.createNamespacedLease({ namespace: this.namespace, body: this.body(w, undefined) }));
+      return toRecord(await this.api.createNamespacedLease({ namespace: this.namespace, body: this.body(w, undefined) }, withSignal(signal)));
     } catch (err) {
       if (isConflict(err)) return undefined;
       throw err;
@@ -47,9 +48,9 @@ export class LeaseClient {
   }
 
   /** Returns undefined when the lease changed since `prev` was read. */
-  async update(prev: LeaseRecord, w: LeaseWrite): Promise<LeaseRecord | undefined> {
+  async update(prev: LeaseRecord, w: LeaseWrite, signal?: AbortSignal): Promise<LeaseRecord | undefined> {
     try {
-      return toRecord(await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: this.body(w, prev.resourceVersion) }));
+      return toRecord(await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: this.body(w, prev.resourceVersion) }, withSignal(signal)));
     } catch (err) {
       if (isConflict(err) || isNotFound(err)) return undefined;
       throw err;
@@ -70,6 +71,23 @@ export class LeaseClient {
       },
     };
   }
+}
+
+/** Per-call options that put `signal` on the request (client-node's fetch honours it). */
+function withSignal(signal: AbortSignal | undefined): ConfigurationOptions | undefined {
+  if (!signal) return undefined;
+  return {
+    middleware: [
+      {
+        pre: (c) => {
+          c.setSignal(signal);
+          return new Observable(Promise.resolve(c));
+        },
+        post: (c) => new Observable(Promise.resolve(c)),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
+  };
 }
 
 function toRecord(l: V1Lease): LeaseRecord {

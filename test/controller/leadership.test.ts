@@ -1,0 +1,128 @@
+/**
+ * Two leaders. A controller cut off from the API server, but still running and still able to
+ * reach the agents, must stop pushing within its renew deadline (every Lease call times out);
+ * and a leader that does not know it was deposed must not get its pushes taken (fencing by
+ * leadership term). In both, agents end on the new leader's data, and the new leader's
+ * in-sync view is true. A private control plane; addresses 127.0.57.0/24.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
+import { waitFor } from '../util/wait.js';
+import { ApiRelay } from './api-relay.js';
+import { agentsDiffer, createAgentPod, ensureNamespace, expectedZones, httpGet, startAgents, startController, tempDir, writeKeyFile, type ControllerProcess, type TestAgent } from './harness.js';
+
+const ZONE = 'leaders.test';
+const APP = 'app';
+const G = { group: 'dnssync.io', version: 'v1alpha1', plural: 'dnsrecords' };
+let cp: ControlPlane;
+let kc: KubeConfig;
+let dir: string;
+let keyFile: string;
+
+async function setRecord(name: string, ip: string): Promise<void> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const body = { apiVersion: 'dnssync.io/v1alpha1', kind: 'DNSRecord', metadata: { name }, spec: { name: `${name}.${ZONE}`, type: 'A', values: [ip] } };
+  try {
+    await api.createNamespacedCustomObject({ ...G, namespace: APP, body });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 409) throw err;
+    const cur = (await api.getNamespacedCustomObject({ ...G, namespace: APP, name })) as { metadata: { resourceVersion: string } };
+    await api.replaceNamespacedCustomObject({ ...G, namespace: APP, name, body: { ...body, metadata: { name, resourceVersion: cur.metadata.resourceVersion } } });
+  }
+}
+
+async function metric(c: ControllerProcess, re: RegExp): Promise<string | undefined> {
+  const m = await httpGet(c.metrics, '/metrics').catch(() => undefined);
+  return m ? re.exec(m.body)?.[1] : undefined;
+}
+
+async function isLeader(c: ControllerProcess): Promise<boolean> {
+  return (await metric(c, /^dnssync_leader (\d+)$/m)) === '1';
+}
+
+/** True once nothing accepts TCP on `hostPort`: the primary behind it has closed. */
+function closed(hostPort: string): Promise<boolean> {
+  const [host, port] = hostPort.split(':') as [string, string];
+  return new Promise((resolve) => {
+    const s = connect(Number(port), host);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(true));
+  });
+}
+
+async function converged(agents: readonly TestAgent[]): Promise<true> {
+  const problem = agentsDiffer(agents, await expectedZones(kc));
+  if (problem) throw new Error(problem);
+  return true;
+}
+
+beforeAll(async () => {
+  cp = await startControlPlane();
+  kc = cp.kubeConfig();
+  dir = await tempDir('leadership');
+  keyFile = await writeKeyFile(dir);
+  await ensureNamespace(kc, APP);
+  const api = kc.makeApiClient(CustomObjectsApi);
+  await api.createClusterCustomObject({ group: 'dnssync.io', version: 'v1alpha1', plural: 'dnszones', body: { apiVersion: 'dnssync.io/v1alpha1', kind: 'DNSZone', metadata: { name: 'leaders' }, spec: { zone: ZONE, soa: { refresh: 2, retry: 1 } } } });
+  await setRecord('www', '10.0.0.1');
+}, 120_000);
+
+afterAll(async () => {
+  await cp?.stop();
+});
+
+describe('a leader cut off from the API server', () => {
+  const ns = 'agents-partition';
+  let relay: ApiRelay;
+  let agents: TestAgent[] = [];
+  let a: ControllerProcess;
+  let b: ControllerProcess | undefined;
+
+  beforeAll(async () => {
+    relay = new ApiRelay('127.0.57.200', { host: '127.0.0.1', port: Number(new URL(cp.server).port) });
+    await relay.start();
+    await ensureNamespace(kc, ns);
+    const started = await startAgents(2, (i) => `127.0.57.${i + 1}`);
+    agents = started.agents;
+    for (const [i, ag] of agents.entries()) await createAgentPod(kc, ns, `agent-${i}`, ag.ip, true);
+    const election = ['--leader-elect', '--lease-namespace', ns, '--lease-duration', '2s', '--renew-deadline', '1s', '--retry-period', '200ms'];
+    const viaRelay = await relay.kubeconfig(cp.kubeconfig, join(dir, 'kubeconfig-relay'));
+    a = await startController({ dir, name: 'ctl-a', kubeconfig: viaRelay, ip: '127.0.57.100', agentNs: ns, syncPort: started.syncPort, keyFile, extra: election });
+    await waitFor(() => isLeader(a), { what: 'controller A leads', timeoutMs: 30_000 });
+    b = await startController({ dir, name: 'ctl-b', kubeconfig: cp.kubeconfig, ip: '127.0.57.101', agentNs: ns, syncPort: started.syncPort, keyFile, extra: election });
+    await waitFor(() => converged(agents), { what: 'agents hold the API data from A', timeoutMs: 30_000, intervalMs: 250 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await a?.proc.stop();
+    await b?.proc.stop();
+    for (const ag of agents) await ag.stop();
+    await relay?.stop();
+  });
+
+  it('stops pushing within its renew deadline; the standby takes over and agents follow it', async () => {
+    expect(await closed(a.transfer)).toBe(false);
+    const t0 = performance.now();
+    relay.blackhole();
+    // A closes its primary (transfer port, NOTIFY socket) when it steps down.
+    await waitFor(() => closed(a.transfer), { what: "A's primary closed", timeoutMs: 10_000, intervalMs: 20 });
+    const took = performance.now() - t0;
+    console.info(`partitioned leader stopped pushing ${Math.round(took)} ms after the partition (renew deadline 1000 ms)`);
+    // Renew deadline 1 s, counted from A's last renewal (sent before the partition), plus
+    // 500 ms for two busy cores; the lease itself is 2 s.
+    expect(took).toBeLessThan(1500);
+    a.proc.assertRunning();
+    expect(await isLeader(a)).toBe(false);
+    const other = b as ControllerProcess;
+    await waitFor(() => isLeader(other), { what: 'B takes over', timeoutMs: 15_000 });
+    await setRecord('www', '10.0.0.2');
+    await waitFor(() => converged(agents), { what: "agents hold the API data from B", timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor(async () => (await metric(other, /^dnssync_agents\{state="in_sync"\} (\d+)$/m)) === '2', { what: 'B counts both agents in sync', timeoutMs: 10_000 });
+  });
+});
