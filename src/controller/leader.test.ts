@@ -8,6 +8,8 @@ class MemoryLease implements LeaseStore {
   rec: LeaseRecordLike | undefined;
   private rv = 0;
   down = false;
+  /** When (performance.now()) the last write succeeded: where a standby's lease clock starts. */
+  lastWriteAt = 0;
 
   async get(): Promise<LeaseRecordLike | undefined> {
     if (this.down) throw new Error('connection refused');
@@ -18,6 +20,7 @@ class MemoryLease implements LeaseStore {
     if (this.down) throw new Error('connection refused');
     if (this.rec) return undefined;
     this.rec = { ...w, resourceVersion: String(++this.rv) };
+    this.lastWriteAt = performance.now();
     return this.rec;
   }
 
@@ -25,21 +28,28 @@ class MemoryLease implements LeaseStore {
     if (this.down) throw new Error('connection refused');
     if (!this.rec || this.rec.resourceVersion !== prev.resourceVersion) return undefined;
     this.rec = { ...w, resourceVersion: String(++this.rv) };
+    this.lastWriteAt = performance.now();
     return this.rec;
   }
 }
 
 const log = pino({ level: 'silent' });
 
-function elector(store: LeaseStore, identity: string, events: string[]): LeaderElector {
+const LEASE_MS = 1000;
+const RENEW_DEADLINE_MS = 600;
+
+function elector(store: LeaseStore, identity: string, events: string[], onStop?: () => void): LeaderElector {
   return new LeaderElector(store, {
     identity,
-    leaseDurationMs: 1000,
-    renewDeadlineMs: 600,
+    leaseDurationMs: LEASE_MS,
+    renewDeadlineMs: RENEW_DEADLINE_MS,
     retryPeriodMs: 50,
     log,
     onStartedLeading: () => void events.push(`${identity} leads`),
-    onStoppedLeading: () => void events.push(`${identity} stops`),
+    onStoppedLeading: () => {
+      events.push(`${identity} stops`);
+      onStop?.();
+    },
   });
 }
 
@@ -120,15 +130,22 @@ describe('LeaderElector', () => {
     await b.stop();
   });
 
-  it('a leader that cannot renew within the deadline steps down', async () => {
+  it('a leader that cannot renew within the deadline steps down before a standby could take over', async () => {
     const store = new MemoryLease();
     const events: string[] = [];
-    const a = elector(store, 'a', events);
+    let stoppedAt = 0;
+    const a = elector(store, 'a', events, () => (stoppedAt = performance.now()));
     a.start();
     await waitFor(() => a.isLeader, { what: 'a leads', timeoutMs: 2000 });
     store.down = true;
     await waitFor(() => !a.isLeader, { what: 'a steps down', timeoutMs: 3000 });
     expect(events).toEqual(['a leads', 'a stops']);
+    // A standby's lease clock starts no earlier than the last successful renewal, so a
+    // leader still leading a whole lease duration after it is a split brain. Stepping down
+    // before the renew deadline would throw leadership away on one slow call.
+    const sinceRenew = stoppedAt - store.lastWriteAt;
+    expect(sinceRenew).toBeGreaterThanOrEqual(RENEW_DEADLINE_MS);
+    expect(sinceRenew).toBeLessThan(LEASE_MS);
     store.down = false;
     await waitFor(() => a.isLeader, { what: 'a leads again once the API is back', timeoutMs: 3000 });
     await a.stop();
