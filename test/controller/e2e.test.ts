@@ -61,6 +61,24 @@ async function allAnswer(name: string, type: string, want: string[]): Promise<bo
   return true;
 }
 
+/**
+ * A barrier: a fresh record in `appNs`, answered by every agent. Changes reach an agent in
+ * serial order, so whatever the controller did with objects written before it (a refused
+ * record wrongly published, say) is visible on every agent once the barrier is.
+ */
+let barriers = 0;
+async function barrier(): Promise<void> {
+  const n = ++barriers;
+  await apply(record(appNs, `barrier-${n}`, { name: `barrier-${n}.${ZONE}`, type: 'A', values: [`10.255.0.${n}`] }));
+  await waitFor(() => allAnswer(`barrier-${n}.${ZONE}`, 'A', [`10.255.0.${n}`]), { what: `barrier ${n} on every agent`, timeoutMs: 10_000 });
+}
+
+/** A counter or gauge's value in a Prometheus text exposition (undefined when absent). */
+function metricValue(text: string, series: string): number | undefined {
+  for (const line of text.split('\n')) if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  return undefined;
+}
+
 async function warningEvents(ns: string, name: string): Promise<string[]> {
   const r = await cp.kubectl(['get', 'events', '-n', ns, '--field-selector', `involvedObject.name=${name},type=Warning`, '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}']);
   return r.stdout.split('\n').filter((l) => l !== '');
@@ -146,11 +164,12 @@ describe('policy: refusals are reported in status and as Warning events', () => 
 
   it('another namespace already owns the name and type: the older wins', async () => {
     await apply(record(appNs, 'owner', { name: `owned.${ZONE}`, type: 'A', values: ['10.0.0.1'] }));
-    await waitFor(async () => (await condition(appNs, 'owner', 'Accepted'))?.status === 'True', { what: 'owner accepted', timeoutMs: 10_000 });
+    await waitFor(async () => (await condition(appNs, 'owner', 'Ready'))?.status === 'True', { what: 'owner Ready', timeoutMs: 10_000 });
     await apply(record(otherNs, 'intruder', { name: `owned.${ZONE}`, type: 'A', values: ['10.6.6.6'] }));
     await waitFor(async () => (await condition(otherNs, 'intruder', 'Accepted'))?.reason === 'NameConflict', { what: 'NameConflict', timeoutMs: 10_000 });
     expect((await condition(otherNs, 'intruder', 'Accepted'))?.message).toContain(`owned by namespace ${appNs}`);
     await waitFor(async () => (await warningEvents(otherNs, 'intruder')).includes('NameConflict'), { what: 'NameConflict event', timeoutMs: 10_000 });
+    await barrier();
     expect(await allAnswer(`owned.${ZONE}`, 'A', ['10.0.0.1'])).toBe(true);
     const cols = await cp.kubectl(['get', 'dnsrecords', '-n', otherNs, 'intruder', '--no-headers']);
     expect(cols.stdout).toMatch(/\sFalse\s+-\s/);
@@ -162,12 +181,14 @@ describe('policy: refusals are reported in status and as Warning events', () => 
 
   it('a CNAME beside other data', async () => {
     await apply(record(appNs, 'a-data', { name: `alias.${ZONE}`, type: 'TXT', values: ['x'] }));
-    await waitFor(async () => (await condition(appNs, 'a-data', 'Accepted'))?.status === 'True', { what: 'TXT accepted', timeoutMs: 10_000 });
+    await waitFor(async () => (await condition(appNs, 'a-data', 'Ready'))?.status === 'True', { what: 'TXT Ready', timeoutMs: 10_000 });
     await apply(record(appNs, 'z-alias', { name: `alias.${ZONE}`, type: 'CNAME', values: [`web.${ZONE}.`] }));
     await waitFor(async () => (await condition(appNs, 'z-alias', 'Accepted'))?.reason === 'CNAMEConflict', { what: 'CNAMEConflict', timeoutMs: 10_000 });
     await waitFor(async () => (await warningEvents(appNs, 'z-alias')).includes('CNAMEConflict'), { what: 'CNAMEConflict event', timeoutMs: 10_000 });
-    expect((await condition(appNs, 'a-data', 'Accepted'))?.status).toBe('True');
+    await barrier();
+    expect((await condition(appNs, 'a-data', 'Ready'))?.status).toBe('True');
     expect(await allAnswer(`alias.${ZONE}`, 'TXT', ['"x"'])).toBe(true);
+    expect(await allAnswer(`alias.${ZONE}`, 'CNAME', [])).toBe(true);
   });
 
   it("a namespace the zone's selector does not allow; labelling it admits the record", async () => {
@@ -193,6 +214,10 @@ describe('agents and zones come and go', () => {
     await waitFor(async () => (await condition(appNs, 'count', 'Ready'))?.message === 'applied on 2/2 nodes', { what: '2/2 while one agent is not ready', timeoutMs: 10_000 });
     await setPodStatus(kc, agentNs, 'agent-0', a0.ip, true);
     await waitFor(async () => (await condition(appNs, 'count', 'Ready'))?.message === 'applied on 3/3 nodes', { what: '3/3 once ready', timeoutMs: 10_000 });
+    // Counted means holding the data: the record answers, and the zone is what the API says.
+    expect(await kdig(a0.ip, a0.dnsPort, `count.${ZONE}`, 'A')).toEqual(['10.0.0.9']);
+    const want = (await expectedZones(kc)).get(ZONE);
+    expect(agentsDiffer([a0], new Map([[ZONE, want ?? []]]))).toBeUndefined();
   });
 
   it('every agent holds exactly what the API holds', async () => {
@@ -210,9 +235,10 @@ describe('agents and zones come and go', () => {
 
   it('/metrics reports propagation and status writes', async () => {
     const m = await httpGet(ctl.metrics, '/metrics');
-    expect(m.body).toMatch(/dnssync_propagation_seconds_count \d+/);
-    expect(m.body).toMatch(/dnssync_status_writes_total\{kind="DNSRecord",result="ok"\} \d+/);
-    expect(m.body).toMatch(/dnssync_agents\{state="in_sync"\} 3/);
+    // Every change above was propagated and written to status: the counts cannot be 0.
+    expect(metricValue(m.body, 'dnssync_propagation_seconds_count')).toBeGreaterThan(0);
+    expect(metricValue(m.body, 'dnssync_status_writes_total{kind="DNSRecord",result="ok"}')).toBeGreaterThan(0);
+    expect(metricValue(m.body, 'dnssync_agents{state="in_sync"}')).toBe(3);
   });
 });
 
