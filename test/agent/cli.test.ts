@@ -4,8 +4,8 @@
  * exiting 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { requireCurrentDist } from '../util/dist.js';
 import { waitFor } from '../util/wait.js';
 import { freePort, kdig, rawQuery, udpExchange, writeZone } from './helpers.js';
 import { startUnbound } from './unbound.js';
@@ -23,7 +23,7 @@ interface Run {
 const running: ChildProcess[] = [];
 
 function agent(args: string[], env: Record<string, string> = {}): Run {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run \`make build\` (tsc) first`);
+  requireCurrentDist();
   const proc = spawn(process.execPath, [MAIN, 'agent', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.push(proc);
   const run: Run = {

@@ -10,10 +10,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import packet from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireCurrentDist } from '../util/dist.js';
 import { waitFor } from '../util/wait.js';
 import { rawQuery, udpExchange, writeZone } from './helpers.js';
 import { mulberry32 } from '../util/prng.js';
@@ -117,7 +118,7 @@ async function reference(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run \`make build\` (tsc) first`);
+  requireCurrentDist();
   const zone = await writeZone(ZONE);
   const probe = await new Promise<number>((resolve) => {
     const s = dgram.createSocket('udp4');

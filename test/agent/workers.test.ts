@@ -4,11 +4,11 @@
  * readiness must say so until it has. The worker entry is the built one (dist/), as in
  * production; the test drives the pool through its main-thread API.
  */
-import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadZoneFile } from '../../src/agent/zone-files.js';
 import { WorkerPool } from '../../src/agent/workers.js';
+import { requireCurrentDist } from '../util/dist.js';
 import { waitFor } from '../util/wait.js';
 import { rawQuery, tcpPipeline, udpExchange, writeZone } from './helpers.js';
 
@@ -27,7 +27,7 @@ let pool: WorkerPool;
 let port: number;
 
 beforeAll(async () => {
-  if (!existsSync(SCRIPT)) throw new Error(`${SCRIPT} missing: run \`make build\` (tsc) first`);
+  requireCurrentDist();
   pool = await WorkerPool.start(2, { listen: [{ host: HOST, port: 0 }], upstreams: [] }, 'warn', undefined, pathToFileURL(SCRIPT));
   port = pool.addresses[0]?.port as number;
 });

@@ -4,7 +4,6 @@
  * controller processes running the real CLI from dist/, and helpers to read what an agent
  * holds and what the API says it should hold.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { ZoneStore } from '../../src/zone/store.js';
 import { freePort } from '../controlplane/ports.js';
 import { ManagedProcess } from '../controlplane/process.js';
 import { repoRoot } from '../controlplane/assets.js';
+import { requireCurrentDist } from '../util/dist.js';
 import { decodeRecord, decodeZone } from '../../src/controller/decode.js';
 import { Reconciler } from '../../src/controller/reconciler.js';
 import { recordRdata } from '../../src/controller/rdata.js';
@@ -162,8 +162,9 @@ export async function deletePod(kc: KubeConfig, ns: string, name: string): Promi
 export const mainJs = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 export const nodeBin = join(repoRoot, 'node_modules', '.bin', 'node');
 
+/** dist/ built by `make build` after the last edit (see test/util/dist.ts). */
 export function requireBuild(): void {
-  if (!existsSync(mainJs)) throw new Error(`${mainJs} is missing: run 'make build' (npx tsc -p tsconfig.json) first`);
+  requireCurrentDist();
 }
 
 export interface ControllerProcess {

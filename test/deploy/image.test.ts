@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../controlplane/assets.js';
 import { freePort } from '../controlplane/ports.js';
 import { ManagedProcess } from '../controlplane/process.js';
+import { requireCurrentDist } from '../util/dist.js';
 import { waitFor } from '../util/wait.js';
 
 const execFileP = promisify(execFile);
@@ -52,11 +53,8 @@ describe('the image, rebuilt in a clean directory', () => {
   let agent: ManagedProcess | undefined;
 
   beforeAll(async () => {
-    const main = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
     // `make test` builds first; compiling here would rewrite dist/ under other test files' processes.
-    await access(main).catch(() => {
-      throw new Error(`${main} is missing: run 'make build' first`);
-    });
+    requireCurrentDist();
     dir = await mkdtemp(join(tmpdir(), 'dnssync-image-'));
     await chmod(dir, 0o755); // the agent runs as uid 65532 and must read it
     for (const f of ['package.json', 'package-lock.json']) await copyFile(join(repoRoot, f), join(dir, f));

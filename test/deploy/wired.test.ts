@@ -16,6 +16,7 @@ import { repoRoot } from '../controlplane/assets.js';
 import { freePort } from '../controlplane/ports.js';
 import { ManagedProcess } from '../controlplane/process.js';
 import { sharedControlPlane, uniqueNamespace } from '../controlplane/shared.js';
+import { requireCurrentDist } from '../util/dist.js';
 import { waitFor } from '../util/wait.js';
 import { find, render, type K8sObject } from './helm.js';
 
@@ -65,9 +66,7 @@ describe('the chart wired to the real controller and agent', () => {
   const podName = `${release}-controller-7d9f-abcde`;
 
   beforeAll(async () => {
-    await execFileP('test', ['-f', mainJs]).catch(() => {
-      throw new Error(`${mainJs} is missing: run 'make build' first`);
-    });
+    requireCurrentDist();
     dir = await mkdtemp(join(tmpdir(), 'dnssync-wired-'));
     ns = uniqueNamespace('deploy-wired');
     expect((await kubectl(['create', 'namespace', ns])).code).toBe(0);

@@ -6,11 +6,12 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { formatKeyFile, type TsigKey } from '../../src/dns/tsig.js';
+import { requireCurrentDist } from '../util/dist.js';
 import { waitFor } from '../util/wait.js';
 
 const exec = promisify(execFile);
@@ -94,7 +95,7 @@ export function dnssync(args: readonly string[]): Proc {
  * file tsc is halfway through writing fails to start.
  */
 export function requireDist(): void {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`make build\` (tsc) first`);
+  requireCurrentDist();
 }
 
 export function writeKey(dir: string, key: TsigKey): string {
