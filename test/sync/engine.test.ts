@@ -36,10 +36,15 @@ describe('sync engine in process', () => {
     const { primary, agents, tick } = await setup(2);
     const acks: string[] = [];
     primary.on('ack', (agent, origin, serial) => acks.push(`${agent} ${origin} ${serial}`));
+    const axfrServed = await counterValue('dnssync_sync_transfers_served_total', { type: 'axfr' });
+    const axfrApplied = await counterValue('dnssync_sync_updates_applied_total', { how: 'axfr' });
     const s1 = primary.setZone(ORIGIN, [...hosts(ORIGIN, 20), txt(`info.${ORIGIN}`, 'hello')]);
     for (const ag of agents) await waitFor(() => sameZone(ag.store.get(ORIGIN), primary.zone(ORIGIN)), { what: `${ag.id} cold sync` });
     await waitFor(() => primary.agentStates().every((s) => s.zones[0]?.inSync), { what: 'acks of the first serial' });
     expect(acks).toContain(`a0 ${ORIGIN} ${s1}`);
+    // Cold means AXFR: each agent asked for one and installed it (primary and secondary agree).
+    expect((await counterValue('dnssync_sync_transfers_served_total', { type: 'axfr' })) - axfrServed).toBeGreaterThanOrEqual(2);
+    expect((await counterValue('dnssync_sync_updates_applied_total', { how: 'axfr' })) - axfrApplied).toBeGreaterThanOrEqual(2);
 
     const viaNotifyBefore = await counterValue('dnssync_sync_updates_applied_total', { how: 'notify' });
     tick();
