@@ -22,6 +22,38 @@ function recordingWriter(opts: { qps: number; burst: number; backgroundDelayMs?:
   return { w, order };
 }
 
+describe('StatusWriter rate limit', () => {
+  it('a burst of writes goes out at most `burst` at once, then `qps` per second', async () => {
+    const QPS = 20;
+    const BURST = 5;
+    const N = 25;
+    const at: number[] = [];
+    const w = new StatusWriter({
+      patch: () => {
+        at.push(performance.now());
+        return Promise.resolve();
+      },
+      log: logger('test'),
+      isNotFound: () => false,
+      delayMs: 0,
+      concurrency: 8,
+      qps: QPS,
+      burst: BURST,
+    });
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) w.enqueue(`r${i}`, target(`r${i}`), { v: 'ready' });
+    await w.idle();
+    expect(at).toHaveLength(N);
+    // The k-th write (1-based) needs k tokens: `burst` at the start plus qps per second since.
+    // Timers never fire early by more than a millisecond; they may fire late on a busy machine.
+    for (const [i, t] of at.entries()) expect(t - t0, `write ${i + 1}`).toBeGreaterThanOrEqual((Math.max(0, i + 1 - BURST) / QPS) * 1000 - 2);
+    // And it is a rate, not a stall: the whole run takes (N - burst) / qps, give or take load.
+    const total = (at[N - 1] as number) - t0;
+    expect(total).toBeGreaterThanOrEqual(((N - BURST) / QPS) * 1000 - 2);
+    expect(total).toBeLessThan(((N - BURST) / QPS) * 1000 * 3);
+  });
+});
+
 describe('StatusWriter priorities', () => {
   it('writes urgent statuses before background ones queued earlier, within the rate limit', async () => {
     const { w, order } = recordingWriter({ qps: 200, burst: 1, backgroundDelayMs: 0 });
