@@ -18,9 +18,7 @@ import { freePort } from '../controlplane/ports.js';
 import { ManagedProcess } from '../controlplane/process.js';
 import { repoRoot } from '../controlplane/assets.js';
 import { requireCurrentDist } from '../util/dist.js';
-import { decodeRecord, decodeZone } from '../../src/controller/decode.js';
-import { Reconciler } from '../../src/controller/reconciler.js';
-import { recordRdata } from '../../src/controller/rdata.js';
+import { expectedFromObjects, type ApiNamespace, type ApiRecord, type ApiZone } from './oracle.js';
 import { recordKey as rdataRecordKey } from '../../src/dns/rdata.js';
 
 export const TSIG_KEY: TsigKey = { name: 'dnssync-test', algorithm: 'hmac-sha256', secret: Buffer.from('0123456789abcdef0123456789abcdef') };
@@ -73,6 +71,10 @@ export class TestAgent {
     const z = this.store.get(origin);
     if (!z) return undefined;
     return [...z.records()].filter((r) => r.type !== 'SOA').map(rrString).sort();
+  }
+
+  zones(): string[] {
+    return this.store.origins();
   }
 
   serial(origin: string): number | undefined {
@@ -196,32 +198,35 @@ export async function httpGet(hostPort: string, path: string): Promise<{ status:
 // ---- what the API says every agent must hold --------------------------------------------------
 
 /**
- * Recomputes, from the objects in the API (one list each), the records each zone must hold:
- * the same pure reconcile the controller runs, fed by a fresh list instead of a watch.
+ * From the objects in the API (one list each of DNSZones, DNSRecords and Namespaces), the
+ * records each served zone must hold, by the documented rules in oracle.ts — not by the
+ * controller's own reconcile. `scope` keeps only some zones (the shared API server also holds
+ * other test files' zones).
  */
-export async function expectedZones(kc: KubeConfig, namespaces: ReadonlyMap<string, Record<string, string>> = new Map()): Promise<Map<string, string[]>> {
+export async function expectedZones(kc: KubeConfig, scope: (origin: string) => boolean = () => true): Promise<Map<string, string[]>> {
   const api = kc.makeApiClient(CustomObjectsApi);
-  const zones = (await api.listClusterCustomObject({ group: 'dnssync.io', version: 'v1alpha1', plural: 'dnszones' })) as { items: unknown[] };
-  const records = (await api.listClusterCustomObject({ group: 'dnssync.io', version: 'v1alpha1', plural: 'dnsrecords' })) as { items: unknown[] };
-  const rec = new Reconciler(recordRdata);
-  for (const z of zones.items) {
-    const d = decodeZone(z);
-    if (d) rec.upsertZone(d);
-  }
-  for (const r of records.items) {
-    const d = decodeRecord(r);
-    if (d) rec.upsertRecord(d);
-  }
-  for (const [name, labels] of namespaces) rec.setNamespace({ meta: { name, uid: name, resourceVersion: '1', generation: 0, created: 0 }, labels });
-  rec.flush();
-  const out = new Map<string, string[]>();
-  for (const origin of rec.activeOrigins()) out.set(origin, [...rec.zoneRecords(origin)].map(rrString).sort());
-  return out;
+  const zones = (await api.listClusterCustomObject({ group: 'dnssync.io', version: 'v1alpha1', plural: 'dnszones' })) as { items: ApiZone[] };
+  const records = (await api.listClusterCustomObject({ group: 'dnssync.io', version: 'v1alpha1', plural: 'dnsrecords' })) as { items: ApiRecord[] };
+  const namespaces = (await kc.makeApiClient(CoreV1Api).listNamespace()).items as ApiNamespace[];
+  const all = expectedFromObjects(zones.items, records.items, namespaces);
+  return new Map([...all].filter(([origin]) => scope(origin)));
 }
 
-/** Undefined when every agent holds exactly `expected`; otherwise what differs, in words. */
-export function agentsDiffer(agents: readonly TestAgent[], expected: ReadonlyMap<string, string[]>): string | undefined {
+/** What an agent holds, as agentsDiffer reads it. */
+export interface HeldZones {
+  readonly name: string;
+  zones(): string[];
+  records(origin: string): string[] | undefined;
+}
+
+/**
+ * Undefined when every agent holds exactly `expected` (within `scope`): no zone missing, no
+ * zone more, and in each zone no record missing and none more. Otherwise what differs.
+ */
+export function agentsDiffer(agents: readonly HeldZones[], expected: ReadonlyMap<string, string[]>, scope: (origin: string) => boolean = () => true): string | undefined {
   for (const a of agents) {
+    const extraZones = a.zones().filter((o) => scope(o) && !expected.has(o));
+    if (extraZones.length > 0) return `${a.name} holds zone(s) the API does not: ${JSON.stringify(extraZones)}`;
     for (const [origin, want] of expected) {
       const have = a.records(origin);
       if (!have) return `${a.name} lacks zone ${origin}`;

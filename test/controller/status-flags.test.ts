@@ -2,20 +2,22 @@
  * --status-qps and --status-burst reach the status writer of the real controller: with a
  * limit of 2 writes a second and a burst of 1, a batch of new records is written to the API
  * as a trickle that never runs ahead of the token bucket, counted on the controller's own
- * /metrics. Addresses: 127.0.56.0/24.
+ * /metrics. A private control plane: a controller on the shared one would write the
+ * statuses of other test files' records too. Addresses: 127.0.56.0/24.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { sharedControlPlane, uniqueNamespace } from '../controlplane/shared.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
 import { waitFor } from '../util/wait.js';
 import { ensureNamespace, httpGet, mainJs, nodeBin, startController, tempDir, writeKeyFile, type ControllerProcess } from './harness.js';
 
-const cp = sharedControlPlane();
-const kc = cp.kubeConfig();
+let cp: ControlPlane;
+let kc: KubeConfig;
 const suffix = Math.random().toString(36).slice(2, 7);
 const ZONE = `rate-${suffix}.test`;
-const agentNs = uniqueNamespace('rate-agents');
-const appNs = uniqueNamespace('rate-app');
+const agentNs = 'rate-agents';
+const appNs = 'rate-app';
 const QPS = 2;
 const BURST = 1;
 let ctl: ControllerProcess;
@@ -29,6 +31,8 @@ async function writes(): Promise<number> {
 }
 
 beforeAll(async () => {
+  cp = await startControlPlane();
+  kc = cp.kubeConfig();
   const dir = await tempDir('status-flags');
   const keyFile = await writeKeyFile(dir);
   await ensureNamespace(kc, agentNs);
@@ -39,14 +43,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ctl?.proc.stop();
-  await cp.kubectl(['delete', 'dnszone', `rate-${suffix}`, '--ignore-not-found']);
-  for (const ns of [agentNs, appNs]) await cp.kubectl(['delete', 'namespace', ns, '--wait=false']);
+  await cp?.stop();
 });
 
 describe('--status-qps / --status-burst', () => {
   it('a batch of records is written at no more than burst + qps x elapsed', async () => {
-    // A token bucket never allows more than burst + qps x t writes in any window of t
-    // seconds, whatever else (other test files' records in the shared API server) it writes.
+    // A token bucket never allows more than burst + qps x t writes in any window of t seconds.
     const items = [
       { apiVersion: 'dnssync.io/v1alpha1', kind: 'DNSZone', metadata: { name: `rate-${suffix}` }, spec: { zone: `${ZONE}.` } },
       ...Array.from({ length: 8 }, (_, i) => ({ apiVersion: 'dnssync.io/v1alpha1', kind: 'DNSRecord', metadata: { name: `r${i}`, namespace: appNs }, spec: { name: `r${i}.${ZONE}`, type: 'A', values: [`10.0.0.${i + 1}`] } })),
