@@ -30,6 +30,11 @@ export interface AgentOptions {
   readonly maxUdpSize?: number;
   readonly answerCacheEntries?: number;
   readonly cache?: Partial<ForwardCacheOptions>;
+  /**
+   * The forwarding cache's memory (ForwardCache.allocate), when several query threads share
+   * one cache; a cache of its own otherwise.
+   */
+  readonly cacheBuffer?: SharedArrayBuffer;
   readonly upstreamTimeoutMs?: number;
   readonly upstreamDownMs?: number;
   readonly staleAnswerTimeoutMs?: number;
@@ -105,7 +110,7 @@ export class Agent implements DataPlane {
         downMs: opts.upstreamDownMs ?? DEFAULTS.upstreamDownMs,
         udpSize: maxUdpSize,
       });
-      const cache = new ForwardCache({ ...DEFAULTS.cache, ...definedOnly(opts.cache ?? {}) });
+      const cache = new ForwardCache(cacheOptions(opts.cache), opts.cacheBuffer);
       forwarder = new Forwarder(pool, cache, { staleAnswerTimeoutMs: opts.staleAnswerTimeoutMs ?? DEFAULTS.staleAnswerTimeoutMs });
     }
     const handler = new QueryHandler(store, forwarder, { maxUdpSize, answerCacheEntries: opts.answerCacheEntries ?? DEFAULTS.answerCacheEntries }, new QueryStats(opts.stats));
@@ -179,6 +184,11 @@ export function serials(store: ZoneStore): Map<string, number> {
     if (z !== undefined) out.set(origin, z.serial);
   }
   return out;
+}
+
+/** The forwarding cache's options: the given ones over the defaults. */
+export function cacheOptions(given: Partial<ForwardCacheOptions> | undefined): ForwardCacheOptions {
+  return { ...DEFAULTS.cache, ...definedOnly(given ?? {}) };
 }
 
 /** Drops undefined values so that spreading over defaults keeps the defaults. */

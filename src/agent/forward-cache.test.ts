@@ -157,3 +157,45 @@ describe('serveEntry: fitting the client buffer (RFC 2181 9)', () => {
     expect(serve({ wantsAd: true }).flag_ad).toBe(true);
   });
 });
+
+describe('ForwardCache in shared memory', () => {
+  it('a second cache on the same buffer sees what the first stored, and counts it once', () => {
+    const a = new ForwardCache(opts);
+    const b = new ForwardCache(opts, a.buffer);
+    a.put('x', scanned(100), 0);
+    expect(b.get('x', 1)?.expiresAt).toBe(100_000);
+    expect([a.entries, b.entries]).toEqual([1, 1]);
+    expect(() => new ForwardCache({ ...opts, maxBytes: 20_000 }, a.buffer)).toThrow(RangeError);
+  });
+
+  it('keeps every key on its own bytes through churn, index deletions and ring wrap-around', () => {
+    // Small bounds so that eviction, second chances, replacement and wrap-around all run;
+    // a collision-heavy index (8 slots per 4 entries) exercises the backward-shift deletion.
+    const c = new ForwardCache({ ...opts, maxEntries: 4, maxBytes: 1200 });
+    let seed = 7;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+    const lengths = new Map<string, number>();
+    for (let step = 0; step < 5000; step++) {
+      const k = `key${rnd(12)}`;
+      if (rnd(3) === 0) {
+        const e = c.get(k, step);
+        if (e !== undefined) {
+          expect(e.body.length, k).toBe(lengths.get(k));
+          expect(e.body.readUInt32BE(0), k).toBe(Number(k.slice(3)));
+        }
+        continue;
+      }
+      const len = 16 + rnd(200);
+      const r = scanned(100, len);
+      r.body.writeUInt32BE(Number(k.slice(3)), 0);
+      c.put(k, r, step);
+      lengths.set(k, len);
+      expect(c.get(k, step)?.body.length, `${k} just stored`).toBe(len);
+      expect(c.entries).toBeLessThanOrEqual(4);
+      expect(c.bytes).toBeLessThanOrEqual(1200);
+    }
+    let found = 0;
+    for (let i = 0; i < 12; i++) if (c.get(`key${i}`, 5000) !== undefined) found++;
+    expect(found).toBe(c.entries);
+  });
+});

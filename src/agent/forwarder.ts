@@ -54,11 +54,9 @@ export class Forwarder {
    * response alone, no wrapper object: its rcode is in its header.
    */
   cached(buf: Buffer, q: Query, opt: Buffer | undefined, limit: number): Buffer | undefined {
-    const now = Date.now();
-    const e = this.cache.get(forwardKey(q), now);
-    if (e === undefined || now >= e.expiresAt) return undefined;
-    this.cache.hits++;
-    return serveEntry(e, buf, q.questionEnd, now, false, serveOptions(q, opt, limit));
+    const out = this.cache.serveFresh(forwardKey(q), buf, q.questionEnd, Date.now(), serveOptions(q, opt, limit));
+    if (out !== undefined) this.cache.hits++;
+    return out;
   }
 
   /** Answers `q` from the cache, the upstreams, or stale data; as `cached` for the rest. */

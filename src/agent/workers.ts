@@ -4,13 +4,15 @@
  * on N cores. The main thread keeps the one real ZoneStore — the one zone files load into
  * and the sync engine applies to — and forwards every change: a diff when the worker has the
  * previous version, the whole zone when it is new or a worker falls out of step. Workers
- * count into shared memory that /metrics adds up; each has its own forwarding cache.
+ * count into shared memory that /metrics adds up, and share one forwarding cache (its memory
+ * is made here and attached by each): a name one worker fetched, every worker serves.
  */
 import { Worker } from 'node:worker_threads';
 import { diffRecords } from '../zone/diff.js';
 import { ZoneStore, type ZoneChange } from '../zone/store.js';
 import type { ZoneSnapshot } from '../zone/types.js';
-import { firstFailing, serials, type HostPort, type ReadinessCheck } from './agent.js';
+import { cacheOptions, firstFailing, serials, type HostPort, type ReadinessCheck } from './agent.js';
+import { ForwardCache } from './forward-cache.js';
 import { QueryStats, registerAgentMetrics, STATS_SLOTS, sumStats, type CacheView } from './stats.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { logger } from '../observability/logger.js';
@@ -50,6 +52,7 @@ export class WorkerPool {
     script: URL = new URL('./worker-main.js', import.meta.url),
   ): Promise<WorkerPool> {
     const shared = new SharedArrayBuffer(n * STATS_SLOTS * 8);
+    if (options.upstreams.length > 0) options = { ...options, cacheBuffer: options.cacheBuffer ?? ForwardCache.allocate(cacheOptions(options.cache)) };
     const slots: Slot[] = [];
     let listen = options.listen;
     let addresses: HostPort[] = [];
@@ -176,8 +179,9 @@ function toWorkers(change: ZoneChange): ToWorker {
   return { kind: 'diff', diff: { origin: next.origin, fromSerial: prev.serial, toSerial: next.serial, soa: next.soa, deleted, added } };
 }
 
+/** Hits and misses add up; entries and bytes are the one shared cache's (the latest any worker published). */
 function sumCache(views: readonly CacheView[]): CacheView {
-  return views.reduce((a, v) => ({ entries: a.entries + v.entries, bytes: a.bytes + v.bytes, hits: a.hits + v.hits, misses: a.misses + v.misses }), {
+  return views.reduce((a, v) => ({ entries: Math.max(a.entries, v.entries), bytes: Math.max(a.bytes, v.bytes), hits: a.hits + v.hits, misses: a.misses + v.misses }), {
     entries: 0,
     bytes: 0,
     hits: 0,
