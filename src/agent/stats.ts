@@ -15,10 +15,25 @@ function rcodeName(r: number): string {
   return RCODES[r] ?? `RCODE${r}`;
 }
 
-/** Slots of a stats array: one per (source, rcode), then dropped, then the cache view. */
-export const STATS_SLOTS = SOURCES.length * RCODE_SLOTS + 5;
+/**
+ * Slots of a stats array: one per (source, rcode), then dropped, then the cache view, then
+ * the abuse bounds (TCP connections, forwards in flight).
+ */
 const DROPPED = SOURCES.length * RCODE_SLOTS;
 const CACHE = DROPPED + 1;
+/** Open TCP connections on the service port (a gauge: +1 at accept, -1 at close). */
+export const TCP_OPEN = CACHE + 4;
+/** TCP connections closed because the client stopped reading its answers. */
+export const TCP_CLOSED_STUCK = TCP_OPEN + 1;
+/** TCP connections refused at accept: the client address is at its cap. */
+export const TCP_REFUSED_PER_CLIENT = TCP_OPEN + 2;
+/** TCP connections refused at accept: the listener is at its total cap. */
+export const TCP_REFUSED_TOTAL = TCP_OPEN + 3;
+/** Client queries waiting on an upstream (a gauge). */
+export const FORWARDS_INFLIGHT = TCP_OPEN + 4;
+/** Queries answered SERVFAIL at once because forwards in flight were at their cap. */
+export const FORWARDS_REFUSED = TCP_OPEN + 5;
+export const STATS_SLOTS = FORWARDS_REFUSED + 1;
 
 export class QueryStats {
   /**
@@ -34,6 +49,15 @@ export class QueryStats {
   count(source: number, rcode: number): void {
     const i = source * RCODE_SLOTS + (rcode < RCODE_SLOTS ? rcode : 2);
     this.counts[i] = (this.counts[i] as number) + 1;
+  }
+
+  /** Adds `d` to one of the slots above (TCP_OPEN, FORWARDS_REFUSED, ...). */
+  add(slot: number, d: number): void {
+    this.counts[slot] = (this.counts[slot] as number) + d;
+  }
+
+  get(slot: number): number {
+    return this.counts[slot] as number;
   }
 
   get dropped(): number {
@@ -181,6 +205,46 @@ export function registerAgentMetrics(stats: () => QueryStats, cache: () => Cache
       missesReported = m;
     },
   });
+  gauge({
+    name: 'dnssync_agent_tcp_connections',
+    help: 'Open TCP connections on the DNS service port.',
+    collect() {
+      this.set(views?.stats().get(TCP_OPEN) ?? 0);
+    },
+  });
+  const slotCounter = <L extends string>(name: string, help: string, labelName: L | undefined, slots: readonly (readonly [string, number])[]): void => {
+    const reported = new Map<number, number>();
+    counter<L>({
+      name,
+      help,
+      labelNames: labelName === undefined ? [] : [labelName],
+      collect() {
+        const stats = views?.stats();
+        if (stats === undefined) return;
+        for (const [label, slot] of slots) {
+          const now = stats.get(slot);
+          const d = now - (reported.get(slot) ?? 0);
+          if (d <= 0) continue;
+          if (labelName === undefined) this.inc(d);
+          else this.inc({ [labelName]: label } as Partial<Record<L, string>>, d);
+          reported.set(slot, now);
+        }
+      },
+    });
+  };
+  slotCounter('dnssync_agent_tcp_closed_total', 'TCP connections the agent closed, by reason: stuck (the client stopped reading its answers for the idle timeout).', 'reason', [['stuck', TCP_CLOSED_STUCK]]);
+  slotCounter('dnssync_agent_tcp_refused_total', 'TCP connections closed at accept, by reason: per_client (that address is at --tcp-max-connections-per-client) or total (--tcp-max-connections).', 'reason', [
+    ['per_client', TCP_REFUSED_PER_CLIENT],
+    ['total', TCP_REFUSED_TOTAL],
+  ]);
+  gauge({
+    name: 'dnssync_agent_forwards_inflight',
+    help: 'Client queries waiting on an upstream answer.',
+    collect() {
+      this.set(views?.stats().get(FORWARDS_INFLIGHT) ?? 0);
+    },
+  });
+  slotCounter('dnssync_agent_forwards_refused_total', 'Queries answered SERVFAIL at once because --max-forwards were already in flight.', undefined, [['', FORWARDS_REFUSED]]);
   gauge<'zone'>({
     name: 'dnssync_agent_zone_serial',
     help: 'SOA serial of each zone this agent serves.',

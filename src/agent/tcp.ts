@@ -2,12 +2,17 @@
  * The TCP listener (RFC 7766): length-prefixed messages, several queries pipelined on one
  * connection and answered as each is ready (out of order is allowed), an idle timeout, a cap
  * on outstanding queries per connection (reading pauses at the cap) and on connections.
+ * Backpressure: a client that pipelines queries but does not read the answers stops being
+ * read once its unsent answers pass a bound (TCP flow control then holds it back), and is
+ * closed when nothing moves for the idle timeout — memory per connection stays bounded
+ * (before this, one such client made the agent buffer 350 MiB).
  * A frame that is not even a readable query header closes the connection: there is no way
  * to answer it and no reason to keep reading from its sender.
  */
 import net from 'node:net';
 import type { QueryHandler } from './handler.js';
 import type { InflightTracker } from './inflight.js';
+import { TCP_CLOSED_STUCK, TCP_OPEN } from './stats.js';
 import { logger } from '../observability/logger.js';
 
 /** Looked up per use: the CLI configures the root logger after modules load. */
@@ -17,6 +22,11 @@ export interface TcpOptions {
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
   readonly maxPipelined: number;
+  /**
+   * Backpressure: once this many bytes of answers wait unsent on a connection, nothing more
+   * is read from it until they drain (and if nothing moves for the idle timeout, it is closed).
+   */
+  readonly maxUnsentBytes: number;
   /** SO_REUSEPORT, for several worker threads on one address. */
   readonly reusePort?: boolean;
 }
@@ -28,6 +38,11 @@ export interface TcpListener {
   close(): Promise<void>;
 }
 
+/** `acc` starts with a whole length-prefixed message. */
+function wholeFrame(acc: Buffer): boolean {
+  return acc.length >= 2 && acc.length >= 2 + acc.readUInt16BE(0);
+}
+
 function frame(msg: Buffer): Buffer {
   const out = Buffer.allocUnsafe(msg.length + 2);
   out.writeUInt16BE(msg.length, 0);
@@ -37,37 +52,59 @@ function frame(msg: Buffer): Buffer {
 
 export async function listenTcp(host: string, port: number, handler: QueryHandler, inflight: InflightTracker, opts: TcpOptions): Promise<TcpListener> {
   const conns = new Set<net.Socket>();
+  const stats = handler.stats;
   let receiving = true;
 
   const server = net.createServer({ noDelay: true }, (sock) => {
     conns.add(sock);
+    stats.add(TCP_OPEN, 1);
     let acc: Buffer = Buffer.alloc(0);
     let outstanding = 0;
-    let closing = false;
+    /** A frame we cannot answer was seen: answer what is outstanding, then close. */
+    let broken = false;
+    /** The client sent FIN: answer every whole query it sent, then close. */
+    let peerEnded = false;
+    /** Unsent output is over the bound: read nothing more until it drains. */
+    let blocked = false;
     sock.setTimeout(opts.idleTimeoutMs);
     sock.on('timeout', () => {
-      // Idle: nothing read or written for the whole timeout. Outstanding answers still count
-      // as activity we owe the client, so only an idle connection with none is closed.
-      if (outstanding === 0) sock.end();
+      // Nothing read or written for the whole timeout. Unsent output means the client stopped
+      // reading (its window is shut): it will not take our answers, so drop the connection
+      // and everything queued for it. Otherwise an idle connection with nothing owed is closed.
+      if (sock.writableLength > 0) {
+        stats.add(TCP_CLOSED_STUCK, 1);
+        sock.destroy();
+      } else if (outstanding === 0) sock.end();
     });
     sock.on('error', () => sock.destroy());
-    sock.on('close', () => conns.delete(sock));
+    sock.on('close', () => {
+      conns.delete(sock);
+      stats.add(TCP_OPEN, -1);
+    });
+    sock.on('drain', () => {
+      if (!blocked) return;
+      blocked = false;
+      process();
+    });
 
-    const send = (reply: Buffer): Promise<void> =>
-      new Promise((resolve) => {
-        if (!sock.destroyed && sock.writable) sock.write(frame(reply), () => resolve());
-        else resolve();
-      });
+    const send = (reply: Buffer): void => {
+      if (!sock.destroyed && sock.writable) sock.write(frame(reply));
+    };
+    /** Reads on while the client is within its bounds; pauses (TCP flow control) otherwise. */
+    const flow = (): void => {
+      if (blocked || outstanding >= opts.maxPipelined || broken) sock.pause();
+      else if (sock.isPaused() && receiving) sock.resume();
+      if ((broken || (peerEnded && !wholeFrame(acc))) && outstanding === 0 && !blocked && !sock.writableEnded) sock.end();
+    };
     const finishOne = (): void => {
       outstanding--;
-      if (sock.isPaused() && outstanding < opts.maxPipelined && !closing) sock.resume();
-      if (closing && outstanding === 0) sock.end();
+      // Frames read before the pause may be waiting in `acc`.
+      process();
     };
 
     const process = (): void => {
-      while (acc.length >= 2 && !closing) {
+      while (!broken && !blocked && outstanding < opts.maxPipelined && wholeFrame(acc)) {
         const n = acc.readUInt16BE(0);
-        if (acc.length < 2 + n) break;
         const msg = acc.subarray(2, 2 + n);
         acc = acc.subarray(2 + n);
         let reply;
@@ -78,25 +115,29 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
           reply = null;
         }
         if (reply === null) {
-          closing = true;
-          if (outstanding === 0) sock.end();
+          broken = true;
           break;
         }
         if (!(reply instanceof Promise)) {
-          void send(reply);
+          send(reply);
+          // Backpressure: a client that does not read its answers gets no more read from it.
+          if (sock.writableNeedDrain && sock.writableLength > opts.maxUnsentBytes) blocked = true;
           continue;
         }
         outstanding++;
         inflight.add(
-          reply.then(async (r) => {
-            if (r !== null) await send(r);
+          reply.then((r) => {
+            if (r !== null) {
+              send(r);
+              if (sock.writableNeedDrain && sock.writableLength > opts.maxUnsentBytes) blocked = true;
+            }
             finishOne();
           }),
         );
-        if (outstanding >= opts.maxPipelined) sock.pause();
       }
       // Keep only what is left of a partial frame, not the whole chunk it came in.
-      if (acc.length > 0 && acc.byteOffset !== 0) acc = Buffer.from(acc);
+      if (acc.length > 0 && acc.byteOffset !== 0 && !wholeFrame(acc)) acc = Buffer.from(acc);
+      flow();
     };
 
     sock.on('data', (chunk: Buffer) => {
@@ -105,8 +146,8 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
       process();
     });
     sock.on('end', () => {
-      closing = true;
-      if (outstanding === 0) sock.end();
+      peerEnded = true;
+      flow();
     });
   });
   server.maxConnections = opts.maxConnections;
