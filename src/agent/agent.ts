@@ -79,7 +79,7 @@ export const DEFAULTS = {
   upstreamTimeoutMs: 1_000,
   upstreamDownMs: 10_000,
   staleAnswerTimeoutMs: 1_800,
-  tcp: { idleTimeoutMs: 10_000, maxConnections: 1_000, maxPipelined: 64, maxUnsentBytes: 64 * 1024 },
+  tcp: { idleTimeoutMs: 10_000, maxConnections: 1_000, maxConnectionsPerClient: 100, maxPipelined: 64, maxUnsentBytes: 64 * 1024 },
 } as const;
 
 /** Looked up per use: the CLI configures the root logger after modules load. */

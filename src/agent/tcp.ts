@@ -1,7 +1,8 @@
 /**
  * The TCP listener (RFC 7766): length-prefixed messages, several queries pipelined on one
  * connection and answered as each is ready (out of order is allowed), an idle timeout, a cap
- * on outstanding queries per connection (reading pauses at the cap) and on connections.
+ * on outstanding queries per connection (reading pauses at the cap), and caps on connections
+ * per client address and in total (more are closed at accept, counted, and logged).
  * Backpressure: a client that pipelines queries but does not read the answers stops being
  * read once its unsent answers pass a bound (TCP flow control then holds it back), and is
  * closed when nothing moves for the idle timeout — memory per connection stays bounded
@@ -12,7 +13,8 @@
 import net from 'node:net';
 import type { QueryHandler } from './handler.js';
 import type { InflightTracker } from './inflight.js';
-import { TCP_CLOSED_STUCK, TCP_OPEN } from './stats.js';
+import { TCP_CLOSED_STUCK, TCP_OPEN, TCP_REFUSED_PER_CLIENT, TCP_REFUSED_TOTAL } from './stats.js';
+import { admitSocket, ConnLimiter, RefusalLog } from '../sync/conn-limit.js';
 import { logger } from '../observability/logger.js';
 
 /** Looked up per use: the CLI configures the root logger after modules load. */
@@ -20,7 +22,10 @@ const log = (): ReturnType<typeof logger> => logger('tcp');
 
 export interface TcpOptions {
   readonly idleTimeoutMs: number;
+  /** Open connections in total; more are closed at accept. */
   readonly maxConnections: number;
+  /** Open connections from one client address; more are closed at accept. */
+  readonly maxConnectionsPerClient: number;
   readonly maxPipelined: number;
   /**
    * Backpressure: once this many bytes of answers wait unsent on a connection, nothing more
@@ -55,7 +60,14 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
   const stats = handler.stats;
   let receiving = true;
 
+  const limiter = new ConnLimiter({ perClient: opts.maxConnectionsPerClient, total: opts.maxConnections });
+  const refusals = new RefusalLog(log, `dns ${host}:${port}`);
   const server = net.createServer({ noDelay: true }, (sock) => {
+    const admitted = admitSocket(sock, limiter, (client, reason) => {
+      stats.add(reason === 'total' ? TCP_REFUSED_TOTAL : TCP_REFUSED_PER_CLIENT, 1);
+      refusals.refused(client, reason, limiter.limits);
+    });
+    if (!admitted) return;
     conns.add(sock);
     stats.add(TCP_OPEN, 1);
     let acc: Buffer = Buffer.alloc(0);
@@ -150,7 +162,6 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
       flow();
     });
   });
-  server.maxConnections = opts.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port, exclusive: false, reusePort: opts.reusePort ?? false }, () => {

@@ -40,6 +40,8 @@ export const AGENT_FLAGS: FlagSpec[] = [
   { name: 'max-stale', kind: 'duration', default: '24h', help: 'how long past expiry a cached answer may be served when every upstream fails (RFC 8767; 0 disables)' },
   { name: 'upstream-timeout', kind: 'duration', default: `${DEFAULTS.upstreamTimeoutMs}ms`, help: 'per-upstream attempt timeout' },
   { name: 'tcp-idle-timeout', kind: 'duration', default: `${DEFAULTS.tcp.idleTimeoutMs}ms`, help: 'close idle TCP connections after this long (RFC 7766)' },
+  { name: 'tcp-max-connections', kind: 'int', default: String(DEFAULTS.tcp.maxConnections), validate: intRange(1, 1_000_000), help: 'open TCP connections on the DNS port, in total (per query thread); more are closed at accept' },
+  { name: 'tcp-max-connections-per-client', kind: 'int', default: String(DEFAULTS.tcp.maxConnectionsPerClient), validate: intRange(1, 1_000_000), help: 'open TCP connections on the DNS port from one client address (per query thread)' },
   { name: 'sync-listen', kind: 'string', validate: ipHostPort, help: 'receive NOTIFYs (with the diff) from the controller or a primary here, UDP and TCP' },
   { name: 'tsig-key-file', kind: 'string', help: 'BIND key file; with it every NOTIFY and transfer must be signed with this key' },
   { name: 'secondary', kind: 'string', repeatable: true, validate: staticZone, help: 'ZONE@HOST:PORT: a zone to pull from a standard primary (e.g. BIND) and whose NOTIFYs to accept (needs --sync-listen)' },
@@ -115,7 +117,11 @@ export async function run(argv: string[]): Promise<void> {
       maxStaleMs: get.num(flags, 'max-stale'),
     },
     upstreamTimeoutMs: get.num(flags, 'upstream-timeout'),
-    tcp: { idleTimeoutMs: get.num(flags, 'tcp-idle-timeout') ?? DEFAULTS.tcp.idleTimeoutMs },
+    tcp: {
+      idleTimeoutMs: get.num(flags, 'tcp-idle-timeout') ?? DEFAULTS.tcp.idleTimeoutMs,
+      maxConnections: get.num(flags, 'tcp-max-connections') ?? DEFAULTS.tcp.maxConnections,
+      maxConnectionsPerClient: get.num(flags, 'tcp-max-connections-per-client') ?? DEFAULTS.tcp.maxConnectionsPerClient,
+    },
   }, get.num(flags, 'workers') ?? 1, get.str(flags, 'log-level') ?? 'info');
 
   const syncListen = get.str(flags, 'sync-listen');

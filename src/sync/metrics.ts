@@ -58,3 +58,15 @@ export const applySeconds = histogram({
   help: 'Time a secondary spends applying the diff carried by one NOTIFY',
   buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
 });
+
+export const syncTcpConnections = gauge<'role'>({
+  name: 'dnssync_sync_tcp_connections',
+  help: 'Open TCP connections on the sync port, by role: primary (transfer port) or secondary (the agent sync port)',
+  labelNames: ['role'],
+});
+
+export const syncTcpRefused = counter<'role' | 'reason'>({
+  name: 'dnssync_sync_tcp_refused_total',
+  help: 'TCP connections to the sync port closed at accept, by role and reason: per_client (that address is at its cap) or total',
+  labelNames: ['role', 'reason'],
+});

@@ -22,7 +22,8 @@ import { NOTIFY_MAX_DATAGRAM, answerSoaSerial, encodedLength, OPCODE_NOTIFY, bar
 import { Journal, TOO_LARGE, type JournalLimits } from './journal.js';
 import { advertisedInfo } from './advertise.js';
 import type { LeaderInfo } from './leader-info.js';
-import { closePair, listenPair, type PortPair } from './listen.js';
+import { closePair, listenPair, SYNC_TCP_LIMITS, type PortPair } from './listen.js';
+import type { ConnLimits } from './conn-limit.js';
 import { agentLag, agentSerial, notifiesAcked, notifiesRetried, notifiesSent, transfersServed, zoneSerial } from './metrics.js';
 import { nextSerial, serialGt } from './serials.js';
 import { frame, readFrames } from './tcp.js';
@@ -64,6 +65,8 @@ export interface PrimaryOptions {
    * the NOTIFY's source address, which NAT may rewrite).
    */
   readonly advertise?: Endpoint;
+  /** TCP connection caps of that port (SYNC_TCP_LIMITS by default). */
+  readonly tcpLimits?: ConnLimits;
   /** TSIG keys: the first signs; any verifies. Without keys nothing is signed or required. */
   readonly keys?: readonly TsigKey[];
   readonly journal?: JournalLimits;
@@ -245,7 +248,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     const pair = await listenPair(opts.host, opts.port, {
       udp: (msg, rinfo) => ref.self?.onUdp(msg, rinfo),
       tcp: (sock) => (ref.self ? ref.self.onTcp(sock) : sock.destroy()),
-    });
+    }, { role: 'primary', limits: opts.tcpLimits ?? SYNC_TCP_LIMITS.primary });
     const self = new Primary(pair, opts, auth);
     ref.self = self;
     const adv = self.info?.transfer;

@@ -22,8 +22,9 @@ import { logger, type Logger } from '../observability/logger.js';
 import { Auth, type AuthOk } from './auth.js';
 import { PeerRcodeError, pullZone, querySoa, type Endpoint } from './client.js';
 import { OPCODE_NOTIFY, OPCODE_QUERY, RCODE, decode, errorResponse, notifyDiff, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
-import { closePair, listenPair, type PortPair } from './listen.js';
 import { pullSource } from './pull-source.js';
+import { closePair, listenPair, SYNC_TCP_LIMITS, type PortPair } from './listen.js';
+import type { ConnLimits } from './conn-limit.js';
 import { applySeconds, pullFailures, updatesApplied, zoneSerial } from './metrics.js';
 import { serialGt } from './serials.js';
 import { frame, readFrames } from './tcp.js';
@@ -40,6 +41,8 @@ export interface SecondaryOptions {
   /** The sync listener (UDP + TCP). Port 0 picks one. */
   readonly host: string;
   readonly port: number;
+  /** TCP connection caps of that port (SYNC_TCP_LIMITS by default). */
+  readonly tcpLimits?: ConnLimits;
   /** With keys, every NOTIFY and transfer must be signed; the first key signs ours. */
   readonly keys?: readonly TsigKey[];
   /** Zones known up front, e.g. as a secondary of a BIND primary. */
@@ -103,7 +106,7 @@ export class Secondary {
     const pair = await listenPair(opts.host, opts.port, {
       udp: (msg, rinfo) => ref.self?.onUdp(msg, rinfo),
       tcp: (sock) => (ref.self ? ref.self.onTcp(sock) : sock.destroy()),
-    });
+    }, { role: 'secondary', limits: opts.tcpLimits ?? SYNC_TCP_LIMITS.secondary });
     const self = new Secondary(pair, opts, auth);
     ref.self = self;
     self.log.info({ host: pair.host, port: pair.port, tsig: auth.enabled, statics: (opts.statics ?? []).length }, 'sync listener up');

@@ -64,6 +64,21 @@ function metricValue(text: string, name: string, labels: Record<string, string> 
   return sum;
 }
 
+/**
+ * Opens a TCP connection from `local` and asks one query on it: 'answered', or 'closed' when
+ * the server closes it without an answer. The socket stays open for the caller to end.
+ */
+async function probe(host: string, port: number, local: string, held: net.Socket[], query: Buffer): Promise<'answered' | 'closed'> {
+  const sock = net.connect({ host, port, localAddress: local });
+  held.push(sock);
+  return new Promise((resolve) => {
+    sock.on('error', () => resolve('closed'));
+    sock.on('close', () => resolve('closed'));
+    sock.on('data', () => resolve('answered'));
+    sock.on('connect', () => sock.write(frames([query])));
+  });
+}
+
 function frames(msgs: readonly Buffer[]): Buffer {
   return Buffer.concat(msgs.flatMap((m) => [Buffer.from([m.length >> 8, m.length & 0xff]), m]));
 }
@@ -130,5 +145,107 @@ describe('TCP backpressure', () => {
     expect(abuserClosed).toBe(true);
     await waitFor(async () => metricValue(await metrics(), 'dnssync_agent_tcp_closed_total', { reason: 'stuck' }) >= 1, { what: 'the stuck close counted', timeoutMs: 5_000 });
     expect(stderr).toBe('');
+  });
+});
+
+describe('TCP connection caps on the DNS port', () => {
+  it('closes the 101st connection from one address at accept (default cap 100), counts it, and still admits other addresses', async () => {
+    const held: net.Socket[] = [];
+    try {
+      const q = rawQuery('www.exhaust.test', 1, { id: 21 });
+      const first = await Promise.all(Array.from({ length: 100 }, () => probe(HOST, port, '127.0.20.1', held, q)));
+      expect(first.filter((r) => r === 'answered')).toHaveLength(100);
+      expect(await probe(HOST, port, '127.0.20.1', held, q)).toBe('closed');
+      expect(await probe(HOST, port, '127.0.20.2', held, q)).toBe('answered');
+      const m = await metrics();
+      expect(metricValue(m, 'dnssync_agent_tcp_refused_total', { reason: 'per_client' })).toBeGreaterThanOrEqual(1);
+      expect(metricValue(m, 'dnssync_agent_tcp_connections')).toBeGreaterThanOrEqual(101);
+    } finally {
+      for (const s of held) s.destroy();
+    }
+    // Closed connections give their slots back.
+    await waitFor(async () => metricValue(await metrics(), 'dnssync_agent_tcp_connections') === 0, { what: 'every connection closed', timeoutMs: 5_000 });
+    const held2: net.Socket[] = [];
+    expect(await probe(HOST, port, '127.0.20.1', held2, rawQuery('www.exhaust.test', 1))).toBe('answered');
+    for (const s of held2) s.destroy();
+  });
+
+  it('closes connections over --tcp-max-connections at accept whatever their address', async () => {
+    const host = '127.0.10.8';
+    const p = await freePort(host);
+    const mp = await freePort(host);
+    const zone = await writeZone(ZONE);
+    const agent = spawn(
+      process.execPath,
+      [MAIN, 'agent', '--listen', `${host}:${p}`, '--zone-file', zone, '--metrics-listen', `${host}:${mp}`, '--tcp-max-connections', '6', '--tcp-max-connections-per-client', '3', '--log-level', 'warn'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    agent.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    agent.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+    const held: net.Socket[] = [];
+    try {
+      await waitFor(async () => agent.exitCode === null && (await udpExchange(host, p, rawQuery('www.exhaust.test', 1), 200)) !== undefined, { what: `agent answering (${out})`, timeoutMs: 10_000 });
+      const q = rawQuery('www.exhaust.test', 1);
+      const a = await Promise.all(['127.0.21.1', '127.0.21.1', '127.0.21.1', '127.0.21.2', '127.0.21.2', '127.0.21.2'].map((l) => probe(host, p, l, held, q)));
+      expect(a).toEqual(Array(6).fill('answered'));
+      expect(await probe(host, p, '127.0.21.3', held, q)).toBe('closed');
+      expect(await probe(host, p, '127.0.21.3', held, q)).toBe('closed');
+      const m = await (await fetch(`http://${host}:${mp}/metrics`)).text();
+      expect(metricValue(m, 'dnssync_agent_tcp_refused_total', { reason: 'total' })).toBe(2);
+      // Refusals are logged, but not one line each.
+      await waitFor(() => out.includes('connection cap reached'), { what: 'the refusal logged', timeoutMs: 5_000 });
+      expect(out.split('\n').filter((l) => l.includes('connection cap reached'))).toHaveLength(1);
+    } finally {
+      for (const s of held) s.destroy();
+      agent.kill('SIGKILL');
+    }
+  });
+});
+
+describe('TCP connection caps on the sync ports', () => {
+  const soa = (zone: string): Buffer => rawQuery(zone, 6, { rd: false });
+
+  it('the agent sync port closes the 17th connection from one address at accept', async () => {
+    const host = '127.0.10.9';
+    const p = await freePort(host);
+    const sp = await freePort(host);
+    const mp = await freePort(host);
+    const agent = spawn(process.execPath, [MAIN, 'agent', '--listen', `${host}:${p}`, '--sync-listen', `${host}:${sp}`, '--metrics-listen', `${host}:${mp}`, '--log-level', 'error'], { stdio: 'ignore' });
+    const held: net.Socket[] = [];
+    try {
+      await waitFor(async () => (await fetch(`http://${host}:${mp}/metrics`)).ok, { what: 'agent up', timeoutMs: 10_000 });
+      const first = await Promise.all(Array.from({ length: 16 }, () => probe(host, sp, '127.0.22.1', held, soa('exhaust.test'))));
+      expect(first).toEqual(Array(16).fill('answered'));
+      expect(await probe(host, sp, '127.0.22.1', held, soa('exhaust.test'))).toBe('closed');
+      expect(await probe(host, sp, '127.0.22.2', held, soa('exhaust.test'))).toBe('answered');
+      const m = await (await fetch(`http://${host}:${mp}/metrics`)).text();
+      expect(metricValue(m, 'dnssync_sync_tcp_refused_total', { role: 'secondary', reason: 'per_client' })).toBe(1);
+      expect(metricValue(m, 'dnssync_sync_tcp_connections', { role: 'secondary' })).toBe(17);
+    } finally {
+      for (const s of held) s.destroy();
+      agent.kill('SIGKILL');
+    }
+  });
+
+  it("the primary's transfer port closes the 257th connection from one address at accept", async () => {
+    const host = '127.0.10.10';
+    const tp = await freePort(host);
+    const mp = await freePort(host);
+    const zone = await writeZone(ZONE, 'exhaust.test.zone');
+    const primary = spawn(process.execPath, [MAIN, 'primary', '--zone-file', `exhaust.test=${zone}`, '--transfer-listen', `${host}:${tp}`, '--metrics-listen', `${host}:${mp}`, '--log-level', 'error'], { stdio: 'ignore' });
+    const held: net.Socket[] = [];
+    try {
+      await waitFor(async () => (await fetch(`http://${host}:${mp}/metrics`)).ok, { what: 'primary up', timeoutMs: 10_000 });
+      const first = await Promise.all(Array.from({ length: 256 }, () => probe(host, tp, '127.0.23.1', held, soa('exhaust.test'))));
+      expect(first.filter((r) => r === 'answered')).toHaveLength(256);
+      expect(await probe(host, tp, '127.0.23.1', held, soa('exhaust.test'))).toBe('closed');
+      expect(await probe(host, tp, '127.0.23.2', held, soa('exhaust.test'))).toBe('answered');
+      const m = await (await fetch(`http://${host}:${mp}/metrics`)).text();
+      expect(metricValue(m, 'dnssync_sync_tcp_refused_total', { role: 'primary', reason: 'per_client' })).toBe(1);
+    } finally {
+      for (const s of held) s.destroy();
+      primary.kill('SIGKILL');
+    }
   });
 });
