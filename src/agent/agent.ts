@@ -38,6 +38,8 @@ export interface AgentOptions {
   readonly upstreamTimeoutMs?: number;
   readonly upstreamDownMs?: number;
   readonly staleAnswerTimeoutMs?: number;
+  /** Client queries waiting on the upstreams at once (per thread); more get SERVFAIL. */
+  readonly maxForwards?: number;
   readonly tcp?: Partial<TcpOptions>;
   /** SO_REUSEPORT on the sockets, so several threads or processes can share one address. */
   readonly reusePort?: boolean;
@@ -79,6 +81,7 @@ export const DEFAULTS = {
   upstreamTimeoutMs: 1_000,
   upstreamDownMs: 10_000,
   staleAnswerTimeoutMs: 1_800,
+  maxForwards: 2_048,
   tcp: { idleTimeoutMs: 10_000, maxConnections: 1_000, maxConnectionsPerClient: 100, maxPipelined: 64, maxUnsentBytes: 64 * 1024 },
 } as const;
 
@@ -113,7 +116,7 @@ export class Agent implements DataPlane {
       const cache = new ForwardCache(cacheOptions(opts.cache), opts.cacheBuffer);
       forwarder = new Forwarder(pool, cache, { staleAnswerTimeoutMs: opts.staleAnswerTimeoutMs ?? DEFAULTS.staleAnswerTimeoutMs });
     }
-    const handler = new QueryHandler(store, forwarder, { maxUdpSize, answerCacheEntries: opts.answerCacheEntries ?? DEFAULTS.answerCacheEntries }, new QueryStats(opts.stats));
+    const handler = new QueryHandler(store, forwarder, { maxUdpSize, answerCacheEntries: opts.answerCacheEntries ?? DEFAULTS.answerCacheEntries, maxForwards: opts.maxForwards ?? DEFAULTS.maxForwards }, new QueryStats(opts.stats));
     if (opts.stats === undefined) registerAgentMetrics(() => handler.stats, () => forwarder?.cache, () => serials(store));
     else if (forwarder !== undefined) publishCacheStats(handler.stats, forwarder.cache);
     const inflight = new InflightTracker();

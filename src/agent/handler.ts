@@ -9,7 +9,7 @@ import { encodeAuthoritative } from './authoritative.js';
 import type { Forwarder } from './forwarder.js';
 import { Opcode, parseQuery, QTYPE_AXFR, QTYPE_IXFR, QTYPE_OPT, type Query } from './query.js';
 import { errorResponse, FLAG_RD, Rcode, sharedOpt } from './response.js';
-import { QueryStats, SOURCE_AUTHORITATIVE, SOURCE_CACHE, SOURCE_LOCAL, SOURCE_STALE, SOURCE_UPSTREAM } from './stats.js';
+import { FORWARDS_INFLIGHT, FORWARDS_REFUSED, QueryStats, SOURCE_AUTHORITATIVE, SOURCE_CACHE, SOURCE_LOCAL, SOURCE_STALE, SOURCE_UPSTREAM } from './stats.js';
 import { typeName } from '../dns/wire.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -19,6 +19,12 @@ export interface HandlerOptions {
   /** Largest UDP answer we send, whatever the client offers (RFC 9715 / DNS flag day: 1232). */
   readonly maxUdpSize: number;
   readonly answerCacheEntries: number;
+  /**
+   * Client queries that may wait on the upstreams at once; past it a query that needs an
+   * upstream is answered SERVFAIL at once (memory and upstream load stay bounded when the
+   * upstreams are slow or a client sprays unique names).
+   */
+  readonly maxForwards: number;
 }
 
 const CLASS_IN = 1;
@@ -26,6 +32,8 @@ const TCP_LIMIT = 65535;
 
 export class QueryHandler {
   private readonly answers: AnswerCache;
+  /** Client queries waiting on the forwarder now. */
+  private forwarding = 0;
 
   constructor(
     private readonly store: ZoneStore,
@@ -94,16 +102,25 @@ export class QueryHandler {
     // RD=0 asks us not to recurse: what the cache holds, else REFUSED, as an authoritative
     // server answers for a name it does not serve (unbound refuses RD=0 outright by default).
     if ((q.flagsHi & FLAG_RD) === 0) return this.local(buf, q, Rcode.Refused);
+    if (this.forwarding >= this.opts.maxForwards) {
+      this.stats.add(FORWARDS_REFUSED, 1);
+      return this.local(buf, q, Rcode.ServFail);
+    }
     return this.forward(buf, q, limit, opt);
   }
 
   private async forward(buf: Buffer, q: Query, limit: number, opt: Buffer | undefined): Promise<Reply> {
     const forwarder = this.forwarder as Forwarder;
     let f;
+    this.forwarding++;
+    this.stats.add(FORWARDS_INFLIGHT, 1);
     try {
       f = await forwarder.forward(buf, q, opt, limit);
     } catch {
       return this.local(buf, q, Rcode.ServFail);
+    } finally {
+      this.forwarding--;
+      this.stats.add(FORWARDS_INFLIGHT, -1);
     }
     if (f.source === 'error') return this.local(buf, q, Rcode.ServFail);
     this.stats.count(f.source === 'cache' ? SOURCE_CACHE : f.source === 'stale' ? SOURCE_STALE : SOURCE_UPSTREAM, f.rcode);

@@ -12,7 +12,34 @@ import { isIPv6 } from 'node:net';
 import { histogram, counter } from '../observability/metrics.js';
 
 export class UpstreamError extends Error {
-  override readonly name = 'UpstreamError';
+  override readonly name: string = 'UpstreamError';
+}
+
+/** Every one of an upstream's 65,536 query IDs is pending: the query is not sent. */
+export class UpstreamBusyError extends UpstreamError {
+  override readonly name: string = 'UpstreamBusyError';
+}
+
+const RANDOM_TRIES = 8;
+
+/**
+ * A query ID not pending on this socket, or undefined when all 65,536 are. IDs are random
+ * (RFC 5452: they are half of what keeps spoofed answers out); a few random tries find one
+ * while the space is mostly free, and a scan from a random start bounds the search when it
+ * is nearly full (it used to retry random IDs forever once every ID was pending).
+ */
+export function freeId(pending: ReadonlyMap<number, unknown>, random: () => number = () => randomInt(0, 65536)): number | undefined {
+  if (pending.size >= 65536) return undefined;
+  for (let i = 0; i < RANDOM_TRIES; i++) {
+    const id = random();
+    if (!pending.has(id)) return id;
+  }
+  const start = random();
+  for (let k = 0; k < 65536; k++) {
+    const id = (start + k) & 0xffff;
+    if (!pending.has(id)) return id;
+  }
+  return undefined;
 }
 
 /** Every upstream was tried and none gave a usable answer. */
@@ -44,7 +71,7 @@ const latency = histogram<'upstream' | 'transport'>({
 });
 const failures = counter<'upstream' | 'reason'>({
   name: 'dnssync_agent_upstream_failures_total',
-  help: 'Upstream attempts that gave no usable answer, by reason (timeout, error, rcode).',
+  help: 'Upstream attempts that gave no usable answer, by reason (timeout, error, rcode, busy: every query ID of the upstream socket pending).',
   labelNames: ['upstream', 'reason'],
 });
 
@@ -98,17 +125,14 @@ class Upstream {
     return s;
   }
 
-  private freeId(): number {
-    for (;;) {
-      const id = randomInt(0, 65536);
-      if (!this.pending.has(id)) return id;
-    }
-  }
-
   /** One UDP exchange. `query` is a full message; its ID is replaced. */
   queryUdp(query: Buffer, questionEnd: number): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      const id = this.freeId();
+      const id = freeId(this.pending);
+      if (id === undefined) {
+        reject(new UpstreamBusyError('no free query ID'));
+        return;
+      }
       query.writeUInt16BE(id, 0);
       const question = query.subarray(12, questionEnd);
       const timer = setTimeout(() => {
@@ -256,9 +280,10 @@ export class UpstreamPool {
         u.downUntil = 0;
         return { response, upstream: u.name };
       } catch (err) {
-        const reason = err instanceof UpstreamError && err.message === 'timeout' ? 'timeout' : 'error';
+        const reason = err instanceof UpstreamBusyError ? 'busy' : err instanceof UpstreamError && err.message === 'timeout' ? 'timeout' : 'error';
         failures.inc({ upstream: u.name, reason });
-        u.downUntil = Date.now() + this.opts.downMs;
+        // Busy is our own limit, not a sign the upstream is down.
+        if (reason !== 'busy') u.downUntil = Date.now() + this.opts.downMs;
         attempts.push(`${u.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }

@@ -39,6 +39,7 @@ export const AGENT_FLAGS: FlagSpec[] = [
   { name: 'cache-max-bytes', kind: 'int', default: String(DEFAULTS.cache.maxBytes), validate: intRange(4096, 2 ** 40), help: 'forwarding cache bound in bytes' },
   { name: 'max-stale', kind: 'duration', default: '24h', help: 'how long past expiry a cached answer may be served when every upstream fails (RFC 8767; 0 disables)' },
   { name: 'upstream-timeout', kind: 'duration', default: `${DEFAULTS.upstreamTimeoutMs}ms`, help: 'per-upstream attempt timeout' },
+  { name: 'max-forwards', kind: 'int', default: String(DEFAULTS.maxForwards), validate: intRange(1, 1_000_000), help: 'client queries waiting on the upstreams at once (per query thread); more are answered SERVFAIL at once' },
   { name: 'tcp-idle-timeout', kind: 'duration', default: `${DEFAULTS.tcp.idleTimeoutMs}ms`, help: 'close idle TCP connections after this long (RFC 7766)' },
   { name: 'tcp-max-connections', kind: 'int', default: String(DEFAULTS.tcp.maxConnections), validate: intRange(1, 1_000_000), help: 'open TCP connections on the DNS port, in total (per query thread); more are closed at accept' },
   { name: 'tcp-max-connections-per-client', kind: 'int', default: String(DEFAULTS.tcp.maxConnectionsPerClient), validate: intRange(1, 1_000_000), help: 'open TCP connections on the DNS port from one client address (per query thread)' },
@@ -117,6 +118,7 @@ export async function run(argv: string[]): Promise<void> {
       maxStaleMs: get.num(flags, 'max-stale'),
     },
     upstreamTimeoutMs: get.num(flags, 'upstream-timeout'),
+    maxForwards: get.num(flags, 'max-forwards'),
     tcp: {
       idleTimeoutMs: get.num(flags, 'tcp-idle-timeout') ?? DEFAULTS.tcp.idleTimeoutMs,
       maxConnections: get.num(flags, 'tcp-max-connections') ?? DEFAULTS.tcp.maxConnections,

@@ -249,3 +249,53 @@ describe('TCP connection caps on the sync ports', () => {
     }
   });
 });
+
+describe('forwards in flight', () => {
+  it('past 2,048 client queries waiting on upstreams, answers SERVFAIL at once and counts it', async () => {
+    const host = '127.0.10.11';
+    // An upstream that reads every query and never answers.
+    const silent = dgram.createSocket('udp4');
+    let upstreamGot = 0;
+    silent.on('message', () => upstreamGot++);
+    await new Promise<void>((r) => silent.bind(0, '127.0.10.12', () => r()));
+    const p = await freePort(host);
+    const mp = await freePort(host);
+    const agent = spawn(
+      process.execPath,
+      [MAIN, 'agent', '--listen', `${host}:${p}`, '--upstream', `127.0.10.12:${silent.address().port}`, '--upstream-timeout', '60s', '--metrics-listen', `${host}:${mp}`, '--log-level', 'error'],
+      { stdio: 'ignore' },
+    );
+    const client = dgram.createSocket('udp4');
+    const rcodes = new Map<number, number>();
+    client.on('message', (m) => rcodes.set(m.readUInt16BE(0), (m[3] as number) & 0x0f));
+    const inflight = async (): Promise<number> => metricValue(await (await fetch(`http://${host}:${mp}/metrics`)).text(), 'dnssync_agent_forwards_inflight');
+    try {
+      await waitFor(async () => (await fetch(`http://${host}:${mp}/metrics`)).ok, { what: 'agent up', timeoutMs: 10_000 });
+      await new Promise<void>((r) => client.bind(0, '127.0.10.13', () => r()));
+      // 2,048 distinct names, in batches small enough for the socket buffers; each batch is
+      // in flight (or answered) before the next goes.
+      let sent = 0;
+      const send = (n: number): void => {
+        for (let k = 0; k < n; k++, sent++) client.send(rawQuery(`n${sent}.flood.example`, 1, { id: sent }), p, host);
+      };
+      while (sent < 2048) {
+        send(256);
+        const want = sent;
+        await waitFor(() => upstreamGot + rcodes.size >= want, { what: `${want} queries sent upstream`, timeoutMs: 10_000 });
+      }
+      expect(rcodes.size).toBe(0);
+      send(50);
+      await waitFor(() => rcodes.size >= 50, { what: '50 answers past the cap', timeoutMs: 10_000 });
+      expect([...rcodes.keys()].every((id) => id >= 2048)).toBe(true);
+      expect([...rcodes.values()].every((rc) => rc === 2)).toBe(true);
+      const m = await (await fetch(`http://${host}:${mp}/metrics`)).text();
+      expect(metricValue(m, 'dnssync_agent_forwards_refused_total')).toBe(50);
+      expect(await inflight()).toBe(2048);
+      expect(upstreamGot).toBe(2048);
+    } finally {
+      agent.kill('SIGKILL');
+      client.close();
+      silent.close();
+    }
+  });
+});
