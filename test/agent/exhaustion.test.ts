@@ -153,10 +153,10 @@ describe('TCP connection caps on the DNS port', () => {
     const held: net.Socket[] = [];
     try {
       const q = rawQuery('www.exhaust.test', 1, { id: 21 });
-      const first = await Promise.all(Array.from({ length: 100 }, () => probe(HOST, port, '127.0.20.1', held, q)));
+      const first = await Promise.all(Array.from({ length: 100 }, () => probe(HOST, port, '127.0.91.1', held, q)));
       expect(first.filter((r) => r === 'answered')).toHaveLength(100);
-      expect(await probe(HOST, port, '127.0.20.1', held, q)).toBe('closed');
-      expect(await probe(HOST, port, '127.0.20.2', held, q)).toBe('answered');
+      expect(await probe(HOST, port, '127.0.91.1', held, q)).toBe('closed');
+      expect(await probe(HOST, port, '127.0.91.2', held, q)).toBe('answered');
       const m = await metrics();
       expect(metricValue(m, 'dnssync_agent_tcp_refused_total', { reason: 'per_client' })).toBeGreaterThanOrEqual(1);
       expect(metricValue(m, 'dnssync_agent_tcp_connections')).toBeGreaterThanOrEqual(101);
@@ -166,7 +166,7 @@ describe('TCP connection caps on the DNS port', () => {
     // Closed connections give their slots back.
     await waitFor(async () => metricValue(await metrics(), 'dnssync_agent_tcp_connections') === 0, { what: 'every connection closed', timeoutMs: 5_000 });
     const held2: net.Socket[] = [];
-    expect(await probe(HOST, port, '127.0.20.1', held2, rawQuery('www.exhaust.test', 1))).toBe('answered');
+    expect(await probe(HOST, port, '127.0.91.1', held2, rawQuery('www.exhaust.test', 1))).toBe('answered');
     for (const s of held2) s.destroy();
   });
 
@@ -187,10 +187,10 @@ describe('TCP connection caps on the DNS port', () => {
     try {
       await waitFor(async () => agent.exitCode === null && (await udpExchange(host, p, rawQuery('www.exhaust.test', 1), 200)) !== undefined, { what: `agent answering (${out})`, timeoutMs: 10_000 });
       const q = rawQuery('www.exhaust.test', 1);
-      const a = await Promise.all(['127.0.21.1', '127.0.21.1', '127.0.21.1', '127.0.21.2', '127.0.21.2', '127.0.21.2'].map((l) => probe(host, p, l, held, q)));
+      const a = await Promise.all(['127.0.92.1', '127.0.92.1', '127.0.92.1', '127.0.92.2', '127.0.92.2', '127.0.92.2'].map((l) => probe(host, p, l, held, q)));
       expect(a).toEqual(Array(6).fill('answered'));
-      expect(await probe(host, p, '127.0.21.3', held, q)).toBe('closed');
-      expect(await probe(host, p, '127.0.21.3', held, q)).toBe('closed');
+      expect(await probe(host, p, '127.0.92.3', held, q)).toBe('closed');
+      expect(await probe(host, p, '127.0.92.3', held, q)).toBe('closed');
       const m = await (await fetch(`http://${host}:${mp}/metrics`)).text();
       expect(metricValue(m, 'dnssync_agent_tcp_refused_total', { reason: 'total' })).toBe(2);
       // Refusals are logged, but not one line each.
@@ -215,10 +215,10 @@ describe('TCP connection caps on the sync ports', () => {
     const held: net.Socket[] = [];
     try {
       await waitFor(async () => (await fetch(`http://${host}:${mp}/metrics`)).ok, { what: 'agent up', timeoutMs: 10_000 });
-      const first = await Promise.all(Array.from({ length: 16 }, () => probe(host, sp, '127.0.22.1', held, soa('exhaust.test'))));
+      const first = await Promise.all(Array.from({ length: 16 }, () => probe(host, sp, '127.0.93.1', held, soa('exhaust.test'))));
       expect(first).toEqual(Array(16).fill('answered'));
-      expect(await probe(host, sp, '127.0.22.1', held, soa('exhaust.test'))).toBe('closed');
-      expect(await probe(host, sp, '127.0.22.2', held, soa('exhaust.test'))).toBe('answered');
+      expect(await probe(host, sp, '127.0.93.1', held, soa('exhaust.test'))).toBe('closed');
+      expect(await probe(host, sp, '127.0.93.2', held, soa('exhaust.test'))).toBe('answered');
       const m = await (await fetch(`http://${host}:${mp}/metrics`)).text();
       expect(metricValue(m, 'dnssync_sync_tcp_refused_total', { role: 'secondary', reason: 'per_client' })).toBe(1);
       expect(metricValue(m, 'dnssync_sync_tcp_connections', { role: 'secondary' })).toBe(17);
@@ -237,10 +237,10 @@ describe('TCP connection caps on the sync ports', () => {
     const held: net.Socket[] = [];
     try {
       await waitFor(async () => (await fetch(`http://${host}:${mp}/metrics`)).ok, { what: 'primary up', timeoutMs: 10_000 });
-      const first = await Promise.all(Array.from({ length: 256 }, () => probe(host, tp, '127.0.23.1', held, soa('exhaust.test'))));
+      const first = await Promise.all(Array.from({ length: 256 }, () => probe(host, tp, '127.0.94.1', held, soa('exhaust.test'))));
       expect(first.filter((r) => r === 'answered')).toHaveLength(256);
-      expect(await probe(host, tp, '127.0.23.1', held, soa('exhaust.test'))).toBe('closed');
-      expect(await probe(host, tp, '127.0.23.2', held, soa('exhaust.test'))).toBe('answered');
+      expect(await probe(host, tp, '127.0.94.1', held, soa('exhaust.test'))).toBe('closed');
+      expect(await probe(host, tp, '127.0.94.2', held, soa('exhaust.test'))).toBe('answered');
       const m = await (await fetch(`http://${host}:${mp}/metrics`)).text();
       expect(metricValue(m, 'dnssync_sync_tcp_refused_total', { role: 'primary', reason: 'per_client' })).toBe(1);
     } finally {
