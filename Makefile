@@ -119,3 +119,13 @@ bench: bench-scale
 bench-scale: build
 	@echo "[bench] scale: 100,000 records, one change at 1k vs 100k, 1,000 changes/s to 100 agents"
 	$(NODE_BIN)/node --expose-gc dist/test/bench/scale.js
+
+# Fleet: 100, 1,000 and 5,000 simulated agents (test/bench/fleet-sim.ts: real TSIG, NOTIFY/ACK,
+# IXFR/AXFR; a serial and a record count per agent) against the leader in one process — cold
+# start, lone changes, a sustained feed, a leader restart; leader CPU and memory apart from
+# the fleet's (writes test/bench/results/fleet.json and fleet.svg).
+.PHONY: bench-fleet
+bench: bench-fleet
+bench-fleet: build
+	@echo "[bench] fleet: 100/1,000/5,000 simulated agents, lag, changes/s, leader CPU and memory, restart resync"
+	$(NODE_BIN)/node --expose-gc dist/test/bench/fleet.js

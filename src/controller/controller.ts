@@ -10,6 +10,7 @@ import type { RR } from '../dns/rr.js';
 import { serialCompare } from '../dns/serial.js';
 import type { EventToEmit } from '../k8s/events.js';
 import type { Logger } from '../observability/logger.js';
+import { FanoutPacer, cpuMs, type PacerOptions } from '../sync/pacer.js';
 import { sameRecordSpec } from './decode.js';
 import { agentsGauge, pendingChanges, propagationSeconds, zoneSerialGauge } from './metrics.js';
 import { recordKey, type AgentPod, type NamespaceObject, type RecordObject, type ZoneObject } from './objects.js';
@@ -32,6 +33,8 @@ export interface ControllerOptions {
   readonly statusDelayMs?: number;
   /** Least time between two pushes of one burst (default 5 ms); a lone change is not delayed. */
   readonly minFlushIntervalMs?: number;
+  /** How a burst is paced into serials (src/sync/pacer.ts); its minGapMs is the above. */
+  readonly pacing?: Omit<PacerOptions, 'minGapMs'>;
   readonly now?: () => Date;
 }
 
@@ -103,15 +106,18 @@ export class Controller {
   /** Per zone: ready agents' distances behind the current serial, sorted (see propagation). */
   private readonly ackIndex = new Map<string, number[]>();
   private flushQueued = false;
-  private lastFlush = Number.NEGATIVE_INFINITY;
-  private readonly minFlushMs: number;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly pacer: FanoutPacer;
   private statusQueued = false;
+  private agentsQueued = false;
+  /** Per zone: how many ready agents are known to hold the oldest unsettled serial (allAcked). */
+  private readonly settleCursor = new Map<string, number>();
 
   constructor(private readonly opts: ControllerOptions) {
     this.rec = new Reconciler(opts.parse);
     this.log = opts.log;
     this.now = opts.now ?? ((): Date => new Date());
-    this.minFlushMs = opts.minFlushIntervalMs ?? 5;
+    this.pacer = new FanoutPacer({ ...opts.pacing, minGapMs: opts.minFlushIntervalMs ?? 5 });
     this.writer = new StatusWriter({
       patch: opts.patchStatus,
       log: opts.log,
@@ -174,12 +180,25 @@ export class Controller {
 
   podUpserted(p: AgentPod): void {
     this.pods.set(`${p.meta.namespace ?? ''}/${p.meta.name}`, p);
-    this.agentsChanged();
+    this.agentsSoon();
   }
 
   podDeleted(p: AgentPod): void {
     this.pods.delete(`${p.meta.namespace ?? ''}/${p.meta.name}`);
-    this.agentsChanged();
+    this.agentsSoon();
+  }
+
+  /**
+   * An informer's list hands over every agent Pod one event at a time: at 5,000 nodes,
+   * recomputing the agent set for each was quadratic (seconds of CPU at every start or
+   * relist). One pass per event-loop turn instead.
+   */
+  private agentsSoon(): void {
+    if (this.agentsQueued) return;
+    this.agentsQueued = true;
+    setImmediate(() => {
+      if (this.agentsQueued) this.agentsChanged();
+    });
   }
 
   // ---- leadership ------------------------------------------------------------------------
@@ -198,6 +217,7 @@ export class Controller {
 
   private async doStartLeading(): Promise<void> {
     if (this.leading) return;
+    if (this.agentsQueued) this.agentsChanged();
     this.flush();
     const origins = [...this.rec.activeOrigins()];
     const pub = await this.opts.publisher(this.endpoints, origins);
@@ -221,10 +241,12 @@ export class Controller {
     this.writer.clear();
     const pub = this.publisher;
     this.publisher = undefined;
+    this.pacer.reset();
     this.zoneSerial.clear();
     this.needed.clear();
     this.pendingByZone.clear();
     this.inFlight.clear();
+    this.settleCursor.clear();
     this.written.clear();
     this.ackIndex.clear();
     if (this.ackTimer) clearTimeout(this.ackTimer);
@@ -250,25 +272,41 @@ export class Controller {
     if (this.batchAt === undefined) this.batchAt = at;
     if (this.flushQueued) return;
     this.flushQueued = true;
-    // A quiet zone's change goes out at once (setImmediate still batches the events of one
-    // read); in a burst, serials are spaced at least minFlushMs apart so each one carries many
-    // changes instead of every agent applying and acknowledging thousands of tiny steps.
-    const wait = this.lastFlush + this.minFlushMs - performance.now();
-    const run = (): void => {
-      this.flushQueued = false;
-      this.flush();
-    };
-    if (wait <= 0) setImmediate(run);
-    else setTimeout(run, wait);
+    this.scheduleFlush();
+  }
+
+  /**
+   * A quiet zone's change goes out at once (setImmediate still batches the events of one
+   * read); in a burst, the next serial waits as long as the pacer says (src/sync/pacer.ts:
+   * the CPU the last one cost, over the share of a core the leader may spend), so each
+   * carries many changes instead of every agent applying and acknowledging thousands of tiny
+   * steps — at 5,000 agents that is what bounds the leader's work.
+   */
+  private scheduleFlush(): void {
+    const wait = this.pacer.delay(performance.now(), cpuMs());
+    if (wait <= 0) {
+      setImmediate(() => {
+        this.flushQueued = false;
+        this.flush();
+      });
+      return;
+    }
+    // The window may have grown meanwhile (ACKs still cost CPU): look again when it ends.
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.scheduleFlush();
+    }, wait);
   }
 
   private flush(): void {
-    this.lastFlush = performance.now();
     const at = this.batchAt;
     this.batchAt = undefined;
     if (!this.rec.pending) return;
     const res = this.rec.flush();
-    if (this.leading) this.push(res, at);
+    if (this.leading) {
+      this.push(res, at);
+      this.pacer.published(performance.now(), cpuMs());
+    }
     for (const k of res.records) this.dirtyRecords.add(k);
     for (const z of res.zones) this.dirtyZones.add(z);
     this.scheduleStatus();
@@ -282,6 +320,7 @@ export class Controller {
       this.zoneSerial.delete(origin);
       this.pendingByZone.delete(origin);
       this.inFlight.delete(origin);
+      this.settleCursor.delete(origin);
       zoneSerialGauge.remove({ zone: origin });
     }
     const whole = new Set<string>();
@@ -339,6 +378,7 @@ export class Controller {
   // ---- agents and acknowledgements ---------------------------------------------------------
 
   private agentsChanged(): void {
+    this.agentsQueued = false;
     const endpoints: AgentEndpoint[] = [];
     const ready: string[] = [];
     for (const [id, p] of this.pods) {
@@ -353,6 +393,7 @@ export class Controller {
     this.endpoints = endpoints;
     this.readyAgents = ready;
     this.ackIndex.clear();
+    this.settleCursor.clear();
     if (endpointsChanged && this.leading) this.publisher?.setAgents(endpoints);
     if (readyChanged) {
       this.log.info({ ready: ready.length, agents: endpoints.length }, 'agent set changed');
@@ -408,10 +449,19 @@ export class Controller {
     return { acked: lo, total };
   }
 
+  /**
+   * Whether every ready agent holds `serial`. Called on every ACK, so it resumes where the
+   * last call stopped (agents before the cursor already hold it: acknowledged serials only
+   * grow): O(agents) per serial, not per ACK — at 5,000 agents the difference is seconds.
+   */
   private allAcked(origin: string, serial: number): boolean {
-    if (this.readyAgents.length === 0 || !this.publisher) return false;
-    for (const id of this.readyAgents) if (!atLeast(this.publisher.acked(id, origin), serial)) return false;
-    return true;
+    const pub = this.publisher;
+    const ids = this.readyAgents;
+    if (ids.length === 0 || !pub) return false;
+    let i = this.settleCursor.get(origin) ?? 0;
+    while (i < ids.length && atLeast(pub.acked(ids[i] as string, origin), serial)) i++;
+    this.settleCursor.set(origin, i);
+    return i >= ids.length;
   }
 
   private settleInFlight(origin: string): void {
@@ -423,6 +473,7 @@ export class Controller {
       if (!this.allAcked(origin, head.serial)) break;
       propagationSeconds.observe((now - head.at) / 1000);
       list.shift();
+      this.settleCursor.delete(origin);
     }
   }
 

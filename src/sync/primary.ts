@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
-import type { RemoteInfo } from 'node:dgram';
+import type { RemoteInfo, Socket as UdpSocket } from 'node:dgram';
 import type { Socket as TcpSocket } from 'node:net';
 import { canonicalName, type RR } from '../dns/rr.js';
 import { canonicalRR, type SoaRdata } from '../dns/rdata.js';
@@ -24,6 +24,8 @@ import { advertisedInfo } from './advertise.js';
 import type { LeaderInfo } from './leader-info.js';
 import { closePair, listenPair, SYNC_TCP_LIMITS, type PortPair } from './listen.js';
 import type { ConnLimits } from './conn-limit.js';
+import { SendWindow, type WindowLimits } from './send-window.js';
+import { RetryTimer } from './rtt.js';
 import { agentLag, agentSerial, notifiesAcked, notifiesRetried, notifiesSent, transfersServed, zoneSerial } from './metrics.js';
 import { nextSerial, serialGt } from './serials.js';
 import { frame, readFrames } from './tcp.js';
@@ -75,6 +77,11 @@ export interface PrimaryOptions {
   readonly maxNotifySize?: number;
   /** Seconds since the epoch, for time-based serials (tests pin it). */
   readonly clock?: () => number;
+  /**
+   * Agents with a NOTIFY outstanding at once, and of those pulling (src/sync/send-window.ts).
+   * Default in-flight: what the UDP receive buffer holds of their ACKs, 64..1024; pulls 32.
+   */
+  readonly window?: WindowLimits;
   readonly log?: Logger;
 }
 
@@ -150,6 +157,10 @@ interface Inflight {
   lastTo: number;
   /** Answered without a serial: the peer is transferring; a new change must not wait on it. */
   receipt: boolean;
+  /** When the last NOTIFY left (performance.now), for the round-trip estimate. */
+  sentAt: number;
+  /** Base serial of the first NOTIFY of the chain last sent (legs go back to back). */
+  firstFrom: number | undefined;
 }
 
 interface Link {
@@ -181,6 +192,15 @@ interface Sent {
   readonly mac: Buffer | undefined;
 }
 
+/** Legs sent back to back at most (the way on then continues when the last is acknowledged). */
+const CHAINED_LEGS = 4;
+
+/** Retries after which an agent that does not answer leaves the send window (retrying outside it). */
+const WINDOW_RETRIES = 3;
+
+/** Receive buffer the primary asks for: ACKs of a whole window must fit (the kernel may cap it). */
+const RECV_BUFFER = 4 << 20;
+
 /** Most records (condensed) an agent may be behind and still catch up by legs. */
 const LEG_MAX_RECORDS = 512;
 
@@ -211,6 +231,8 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private readonly lagTimer: NodeJS.Timeout;
   /** Term and transfer endpoint carried in every NOTIFY; undefined when there is nothing to say. */
   private readonly info: LeaderInfo | undefined;
+  private readonly window: SendWindow<Link>;
+  private readonly retry: RetryTimer;
 
   private constructor(
     private readonly pair: PortPair,
@@ -226,6 +248,8 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     this.retryMax = opts.retry?.maxMs ?? 5000;
     this.maxNotify = opts.maxNotifySize ?? NOTIFY_MAX_DATAGRAM;
     this.info = advertisedInfo(pair, opts.advertise);
+    this.retry = new RetryTimer(this.retryInitial, this.retryMax);
+    this.window = new SendWindow({ maxInFlight: opts.window?.maxInFlight ?? windowFor(pair.udp), maxPulls: opts.window?.maxPulls });
     // Lag is "seconds behind", which grows while nothing happens: refresh it on a clock, and
     // the acked serials with it (a hundred agents ack every change: not worth a gauge write each).
     this.lagTimer = setInterval(() => this.updateLag(), 1000);
@@ -460,6 +484,12 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     }
   }
 
+  /** The send window: agents with a NOTIFY outstanding, of those pulling, and waiting for a slot. */
+  get fanout(): { inFlight: number; pulling: number; queued: number; maxInFlight: number; maxPulls: number; retryMs: number } {
+    const w = this.window;
+    return { inFlight: w.inFlight, pulling: w.pulling, queued: w.queued, maxInFlight: w.maxInFlight, maxPulls: w.maxPulls, retryMs: Math.round(this.retry.delay(0)) };
+  }
+
   agentStates(): AgentState[] {
     const now = Date.now();
     return [...this.agents.values()].map((a) => ({
@@ -527,6 +557,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   }
 
   private clearInflight(link: Link): void {
+    this.released(link);
     const f = link.inflight;
     if (!f) return;
     if (f.timer) clearTimeout(f.timer);
@@ -544,16 +575,47 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     this.send(link, 0);
   }
 
+  /** Gives `link`'s window slot back and sends to the agents queued for one. */
+  private released(link: Link): void {
+    const work = this.window.release(link);
+    for (let i = 0; i < work.length; i++) {
+      const l = work[i] as Link;
+      const z = this.zones.get(l.origin);
+      if (!this.closed && z && l.acked !== z.snapshot.serial && l.agent.links.get(l.origin) === l && this.agents.get(l.agent.id) === l.agent) this.send(l, 0);
+      else work.push(...this.window.release(l));
+    }
+  }
+
   private send(link: Link, attempt: number): void {
     const z = this.zones.get(link.origin);
     if (!z || this.closed) return;
-    const f: Inflight = link.inflight ?? { ids: new Set(), attempt, timer: undefined, lastFrom: undefined, lastTo: z.snapshot.serial, receipt: false };
+    // A fan-out is a window (send-window.ts); one that keeps not answering leaves it.
+    if (attempt >= WINDOW_RETRIES) this.released(link);
+    else if (!link.inflight && !this.window.admit(link, this.notifyFor(z, link.plainOnly ? undefined : link.acked).kind === 'plain')) return;
+    const f: Inflight = link.inflight ?? { ids: new Set(), attempt, timer: undefined, lastFrom: undefined, lastTo: z.snapshot.serial, receipt: false, sentAt: 0, firstFrom: undefined };
     link.inflight = f;
     f.attempt = attempt;
     f.receipt = false;
     if (f.timer) clearTimeout(f.timer);
+    let from = link.plainOnly ? undefined : link.acked;
+    f.firstFrom = from;
+    // Legs go back to back to a dnssync agent, which applies NOTIFYs in arrival order: a way
+    // that takes several datagrams costs one round trip, not one per leg (at thousands of
+    // agents a round trip is hundreds of milliseconds).
+    for (let legs = 1; ; legs++) {
+      const kind = this.sendOne(link, z, f, from, attempt);
+      if (kind !== 'leg' || legs >= CHAINED_LEGS || !this.sharesSignature(link)) break;
+      from = f.lastTo;
+    }
+    const delay = this.retry.delay(attempt);
+    f.timer = setTimeout(() => this.send(link, attempt + 1), delay);
+    f.timer.unref();
+  }
+
+  /** Sends `link` the NOTIFY for an agent at `from`; returns its kind. */
+  private sendOne(link: Link, z: Zone, f: Inflight, from: number | undefined, attempt: number): CachedNotify['kind'] {
     const id = this.freeId();
-    let n = this.notifyFor(z, link.plainOnly ? undefined : link.acked);
+    let n = this.notifyFor(z, from);
     // A standard secondary reads only the serial a NOTIFY announces and ignores one it already
     // holds: a leg (announcing a serial short of the current one) could stall it there.
     if (n.kind === 'leg' && link.standard) n = this.notifyFor(z, undefined);
@@ -566,7 +628,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     f.lastFrom = n.from;
     f.lastTo = n.to;
     // Keep earlier IDs of this outstanding change: a late ACK to a retransmission still counts.
-    if (f.ids.size >= 8) {
+    if (f.ids.size >= 2 * CHAINED_LEGS) {
       const oldest = f.ids.values().next().value as number;
       f.ids.delete(oldest);
       this.sent.delete(oldest);
@@ -577,10 +639,9 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     if (attempt > 0) notifiesRetried.inc();
     // Guarded: the object would be built for every NOTIFY, a hundred per change, even unlogged.
     if (this.debug) this.log.debug({ zone: link.origin, serial: z.snapshot.serial, agent: link.agent.id, kind, attempt, from: f.lastFrom }, 'NOTIFY sent');
+    f.sentAt = performance.now();
     this.pair.udp.send(msg.wire, link.agent.port, link.agent.host);
-    const delay = Math.min(this.retryMax, this.retryInitial * 2 ** attempt);
-    f.timer = setTimeout(() => this.send(link, attempt + 1), delay);
-    f.timer.unref();
+    return kind;
   }
 
   /** The NOTIFY (ID 0, unsigned) for agents at serial `from`, encoded once per serial. */
@@ -700,6 +761,8 @@ export class Primary extends EventEmitter<PrimaryEvents> {
       this.probe(link, f, this.retryInitial / 2);
       return;
     }
+    // A diff's round trip (a plain NOTIFY's answer waits for the pull it started).
+    if (f.attempt === 0 && f.lastFrom !== undefined) this.retry.sample(performance.now() - f.sentAt);
     const agentId = link.agent.id;
     link.acked = serial;
     // The agent's serial and lag gauges follow on the lag clock (updateLag), not per ack.
@@ -721,6 +784,8 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     // Behind. If we already offered a diff from exactly this serial (or a plain NOTIFY) and it
     // is still here, it is pulling or failing: let the backoff pace us. Else catch up at once.
     if (f.lastTo === z.snapshot.serial && (f.lastFrom === serial || f.lastFrom === undefined)) return;
+    // Part way along a chain of legs: the rest are on their way (a lost one is retried).
+    if (f.firstFrom !== undefined && f.lastFrom !== undefined && serialGt(serial, f.firstFrom) && !serialGt(serial, f.lastFrom)) return;
     this.send(link, 0);
   }
 
@@ -876,6 +941,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.lagTimer);
+    this.window.clear();
     for (const a of this.agents.values()) for (const l of a.links.values()) this.clearInflight(l);
     for (const c of this.conns) c.destroy();
     await closePair(this.pair);
@@ -891,6 +957,26 @@ export class Primary extends EventEmitter<PrimaryEvents> {
 function inZoneLength(origin: string): (rr: RR) => number {
   const saved = origin === '' ? 0 : origin.length;
   return (rr) => encodedLength(rr) - saved;
+}
+
+/**
+ * Agents with NOTIFYs outstanding at once: as many chains of legs as the receive buffer holds
+ * ACKs for (about 1 KiB of kernel memory each, whatever their size), after asking for a
+ * larger buffer.
+ */
+function windowFor(udp: UdpSocket): number {
+  try {
+    if (udp.getRecvBufferSize() < RECV_BUFFER) udp.setRecvBufferSize(RECV_BUFFER);
+  } catch {
+    // Capped by net.core.rmem_max or unsupported: the window follows what we have.
+  }
+  let size = 212_992;
+  try {
+    size = udp.getRecvBufferSize();
+  } catch {
+    // keep Linux's default
+  }
+  return Math.max(32, Math.min(1024, Math.floor(size / (1024 * CHAINED_LEGS))));
 }
 
 function sameParams(a: SoaParams, b: SoaParams): boolean {

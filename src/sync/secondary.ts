@@ -237,6 +237,11 @@ export class Secondary {
       needPull = !this.applyNotifyDiff(st, current, diff);
     } else if (current && announced !== undefined && !serialGt(announced, current.serial)) {
       needPull = false; // already there (a retransmission, or a diff we applied meanwhile)
+    } else if (diff && current && serialGt(current.serial, diff.fromSerial)) {
+      // A diff from a base we are past: the primary has not yet heard our ACK (its retry, or
+      // the next change, crossed it). Our answer tells it where we are and it sends the rest
+      // from there; a pull would be a TCP transfer for what one more datagram carries.
+      needPull = false;
     }
     if (!needPull) return this.notifyAnswer(p, origin, a);
     const pulled = this.sync(st, diff ? 'notify (diff base differs)' : 'notify', announced);
