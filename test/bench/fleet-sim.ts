@@ -41,6 +41,12 @@ interface StartMsg {
 interface SimAgent {
   readonly host: string;
   readonly sock: UdpSocket;
+  /**
+   * Its own TSIG state, as every agent has: the replay cache is per agent (the leader sends the
+   * same signed NOTIFY to every agent at one base), kept small here — a real agent remembers
+   * every MAC for the fudge window; 64 cover the seconds a simulated one ever needs.
+   */
+  readonly auth: Auth;
   serial: number | undefined;
   records: number;
   pulling: Promise<void> | undefined;
@@ -49,8 +55,8 @@ interface SimAgent {
 configureLogger('warn');
 const now = (): number => performance.timeOrigin + performance.now();
 const TRANSFER_TIMEOUT_MS = 30_000;
+const REPLAY_ENTRIES = 64;
 
-let auth: Auth;
 let key: TsigKey;
 let origin = '';
 let answerWait = 1500;
@@ -109,7 +115,7 @@ function onMessage(a: SimAgent, raw: Buffer, from: { address: string; port: numb
     return;
   }
   if (h.qr) return;
-  const v = auth.check(raw, false);
+  const v = a.auth.check(raw, false);
   if (!v.ok) {
     counts.refused++;
     if (v.response) a.sock.send(v.response, from.port, from.address);
@@ -124,7 +130,7 @@ function onMessage(a: SimAgent, raw: Buffer, from: { address: string; port: numb
   }
   const reply = (): void => {
     counts.acks++;
-    a.sock.send(auth.answer(soaAnswer(msg, n.questionEnd, h.opcode, a.serial), v), from.port, from.address);
+    a.sock.send(a.auth.answer(soaAnswer(msg, n.questionEnd, h.opcode, a.serial), v), from.port, from.address);
   };
   if (h.opcode === OPCODE_QUERY && n.qtype === 6) return reply();
   if (h.opcode !== OPCODE_NOTIFY) return;
@@ -179,7 +185,7 @@ async function pull(a: SimAgent, host: string, port: number): Promise<void> {
 function transfer(a: SimAgent, host: string, port: number): Promise<XfrWalker> {
   const id = randomInt(0, 65536);
   const current = a.serial === undefined ? undefined : { name: origin, type: 'SOA', ttl: 0, data: { mname: origin, rname: origin, serial: a.serial, refresh: 0, retry: 0, expire: 0, minimum: 0 } };
-  const req = auth.request(transferQuery(id, origin, current as Parameters<typeof transferQuery>[2]));
+  const req = a.auth.request(transferQuery(id, origin, current as Parameters<typeof transferQuery>[2]));
   const verifier = new TsigStreamVerifier(key, req.mac as Buffer);
   const w = new XfrWalker();
   return new Promise((resolve, reject) => {
@@ -259,12 +265,11 @@ process.on('message', (raw) => {
   }
   void (async () => {
     key = { name: m.key.name, algorithm: m.key.algorithm, secret: Buffer.from(m.key.secret, 'base64') };
-    auth = new Auth([key], 'secondary');
     origin = m.origin;
     answerWait = m.answerWaitMs ?? answerWait;
     for (const host of m.hosts) {
       const sock = createSocket('udp4');
-      const a: SimAgent = { host, sock, serial: undefined, records: 0, pulling: undefined };
+      const a: SimAgent = { host, sock, auth: new Auth([key], 'secondary', undefined, REPLAY_ENTRIES), serial: undefined, records: 0, pulling: undefined };
       sock.on('message', (buf, rinfo) => onMessage(a, buf, rinfo));
       sock.on('error', () => undefined);
       await new Promise<void>((resolve, reject) => {
