@@ -156,7 +156,7 @@ export async function run(argv: string[]): Promise<void> {
       renewDeadlineMs: get.num(flags, 'renew-deadline') as number,
       retryPeriodMs: get.num(flags, 'retry-period') as number,
       log: root.child({ component: 'leader' }),
-      onStartedLeading: () => controller.startLeading(),
+      onStartedLeading: (term) => controller.startLeading(term),
       onStoppedLeading: () => controller.stopLeading(),
     });
     elector.start();

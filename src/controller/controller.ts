@@ -205,8 +205,9 @@ export class Controller {
 
   // Transitions run one after another; a failed one (reported to its caller) must not poison
   // the next, so the chain continues past a rejection.
-  startLeading(): Promise<void> {
-    this.transition = this.transition.catch(() => undefined).then(() => this.doStartLeading());
+  /** `term`: the leadership term (grows from one leader to the next; 0 without election). */
+  startLeading(term = 0n): Promise<void> {
+    this.transition = this.transition.catch(() => undefined).then(() => this.doStartLeading(term));
     return this.transition;
   }
 
@@ -215,12 +216,12 @@ export class Controller {
     return this.transition;
   }
 
-  private async doStartLeading(): Promise<void> {
+  private async doStartLeading(term: bigint): Promise<void> {
     if (this.leading) return;
     if (this.agentsQueued) this.agentsChanged();
     this.flush();
     const origins = [...this.rec.activeOrigins()];
-    const pub = await this.opts.publisher(this.endpoints, origins);
+    const pub = await this.opts.publisher(this.endpoints, origins, term);
     pub.onAck((agent, origin, serial) => this.acked(agent, origin, serial));
     this.publisher = pub;
     this.leading = true;
@@ -232,7 +233,7 @@ export class Controller {
     for (const key of this.rec.allRecordKeys()) this.noteNeeded(key);
     this.allDirty = true;
     this.scheduleStatus();
-    this.log.info({ zones: origins.length, agents: this.endpoints.length }, 'leading: zones pushed to agents');
+    this.log.info({ zones: origins.length, agents: this.endpoints.length, term: String(term) }, 'leading: zones pushed to agents');
   }
 
   private async doStopLeading(): Promise<void> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { waitFor } from '../../test/util/wait.js';
-import { LeaderElector, type LeaseRecordLike, type LeaseStore, type LeaseWriteLike } from './leader.js';
+import { LeaderElector, leaseTerm, type LeaseRecordLike, type LeaseStore, type LeaseWriteLike } from './leader.js';
 
 /** An in-memory Lease with the API server's compare-and-swap on resourceVersion. */
 class MemoryLease implements LeaseStore {
@@ -79,6 +79,16 @@ class HangingLease extends MemoryLease {
     return this.wait(signal, () => super.update(prev, w));
   }
 }
+
+describe('leaseTerm', () => {
+  it('grows with every transition, and past all of them when the Lease is created again', () => {
+    const created = new Date('2026-01-01T00:00:00Z');
+    const t3 = leaseTerm({ transitions: 3, created });
+    expect(leaseTerm({ transitions: 4, created }) > t3).toBe(true);
+    // Deleted and created a second later: transitions start from 0 again, the term does not.
+    expect(leaseTerm({ transitions: 0, created: new Date(created.getTime() + 1000) }) > leaseTerm({ transitions: 2 ** 32 - 1, created })).toBe(true);
+  });
+});
 
 describe('LeaderElector', () => {
   it('a leader whose Lease calls hang steps down within the renew deadline, and the hung calls are abandoned', async () => {

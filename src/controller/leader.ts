@@ -37,11 +37,23 @@ export interface LeaderOptions {
   readonly renewDeadlineMs: number;
   readonly retryPeriodMs: number;
   readonly log: Logger;
-  readonly onStartedLeading: () => Promise<void> | void;
+  /** `term`: this leadership's term (leaseTerm), for fencing. */
+  readonly onStartedLeading: (term: bigint) => Promise<void> | void;
   readonly onStoppedLeading: () => Promise<void> | void;
 }
 
 const isLeader = gauge({ name: 'dnssync_leader', help: '1 while this controller holds the leader lease.' });
+
+/**
+ * The leadership term a Lease record stands for: its transitions (one more at every change of
+ * holder) under the Lease's creation time in seconds, so a Lease deleted and created again —
+ * whose transitions start from 0 — still gives terms above every earlier one (the API
+ * server's clock orders the creations). Unsigned 64-bit: 32 bits each.
+ */
+export function leaseTerm(r: Pick<LeaseRecordLike, 'transitions' | 'created'>): bigint {
+  const created = r.created ? BigInt(Math.max(0, Math.floor(r.created.getTime() / 1000))) & 0xffff_ffffn : 0n;
+  return (created << 32n) | BigInt(r.transitions >>> 0);
+}
 
 export class LeaderElector {
   private observed: LeaseRecordLike | undefined;
@@ -108,9 +120,10 @@ export class LeaderElector {
         if (!this.leading) {
           this.leading = true;
           isLeader.set(1);
-          this.opts.log.info({ identity: this.opts.identity }, 'became leader');
+          const term = this.observed ? leaseTerm(this.observed) : 0n;
+          this.opts.log.info({ identity: this.opts.identity, term: String(term) }, 'became leader');
           try {
-            await this.opts.onStartedLeading();
+            await this.opts.onStartedLeading(term);
           } catch (err) {
             // Could not take up the work (e.g. the transfer port is taken): give the term
             // back and try again next period rather than hold a lease and do nothing.

@@ -33,6 +33,7 @@ export interface ZonePublisher {
 
 /**
  * Builds a publisher for a new term of leadership. It may ask the agents for their serials
- * first, so that a takeover never sends a serial older than one they already hold.
+ * first, so that a takeover never sends a serial older than one they already hold. `term`
+ * (0: none) rides in every push; agents refuse pushes from older terms (sync/fencing.ts).
  */
-export type PublisherFactory = (agents: readonly AgentEndpoint[], zones: readonly string[]) => Promise<ZonePublisher>;
+export type PublisherFactory = (agents: readonly AgentEndpoint[], zones: readonly string[], term: bigint) => Promise<ZonePublisher>;

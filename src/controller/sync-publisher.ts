@@ -84,8 +84,8 @@ export class SyncPublisher implements ZonePublisher {
  * a serial never goes back across a takeover, or agents would ignore the new leader.
  */
 export function syncPublisherFactory(opts: SyncPublisherOptions): PublisherFactory {
-  return async (agents, zones) => {
-    const primary = await Primary.start({ host: opts.host, port: opts.port, ...(opts.advertise ? { advertise: opts.advertise } : {}), keys: opts.keys, log: opts.log });
+  return async (agents, zones, term) => {
+    const primary = await Primary.start({ host: opts.host, port: opts.port, term, ...(opts.advertise ? { advertise: opts.advertise } : {}), keys: opts.keys, log: opts.log });
     primary.setAgents(agents);
     if (agents.length > 0 && zones.length > 0) {
       const found = await primary.probeSerials(zones, opts.probeTimeoutMs ?? 1000);

@@ -13,9 +13,11 @@ export interface LeaseRecord {
   readonly renewTime: Date | undefined;
   readonly transitions: number;
   readonly resourceVersion: string;
+  /** When the Lease object was created (a recreated Lease starts its transitions again). */
+  readonly created?: Date | undefined;
 }
 
-export type LeaseWrite = Omit<LeaseRecord, 'resourceVersion'>;
+export type LeaseWrite = Omit<LeaseRecord, 'resourceVersion' | 'created'>;
 
 export class LeaseClient {
   private readonly api: CoordinationV1Api;
@@ -98,5 +100,6 @@ function toRecord(l: V1Lease): LeaseRecord {
     renewTime: l.spec?.renewTime ? new Date(l.spec.renewTime) : undefined,
     transitions: l.spec?.leaseTransitions ?? 0,
     resourceVersion: l.metadata?.resourceVersion ?? '',
+    created: l.metadata?.creationTimestamp ? new Date(l.metadata.creationTimestamp) : undefined,
   };
 }

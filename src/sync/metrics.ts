@@ -70,3 +70,8 @@ export const syncTcpRefused = counter<'role' | 'reason'>({
   help: 'TCP connections to the sync port closed at accept, by role and reason: per_client (that address is at its cap) or total',
   labelNames: ['role', 'reason'],
 });
+
+export const notifiesFenced = counter({
+  name: 'dnssync_sync_notifies_fenced_total',
+  help: 'NOTIFYs an agent refused because they came from an older leadership term than one it had already accepted',
+});

@@ -21,6 +21,7 @@ import { querySoa, type Endpoint } from './client.js';
 import { NOTIFY_MAX_DATAGRAM, answerSoaSerial, encodedLength, OPCODE_NOTIFY, bareNotify, OPCODE_QUERY, RCODE, decode, errorResponse, notifyMessage, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
 import { Journal, TOO_LARGE, type JournalLimits } from './journal.js';
 import { advertisedInfo } from './advertise.js';
+import { aheadVerdict, answerTerm } from './fencing.js';
 import type { LeaderInfo } from './leader-info.js';
 import { closePair, listenPair, SYNC_TCP_LIMITS, type PortPair } from './listen.js';
 import type { ConnLimits } from './conn-limit.js';
@@ -69,6 +70,11 @@ export interface PrimaryOptions {
   readonly advertise?: Endpoint;
   /** TCP connection caps of that port (SYNC_TCP_LIMITS by default). */
   readonly tcpLimits?: ConnLimits;
+  /**
+   * Leadership term, carried in every NOTIFY (fencing.ts): it must grow from one leader to
+   * the next. 0 (the default) says none.
+   */
+  readonly term?: bigint;
   /** TSIG keys: the first signs; any verifies. Without keys nothing is signed or required. */
   readonly keys?: readonly TsigKey[];
   readonly journal?: JournalLimits;
@@ -106,6 +112,8 @@ export interface PrimaryEvents {
   ack: [agentId: string, origin: string, serial: number];
   /** A zone got a new serial (persist it to survive restarts). */
   serial: [origin: string, serial: number];
+  /** An agent follows a newer leadership term than ours for `origin`. */
+  deposed: [agentId: string, origin: string];
 }
 
 interface Zone {
@@ -181,6 +189,8 @@ interface Link {
   plainOnly: boolean;
   /** MAC of the shared-signature NOTIFY last sent on this link (see send). */
   lastSharedMac: Buffer | undefined;
+  /** The agent follows a newer leadership term: we are deposed there and push no more. */
+  fenced: boolean;
 }
 
 interface Agent extends AgentEndpoint {
@@ -229,6 +239,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private zonesLoaded = false;
   private readonly debug: boolean;
   private readonly lagTimer: NodeJS.Timeout;
+  private readonly term: bigint;
   /** Term and transfer endpoint carried in every NOTIFY; undefined when there is nothing to say. */
   private readonly info: LeaderInfo | undefined;
   private readonly window: SendWindow<Link>;
@@ -247,7 +258,8 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     this.retryInitial = opts.retry?.initialMs ?? 200;
     this.retryMax = opts.retry?.maxMs ?? 5000;
     this.maxNotify = opts.maxNotifySize ?? NOTIFY_MAX_DATAGRAM;
-    this.info = advertisedInfo(pair, opts.advertise);
+    this.term = opts.term ?? 0n;
+    this.info = advertisedInfo(pair, opts.advertise, this.term);
     this.retry = new RetryTimer(this.retryInitial, this.retryMax);
     this.window = new SendWindow({ maxInFlight: opts.window?.maxInFlight ?? windowFor(pair.udp), maxPulls: opts.window?.maxPulls });
     // Lag is "seconds behind", which grows while nothing happens: refresh it on a clock, and
@@ -543,7 +555,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private link(a: Agent, o: string): Link {
     let l = a.links.get(o);
     if (!l) {
-      l = { agent: a, origin: o, acked: undefined, behindSince: undefined, inflight: undefined, standard: false, plainOnly: false, lastSharedMac: undefined };
+      l = { agent: a, origin: o, acked: undefined, behindSince: undefined, inflight: undefined, standard: false, plainOnly: false, lastSharedMac: undefined, fenced: false };
       a.links.set(o, l);
     }
     return l;
@@ -568,7 +580,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   /** Sends the next NOTIFY unless one is already outstanding (its ACK or retry carries on). */
   private kick(link: Link): void {
     const z = this.zones.get(link.origin);
-    if (!z || this.closed) return;
+    if (!z || this.closed || link.fenced) return;
     if (link.acked === z.snapshot.serial) return;
     link.behindSince ??= Date.now();
     if (link.inflight && !link.inflight.receipt) return;
@@ -740,6 +752,14 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     f.timer.unref();
   }
 
+  /** The agent follows a newer leader: stop pushing to it (its refusals would only repeat). */
+  private fence(link: Link, ctx: Record<string, unknown>): void {
+    this.clearInflight(link);
+    if (!link.fenced) this.log.warn(ctx, 'agent follows a newer leadership term: we are deposed there, no more pushes to it');
+    link.fenced = true;
+    this.emit('deposed', link.agent.id, link.origin);
+  }
+
   private freeId(): number {
     for (;;) {
       const id = randomInt(0, 65536);
@@ -747,7 +767,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     }
   }
 
-  private onAck(link: Link, serial: number | undefined): void {
+  private onAck(link: Link, serial: number | undefined, agentTerm?: bigint): void {
     const z = this.zones.get(link.origin);
     const f = link.inflight;
     if (!z || !f) return;
@@ -774,11 +794,22 @@ export class Primary extends EventEmitter<PrimaryEvents> {
       return;
     }
     if (serialGt(serial, z.snapshot.serial)) {
-      // The agent holds a newer serial than ours (we restarted without state): move past it.
-      this.log.warn({ zone: link.origin, serial: z.snapshot.serial, agent: agentId, agentSerial: serial }, 'agent has a newer serial; raising ours past it');
+      // Ahead of us. Only the term may decide who wins (fencing.ts): never our serial alone,
+      // or a deposed leader would leapfrog its successor.
       this.clearInflight(link);
-      this.raiseSerialFloor(link.origin, serial);
-      this.commit(link.origin, z, [], [], z.params, serial);
+      const verdict = aheadVerdict(this.term, agentTerm);
+      const ctx = { zone: link.origin, serial: z.snapshot.serial, agent: agentId, agentSerial: serial, term: String(this.term), agentTerm: agentTerm === undefined ? undefined : String(agentTerm) };
+      if (verdict === 'resume') {
+        // An older leader pushed there after we took over: our term's data wins, and serials
+        // stay monotonic by resuming past the one it reached.
+        this.log.warn(ctx, 'agent holds a later serial from an older term; resuming past it');
+        this.raiseSerialFloor(link.origin, serial);
+        this.commit(link.origin, z, [], [], z.params, serial);
+      } else if (verdict === 'deposed') {
+        this.fence(link, ctx);
+      } else {
+        this.log.warn(ctx, 'agent holds a later serial from this same term; not moving ours past it');
+      }
       return;
     }
     // Behind. If we already offered a diff from exactly this serial (or a plain NOTIFY) and it
@@ -827,6 +858,11 @@ export class Primary extends EventEmitter<PrimaryEvents> {
       return;
     }
     if (rcode !== RCODE.NOERROR) {
+      const t = rcode === RCODE.REFUSED ? answerTerm(msg) : undefined;
+      if (t !== undefined && t > this.term) {
+        this.fence(s.link, { zone: s.link.origin, agent: s.link.agent.id, term: String(this.term), agentTerm: String(t) });
+        return;
+      }
       this.log.warn({ zone: s.link.origin, agent: s.link.agent.id, rcode }, 'agent refused NOTIFY');
       return;
     }
@@ -839,7 +875,9 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     // Only a dnssync agent answers a NOTIFY with a serial: it takes legs again (a receipt
     // while it was pulling marked it standard).
     if (serial !== undefined) s.link.standard = false;
-    this.onAck(s.link, serial);
+    // The agent's data term matters only when it is ahead of us: decode only then.
+    const ahead = serial !== undefined && serialGt(serial, this.zones.get(s.link.origin)?.snapshot.serial ?? serial);
+    this.onAck(s.link, serial, ahead ? answerTerm(msg) : undefined);
   }
 
   private onTcp(sock: TcpSocket): void {

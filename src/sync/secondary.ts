@@ -25,7 +25,8 @@ import { OPCODE_NOTIFY, OPCODE_QUERY, RCODE, decode, errorResponse, notifyDiff, 
 import { pullSource } from './pull-source.js';
 import { closePair, listenPair, SYNC_TCP_LIMITS, type PortPair } from './listen.js';
 import type { ConnLimits } from './conn-limit.js';
-import { applySeconds, pullFailures, updatesApplied, zoneSerial } from './metrics.js';
+import { termAnswer } from './fencing.js';
+import { applySeconds, notifiesFenced, pullFailures, updatesApplied, zoneSerial } from './metrics.js';
 import { serialGt } from './serials.js';
 import { frame, readFrames } from './tcp.js';
 import { XfrFormatError } from './xfr.js';
@@ -77,6 +78,10 @@ interface ZoneState {
   primarySince: number;
   /** Serial announced by the NOTIFY that started the running pull, which will fetch at least it. */
   covers: number | undefined;
+  /** Leadership term of `primary` (0: none, a standard primary). */
+  primaryTerm: bigint;
+  /** Term of the leader the data we hold came from (see fencing.ts). */
+  dataTerm: bigint;
 }
 
 export class Secondary {
@@ -86,6 +91,12 @@ export class Secondary {
   private readonly log: Logger;
   private readonly store: ZoneStore;
   private closed = false;
+  /**
+   * The highest leadership term accepted from any NOTIFY: pushes from older terms are refused
+   * (fencing.ts). Agent-wide, so a deposed leader cannot bring back a zone its successor
+   * removed either. In memory: a restarted agent learns it again from the current leader.
+   */
+  private highestTerm = 0n;
   /** Debug logging on (checked once: the hot path would build the log object for nothing). */
   private readonly debug: boolean;
 
@@ -205,7 +216,14 @@ export class Secondary {
       this.log.warn({ zone: origin, from: `${from.host}:${from.port}`, err: source.message }, 'NOTIFY with malformed leader info refused');
       return this.auth.answer(errorResponse(raw, RCODE.FORMERR) as Buffer, a);
     }
+    const term = source.info?.term ?? 0n;
     let st = this.zones.get(origin);
+    if (!st?.isStatic && term < this.highestTerm) {
+      // Fencing: a leader that does not know it was deposed. Our term tells it so.
+      this.log.warn({ zone: origin, from: `${from.host}:${from.port}`, term: String(term), highestTerm: String(this.highestTerm) }, 'NOTIFY from an older leadership term refused');
+      notifiesFenced.inc();
+      return this.auth.answer(termAnswer(p, OPCODE_NOTIFY, RCODE.REFUSED, [], this.highestTerm), a);
+    }
     if (!st) {
       // A zone we have never seen: only a primary holding our key may introduce it.
       if (!signed || (this.store.get(origin) !== undefined)) {
@@ -221,12 +239,20 @@ export class Secondary {
     // A dynamic zone follows its primary (a controller failover moves it), but only to the
     // endpoint of a NOTIFY signed later than any before: a replayed NOTIFY, valid within the
     // fudge window, cannot point us elsewhere.
+    // A newer term always moves it: that is a new leader, wherever it serves from.
     if (!st.isStatic) {
       const to = source.endpoint;
       const t = a.timeSigned ?? 0;
       const moved = st.primary === undefined || st.primary.host !== to.host || st.primary.port !== to.port;
-      if (st.primary === undefined || (moved && t > st.primarySince)) st.primary = to;
+      if (st.primary === undefined || term > st.primaryTerm || (moved && t > st.primarySince)) {
+        st.primary = to;
+        st.primaryTerm = term;
+      }
       if (t > st.primarySince) st.primarySince = t;
+      if (term > this.highestTerm) {
+        this.log.info({ zone: origin, term: String(term), previous: String(this.highestTerm) }, 'new leadership term');
+        this.highestTerm = term;
+      }
     }
 
     const announced = soaSerial(sectionRRs(p.answers).find((rr) => rr.type === 'SOA' && rr.name === origin));
@@ -234,32 +260,38 @@ export class Secondary {
     const current = this.store.get(origin);
     let needPull = true;
     if (diff && current && diff.fromSerial === current.serial) {
-      needPull = !this.applyNotifyDiff(st, current, diff);
+      needPull = !this.applyNotifyDiff(st, current, diff, term);
     } else if (current && announced !== undefined && !serialGt(announced, current.serial)) {
-      needPull = false; // already there (a retransmission, or a diff we applied meanwhile)
+      // Already there (a retransmission, or a diff we applied meanwhile) — or ahead with an
+      // older leader's data: the answer then reports that term, and the new leader resumes
+      // past our serial (fencing.ts); a pull now would only be answered with the same serial.
+      needPull = false;
     } else if (diff && current && serialGt(current.serial, diff.fromSerial)) {
       // A diff from a base we are past: the primary has not yet heard our ACK (its retry, or
       // the next change, crossed it). Our answer tells it where we are and it sends the rest
       // from there; a pull would be a TCP transfer for what one more datagram carries.
       needPull = false;
     }
-    if (!needPull) return this.notifyAnswer(p, origin, a);
+    if (!needPull) return this.notifyAnswer(p, origin, a, source.info !== undefined);
     const pulled = this.sync(st, diff ? 'notify (diff base differs)' : 'notify', announced);
     const wait = this.opts.notifyAnswerWaitMs ?? 1500;
     let t: NodeJS.Timeout | undefined;
     return Promise.race([pulled, new Promise<void>((r) => (t = setTimeout(r, wait)))]).then(() => {
       if (t) clearTimeout(t);
-      return this.notifyAnswer(p, origin, a);
+      return this.notifyAnswer(p, origin, a, source.info !== undefined);
     });
   }
 
   /** The NOTIFY answer: the SOA we now serve, which is the primary's acknowledgement. */
-  private notifyAnswer(p: Packet, origin: string, a: AuthOk): Buffer {
+  private notifyAnswer(p: Packet, origin: string, a: AuthOk, info: boolean): Buffer {
     const now = this.store.get(origin);
-    return this.auth.answer(responseTo(p, OPCODE_NOTIFY, RCODE.NOERROR, now ? [now.soa] : []), a);
+    const st = this.zones.get(origin);
+    // To a dnssync primary (its NOTIFY had leader info): also the term our data came from.
+    const body = info && st ? termAnswer(p, OPCODE_NOTIFY, RCODE.NOERROR, now ? [now.soa] : [], st.dataTerm) : responseTo(p, OPCODE_NOTIFY, RCODE.NOERROR, now ? [now.soa] : []);
+    return this.auth.answer(body, a);
   }
 
-  private applyNotifyDiff(st: ZoneState, current: ZoneSnapshot, diff: ZoneDiff): boolean {
+  private applyNotifyDiff(st: ZoneState, current: ZoneSnapshot, diff: ZoneDiff, term: bigint): boolean {
     const t0 = process.hrtime.bigint();
     try {
       this.store.set(applyDiff(current, diff));
@@ -271,6 +303,7 @@ export class Secondary {
       throw err;
     }
     applySeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+    st.dataTerm = term;
     updatesApplied.inc({ how: 'notify' });
     this.synced(st, 'notify');
     return true;
@@ -282,7 +315,7 @@ export class Secondary {
   private state(origin: string, isStatic: boolean): ZoneState {
     let st = this.zones.get(origin);
     if (!st) {
-      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined, primarySince: -1, covers: undefined };
+      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined, primarySince: -1, covers: undefined, primaryTerm: 0n, dataTerm: 0n };
       this.zones.set(origin, st);
     }
     return st;
@@ -316,21 +349,34 @@ export class Secondary {
     if (!primary || this.closed) return;
     const timeout = this.opts.transferTimeoutMs ?? 10_000;
     const current = this.store.get(st.origin);
+    const term = st.primaryTerm;
     try {
       if (current) {
-        const done = await this.tryIxfr(st, primary, current, timeout);
+        const done = await this.tryIxfr(st, primary, current, timeout, term);
         if (done) return;
       }
       const r = await pullZone(primary, st.origin, undefined, this.auth, timeout);
       if (r.kind !== 'full') throw new XfrFormatError('AXFR did not return a zone');
-      this.installFull(st, r.records, 'axfr');
+      if (this.supersededDuring(st, term)) return;
+      this.installFull(st, r.records, 'axfr', term);
     } catch (err) {
       this.pullFailed(st, err, why);
     }
   }
 
+  /**
+   * A transfer from a leader whose term has since been superseded (a newer leader's NOTIFY
+   * arrived while it ran) is not installed: the pull runs again, from the new leader.
+   */
+  private supersededDuring(st: ZoneState, term: bigint): boolean {
+    if (st.primaryTerm === term) return false;
+    this.log.info({ zone: st.origin, term: String(term), now: String(st.primaryTerm) }, 'transfer from an older leadership term dropped');
+    st.again = true;
+    return true;
+  }
+
   /** True when IXFR settled the matter; false when AXFR must follow. */
-  private async tryIxfr(st: ZoneState, primary: Endpoint, current: ZoneSnapshot, timeout: number): Promise<boolean> {
+  private async tryIxfr(st: ZoneState, primary: Endpoint, current: ZoneSnapshot, timeout: number, term: bigint): Promise<boolean> {
     let r;
     try {
       r = await pullZone(primary, st.origin, current.soa, this.auth, timeout);
@@ -339,12 +385,15 @@ export class Secondary {
       if (err instanceof XfrFormatError) return false;
       throw err;
     }
+    if (this.supersededDuring(st, term)) return true;
     if (r.kind === 'uptodate') {
+      // Not a reason to take `term` as our data's: a serial ahead of the leader's (an older
+      // leader's later push) is also "up to date" to it.
       this.synced(st, 'ixfr');
       return true;
     }
     if (r.kind === 'full') {
-      this.installFull(st, r.records, 'ixfr');
+      this.installFull(st, r.records, 'ixfr', term);
       return true;
     }
     let snap = this.store.get(st.origin) ?? current;
@@ -367,15 +416,19 @@ export class Secondary {
       throw err;
     }
     this.store.set(snap);
+    st.dataTerm = term;
     updatesApplied.inc({ how: 'ixfr' });
     this.synced(st, 'ixfr');
     return true;
   }
 
-  private installFull(st: ZoneState, records: RR[], how: 'axfr' | 'ixfr'): void {
+  private installFull(st: ZoneState, records: RR[], how: 'axfr' | 'ixfr', term: bigint): void {
     const snap = buildSnapshot(st.origin, records);
     const cur = this.store.get(st.origin);
-    if (!cur || serialGt(snap.serial, cur.serial) || snap.serial === cur.serial) this.store.set(snap);
+    if (!cur || serialGt(snap.serial, cur.serial) || snap.serial === cur.serial) {
+      this.store.set(snap);
+      st.dataTerm = term;
+    }
     updatesApplied.inc({ how: how === 'ixfr' ? 'ixfr' : 'axfr' });
     this.synced(st, how);
   }

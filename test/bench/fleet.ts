@@ -255,8 +255,8 @@ async function startLeader(port: number, agentSyncPort: number): Promise<Leader>
   const ctl = new Controller({
     log: configureLogger('warn'),
     parse: recordRdata,
-    publisher: async (agents, zones) => {
-      pub = (await factory(agents, zones)) as SyncPublisher;
+    publisher: async (agents, zones, term) => {
+      pub = (await factory(agents, zones, term)) as SyncPublisher;
       pub.primary.on('serial', (o, serial) => {
         if (o !== ORIGIN) return;
         if (!open) {

@@ -227,7 +227,7 @@ async function main(): Promise<void> {
     const ctl = new Controller({
       log: configureLogger('warn'),
       parse: recordRdata,
-      publisher: async (agents, zones) => (pub = (await factory(agents, zones)) as SyncPublisher),
+      publisher: async (agents, zones, term) => (pub = (await factory(agents, zones, term)) as SyncPublisher),
       patchStatus: async () => {
         statusWrites++;
       },

@@ -8,10 +8,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
+import { canonicalName } from '../../src/dns/rr.js';
 import { waitFor } from '../util/wait.js';
 import { ApiRelay } from './api-relay.js';
+import { CutRelay } from './cut-relay.js';
 import { agentsDiffer, createAgentPod, ensureNamespace, expectedZones, httpGet, startAgents, startController, tempDir, writeKeyFile, type ControllerProcess, type TestAgent } from './harness.js';
 
 const ZONE = 'leaders.test';
@@ -29,8 +31,7 @@ async function setRecord(name: string, ip: string): Promise<void> {
     await api.createNamespacedCustomObject({ ...G, namespace: APP, body });
   } catch (err) {
     if ((err as { code?: number }).code !== 409) throw err;
-    const cur = (await api.getNamespacedCustomObject({ ...G, namespace: APP, name })) as { metadata: { resourceVersion: string } };
-    await api.replaceNamespacedCustomObject({ ...G, namespace: APP, name, body: { ...body, metadata: { name, resourceVersion: cur.metadata.resourceVersion } } });
+    await api.patchNamespacedCustomObject({ ...G, namespace: APP, name, body: { spec: { values: [ip] } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
   }
 }
 
@@ -54,6 +55,12 @@ function closed(hostPort: string): Promise<boolean> {
     });
     s.once('error', () => resolve(true));
   });
+}
+
+/** Whether `agent` serves `name` A `ip`. */
+function holds(agent: TestAgent, name: string, ip: string): boolean {
+  const z = agent.store.get(ZONE);
+  return z !== undefined && [...z.records()].some((r) => r.name === canonicalName(name) && r.type === 'A' && r.data === ip);
 }
 
 async function converged(agents: readonly TestAgent[]): Promise<true> {
@@ -124,5 +131,71 @@ describe('a leader cut off from the API server', () => {
     await setRecord('www', '10.0.0.2');
     await waitFor(() => converged(agents), { what: "agents hold the API data from B", timeoutMs: 30_000, intervalMs: 250 });
     await waitFor(async () => (await metric(other, /^dnssync_agents\{state="in_sync"\} (\d+)$/m)) === '2', { what: 'B counts both agents in sync', timeoutMs: 10_000 });
+  });
+});
+
+describe('a deposed leader that does not know it (fencing by leadership term)', () => {
+  const ns = 'agents-fencing';
+  let relay: ApiRelay;
+  let cut: CutRelay;
+  let agents: TestAgent[] = [];
+  let a: ControllerProcess;
+  let b: ControllerProcess;
+  const aIp = '127.0.57.110';
+
+  afterAll(async () => {
+    await a?.proc.stop();
+    await b?.proc.stop();
+    for (const ag of agents) await ag.stop();
+    cut?.stop();
+    await relay?.stop();
+  });
+
+  it("its stale push after the takeover is refused: agents end on the new leader's data, and the new leader's in-sync view is true", async () => {
+    relay = new ApiRelay('127.0.57.201', { host: '127.0.0.1', port: Number(new URL(cp.server).port) });
+    await relay.start();
+    await ensureNamespace(kc, ns);
+    const started = await startAgents(2, (i) => `127.0.57.${i + 11}`);
+    agents = started.agents;
+    const [first, second] = agents as [TestAgent, TestAgent];
+    // The second agent's Pod IP is a relay that can cut A off from it.
+    cut = new CutRelay('127.0.57.21', started.syncPort, '127.0.57.22', { host: second.ip, port: second.syncPort });
+    await cut.start();
+    await createAgentPod(kc, ns, 'agent-0', first.ip, true);
+    await createAgentPod(kc, ns, 'agent-1', cut.frontIp, true);
+    // A stands for a leader that cannot tell it was deposed (a stalled process, a clock that
+    // ran slow): its renew deadline outlasts the lease it writes, so it keeps leading after
+    // the standby may take over. Only fencing keeps its pushes out.
+    const viaRelay = await relay.kubeconfig(cp.kubeconfig, join(dir, 'kubeconfig-relay-fencing'));
+    a = await startController({ dir, name: 'ctl-fa', kubeconfig: viaRelay, ip: aIp, agentNs: ns, syncPort: started.syncPort, keyFile, extra: ['--leader-elect', '--lease-namespace', ns, '--lease-duration', '2s', '--renew-deadline', '60s', '--retry-period', '200ms'] });
+    await waitFor(() => isLeader(a), { what: 'A leads', timeoutMs: 30_000 });
+    b = await startController({ dir, name: 'ctl-fb', kubeconfig: cp.kubeconfig, ip: '127.0.57.111', agentNs: ns, syncPort: started.syncPort, keyFile, extra: ['--leader-elect', '--lease-namespace', ns, '--lease-duration', '2s', '--renew-deadline', '1s', '--retry-period', '200ms'] });
+    await waitFor(() => converged(agents), { what: 'agents hold the API data from A', timeoutMs: 30_000, intervalMs: 250 });
+
+    // A change A pushes to the first agent only: it keeps retrying the second.
+    cut.cutOff(aIp);
+    await setRecord('api', '10.1.0.1');
+    await waitFor(() => holds(first, `api.${ZONE}`, '10.1.0.1'), { what: 'the first agent has the change from A', timeoutMs: 10_000 });
+    expect(holds(second, `api.${ZONE}`, '10.1.0.1')).toBe(false);
+    // Then A loses the API server, but keeps running and still thinks it leads.
+    relay.blackhole();
+    await waitFor(() => isLeader(b), { what: 'B takes over', timeoutMs: 20_000 });
+    expect(await isLeader(a)).toBe(true);
+    await setRecord('api', '10.1.0.2');
+    await waitFor(() => converged(agents), { what: "agents hold the API data from B", timeoutMs: 30_000, intervalMs: 250 });
+    // Now A's retries reach the second agent again, with A's stale zone.
+    const before = cut.passed.get(aIp) ?? 0;
+    cut.restore(aIp);
+    await waitFor(() => (cut.passed.get(aIp) ?? 0) >= before + 2, { what: "A's NOTIFY to the second agent and its answer", timeoutMs: 15_000 });
+    // A acts on that answer at once (fenced: it stops; unfenced: it raised its serial past the
+    // agent's and pushed its stale zone). Watch for 3 s that nothing moves the agents off B.
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      await converged(agents);
+      const bSerial = Number(await metric(b, /^dnssync_zone_serial\{zone="leaders\.test"\} (\d+)$/m));
+      for (const ag of agents) expect(ag.serial(ZONE)).toBe(bSerial);
+      expect(await metric(b, /^dnssync_agents\{state="in_sync"\} (\d+)$/m)).toBe('2');
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 });

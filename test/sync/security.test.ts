@@ -114,10 +114,14 @@ describe('refused NOTIFYs change nothing', () => {
     const resp = await udpExchange(sec.address, sign(evilNotify(before), KEY).wire);
     expect(readHeader(resp).rcode).toBe(0);
     expect(store.get(ORIGIN)?.serial).toBe(before.serial + 1000);
-    // The replica is now ahead of the primary, with data it never had. The next change: the
-    // agent's ACK reports the newer serial, the primary moves past it, the agent re-transfers.
-    primary.updateZone(ORIGIN, { deleted: [], added: [a(`other.${ORIGIN}`, '192.0.2.5')] });
-    await waitFor(() => sameZone(store.get(ORIGIN), primary.zone(ORIGIN)), { what: 'resync after the forged change', timeoutMs: 15_000 });
+    // The replica is now ahead of the primary, with data it never had, from a holder of the
+    // key at the same (no) term. The primary does not move its serial past the agent's on its
+    // own (a deposed leader would leapfrog its successor that way): it reports the agent
+    // lagging. Only a newer leadership term overrules it (test/sync/fencing.test.ts).
+    const serial = primary.updateZone(ORIGIN, { deleted: [], added: [a(`other.${ORIGIN}`, '192.0.2.5')] });
+    await waitFor(() => primary.agentStates()[0]?.zones[0]?.ackedSerial === before.serial + 1000, { what: "the agent's answer reporting its serial" });
+    expect(primary.zone(ORIGIN)?.serial).toBe(serial);
+    expect(primary.agentStates()[0]?.zones[0]?.inSync).toBe(false);
   });
 });
 

@@ -1,0 +1,103 @@
+/**
+ * Leadership terms, in process (the two-controller version is test/controller/leadership.test.ts):
+ * a push from an older term is refused and its sender stops; a primary never moves its serial
+ * past an agent's by itself; a newer term whose agent an older leader moved ahead resumes past
+ * that serial, so the agent ends on the newer leader's data with serials still going forward.
+ * Both primaries share one pinned clock, so serials are steps (+1), not time stamps.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Primary } from '../../src/sync/primary.js';
+import { Secondary } from '../../src/sync/secondary.js';
+import { serialGt } from '../../src/sync/serials.js';
+import { ZoneStore } from '../../src/zone/store.js';
+import { waitFor } from '../util/wait.js';
+import { KEY, a, hosts, recordSet, sameZone } from './helpers.js';
+
+const ORIGIN = 'fence.test';
+const FAST = { initialMs: 50, maxMs: 400 };
+const clock = (): number => 1_000_000;
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (closers.length) await (closers.pop() as () => Promise<void>)();
+});
+
+async function primary(host: string, term: bigint): Promise<Primary> {
+  const p = await Primary.start({ host, port: 0, keys: [KEY], term, clock, retry: FAST });
+  closers.push(() => p.close());
+  return p;
+}
+
+async function agent(host: string): Promise<{ sec: Secondary; store: ZoneStore }> {
+  const store = new ZoneStore();
+  const sec = await Secondary.start({ store, host, port: 0, keys: [KEY], refreshMs: 60_000 });
+  closers.push(() => sec.close());
+  return { sec, store };
+}
+
+const has = (store: ZoneStore, name: string): boolean => recordSet(store.get(ORIGIN)?.records() ?? []).some((k) => k.startsWith(name));
+
+describe('leadership terms', () => {
+  it("a deposed leader's push is refused, it stops pushing there, and the agent stays on the new leader's data", async () => {
+    const ag = await agent('127.0.58.10');
+    const old = await primary('127.0.58.1', 5n);
+    old.setZone(ORIGIN, hosts(ORIGIN, 3));
+    old.setAgents([{ id: 'ag', ...ag.sec.address }]);
+    await waitFor(() => sameZone(ag.store.get(ORIGIN), old.zone(ORIGIN)), { what: 'synced from the old leader' });
+    // The new leader probes first (its serials start past the agent's), then pushes.
+    const next = await primary('127.0.58.2', 6n);
+    next.setAgents([{ id: 'ag', ...ag.sec.address }]);
+    await next.probeSerials([ORIGIN]);
+    next.setZone(ORIGIN, [...hosts(ORIGIN, 3), a(`new.${ORIGIN}`, '192.0.2.6')]);
+    await waitFor(() => sameZone(ag.store.get(ORIGIN), next.zone(ORIGIN)), { what: 'synced from the new leader' });
+    // The old one, not knowing, pushes changes of its own — to a serial past the new leader's.
+    old.updateZone(ORIGIN, { deleted: [], added: [a(`stale.${ORIGIN}`, '192.0.2.5')] });
+    old.updateZone(ORIGIN, { deleted: [], added: [a(`stale2.${ORIGIN}`, '192.0.2.5')] });
+    expect(serialGt(old.zone(ORIGIN)?.serial as number, next.zone(ORIGIN)?.serial as number)).toBe(true);
+    let deposed = false;
+    old.once('deposed', () => (deposed = true));
+    // Today's fault ends the other way: the stale zone reaches the agent.
+    await waitFor(() => deposed || has(ag.store, `stale.${ORIGIN}`), { what: 'the old leader told it is deposed', timeoutMs: 10_000 });
+    expect(has(ag.store, `stale.${ORIGIN}`)).toBe(false);
+    expect(deposed).toBe(true);
+    expect(sameZone(ag.store.get(ORIGIN), next.zone(ORIGIN))).toBe(true);
+    expect(next.agentStates()[0]?.zones[0]?.inSync).toBe(true);
+    expect(old.agentStates()[0]?.zones[0]?.attempts).toBe(0); // stopped: nothing outstanding
+  });
+
+  it('an agent an older leader moved ahead: the newer term resumes past its serial and its data wins', async () => {
+    const ag = await agent('127.0.58.11');
+    const next = await primary('127.0.58.4', 8n);
+    // The new leader probed before the old one's last push: its first serial is behind it.
+    next.setZone(ORIGIN, [...hosts(ORIGIN, 3), a(`new.${ORIGIN}`, '192.0.2.8')]);
+    const old = await primary('127.0.58.3', 7n);
+    old.raiseSerialFloor(ORIGIN, next.zone(ORIGIN)?.serial as number);
+    old.setZone(ORIGIN, [...hosts(ORIGIN, 3), a(`stale.${ORIGIN}`, '192.0.2.7')]);
+    old.setAgents([{ id: 'ag', ...ag.sec.address }]);
+    await waitFor(() => sameZone(ag.store.get(ORIGIN), old.zone(ORIGIN)), { what: "the old leader's push landed first" });
+    const ahead = ag.store.get(ORIGIN)?.serial as number;
+    expect(serialGt(ahead, next.zone(ORIGIN)?.serial as number)).toBe(true);
+    next.setAgents([{ id: 'ag', ...ag.sec.address }]);
+    await waitFor(() => sameZone(ag.store.get(ORIGIN), next.zone(ORIGIN)), { what: "the new leader's data, past the old serial", timeoutMs: 10_000 });
+    expect(serialGt(ag.store.get(ORIGIN)?.serial as number, ahead)).toBe(true);
+    expect(has(ag.store, `stale.${ORIGIN}`)).toBe(false);
+    await waitFor(() => next.agentStates()[0]?.zones[0]?.inSync, { what: 'the new leader sees it in sync' });
+  });
+
+  it('at the same term, a primary does not move its serial past an agent that is ahead', async () => {
+    const ag = await agent('127.0.58.12');
+    const p1 = await primary('127.0.58.5', 9n);
+    p1.setZone(ORIGIN, hosts(ORIGIN, 2));
+    p1.setAgents([{ id: 'ag', ...ag.sec.address }]);
+    await waitFor(() => sameZone(ag.store.get(ORIGIN), p1.zone(ORIGIN)), { what: 'synced' });
+    // A second primary claiming the same term, ahead: not p1's to overrule, nor to follow.
+    const p2 = await primary('127.0.58.6', 9n);
+    p2.raiseSerialFloor(ORIGIN, (p1.zone(ORIGIN)?.serial as number) + 10);
+    p2.setZone(ORIGIN, hosts(ORIGIN, 4));
+    p2.setAgents([{ id: 'ag', ...ag.sec.address }]);
+    await waitFor(() => sameZone(ag.store.get(ORIGIN), p2.zone(ORIGIN)), { what: 'the agent moved ahead of p1' });
+    const serial = p1.updateZone(ORIGIN, { deleted: [], added: [a(`x.${ORIGIN}`, '192.0.2.1')] });
+    await waitFor(() => p1.agentStates()[0]?.zones[0]?.ackedSerial === ag.store.get(ORIGIN)?.serial, { what: "p1 hears the agent's serial" });
+    expect(p1.zone(ORIGIN)?.serial).toBe(serial);
+    expect(p1.agentStates()[0]?.zones[0]?.inSync).toBe(false);
+  });
+});
