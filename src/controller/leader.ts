@@ -6,7 +6,7 @@
  * steps down when it could not renew within the renew deadline.
  *
  * Every Lease call carries a deadline (an AbortSignal): a leader's ends at its renew
- * deadline, counted from when its last successful renewal was sent, so a request hung on a
+ * deadline, counted from its last successful renewal, so a request hung on a
  * silent connection cannot keep a deposed leader in office; a candidate's lasts one renew
  * deadline. The standby waits a whole lease duration on its own clock before taking over,
  * so with renewDeadline < leaseDuration the old leader has stopped first.
@@ -104,9 +104,9 @@ export class LeaderElector {
   private async run(): Promise<void> {
     while (!this.stopped) {
       let ok = false;
-      const sent = performance.now();
+      const start = performance.now();
       // A leader's attempt may take only what is left of its renew deadline.
-      const budget = this.leading ? this.lastRenew + this.opts.renewDeadlineMs - sent : this.opts.renewDeadlineMs;
+      const budget = this.leading ? this.lastRenew + this.opts.renewDeadlineMs - start : this.opts.renewDeadlineMs;
       try {
         ok = budget > 0 && (await this.withDeadline(budget, (signal) => this.tryAcquireOrRenew(signal)));
       } catch (err) {
@@ -114,9 +114,12 @@ export class LeaderElector {
       }
       const now = performance.now();
       if (ok) {
-        // From when the renewal was sent: the API server may have taken it at that instant,
-        // and the standby times the lease from what it observed, never later than this.
-        this.lastRenew = sent;
+        // From when the renewal came back, as client-go's observedTime: timing it from when it
+        // was sent would count the API server's latency twice (this call's and the next's)
+        // against the deadline, and a leader on a slow API server would step down and back
+        // up again and again. Safe while the answer takes less than leaseDuration minus
+        // renewDeadline to come back after the API server committed it.
+        this.lastRenew = now;
         if (!this.leading) {
           this.leading = true;
           isLeader.set(1);
