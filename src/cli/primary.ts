@@ -17,6 +17,7 @@ import type { RR } from '../dns/rr.js';
 import { configureLogger, LOG_LEVELS, type Logger } from '../observability/logger.js';
 import { startHealthServer } from '../observability/health.js';
 import { Primary, type SoaParams } from '../sync/primary.js';
+import { startTerm } from '../sync/fencing.js';
 import { readSerials, writeSerials } from '../sync/state-file.js';
 import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
 import { loadTsigKeys } from './tsig-key.js';
@@ -135,7 +136,7 @@ export async function run(argv: string[]): Promise<void> {
   let primary: Primary;
   try {
     const advertise = get.str(flags, 'transfer-advertise');
-    primary = await Primary.start({ host: listen.host, port: listen.port, keys, ...(advertise === undefined ? {} : { advertise: splitHostPort(advertise) }) });
+    primary = await Primary.start({ host: listen.host, port: listen.port, keys, term: startTerm(), ...(advertise === undefined ? {} : { advertise: splitHostPort(advertise) }) });
   } catch (err) {
     throw new FlagError(`--transfer-listen: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -30,6 +30,17 @@ export function aheadVerdict(ourTerm: bigint, agentDataTerm: bigint | undefined)
   return 'hold';
 }
 
+/**
+ * The term of a primary with no election (`dnssync primary`): its start time, on the scale of
+ * the controller's Lease terms (seconds in the upper 32 bits; milliseconds below). A restarted
+ * primary is then a newer term than its previous run, whose data on an agent that got ahead
+ * of the restart's first serial (state file lost, agent away during the start-up probe) it
+ * overrules by resuming past that serial.
+ */
+export function startTerm(nowMs: number = Date.now()): bigint {
+  return (BigInt(Math.floor(nowMs / 1000)) << 32n) | BigInt(Math.floor(nowMs) % 1000);
+}
+
 /** The term a decoded message carries (0 for none, as from a standard primary). */
 export function termOf(p: Packet): bigint {
   return leaderInfoOf(p)?.term ?? 0n;
