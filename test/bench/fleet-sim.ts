@@ -44,7 +44,7 @@ interface SimAgent {
   /**
    * Its own TSIG state, as every agent has: the replay cache is per agent (the leader sends the
    * same signed NOTIFY to every agent at one base), kept small here — a real agent remembers
-   * every MAC for the fudge window; 64 cover the seconds a simulated one ever needs.
+   * every MAC for the fudge window; 128 cover the seconds a simulated one ever needs.
    */
   readonly auth: Auth;
   serial: number | undefined;
@@ -55,7 +55,7 @@ interface SimAgent {
 configureLogger('warn');
 const now = (): number => performance.timeOrigin + performance.now();
 const TRANSFER_TIMEOUT_MS = 30_000;
-const REPLAY_ENTRIES = 64;
+const REPLAY_ENTRIES = 128;
 
 let key: TsigKey;
 let origin = '';
