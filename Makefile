@@ -129,3 +129,24 @@ bench: bench-fleet
 bench-fleet: build
 	@echo "[bench] fleet: 100/1,000/5,000 simulated agents, lag, changes/s, leader CPU and memory, restart resync"
 	$(NODE_BIN)/node --expose-gc dist/test/bench/fleet.js
+
+# A real two-node Kubernetes cluster on this machine (kubelet + containerd in network
+# namespaces, CoreDNS as kube-dns), built from the package registries; prints the KUBECONFIG
+# line. `make cluster-down` (or Ctrl-C during bring-up) removes everything it made.
+.PHONY: cluster cluster-down
+cluster:
+	@bash test/cluster/cluster.sh up
+cluster-down:
+	@bash test/cluster/cluster.sh down
+
+# End-to-end: on the cluster of `make cluster` (started, or reused when up), the vitest
+# suite of test/e2e (its own config; `make test` never runs it), inside the cluster's
+# network namespace where the API server and the nodes are.
+.PHONY: e2e
+e2e: build
+	@bash test/cluster/cluster.sh up >/dev/null
+	@echo "[e2e] vitest (test/e2e) in netns dnssync-cl"
+	@eval "$$(bash test/cluster/cluster.sh env)" && \
+	  nsenter --net=/run/netns/dnssync-cl env KUBECONFIG="$$KUBECONFIG" \
+	    KUBEBUILDER_ASSETS="$$(bash test/controlplane/build.sh | tail -n 1)" \
+	    $(NODE_BIN)/vitest run --config test/e2e/vitest.config.ts

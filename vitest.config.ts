@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    exclude: ['test/bench/**', 'node_modules/**', 'dist/**'],
+    exclude: ['test/bench/**', 'test/e2e/**', 'node_modules/**', 'dist/**'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     // Integration suites start real servers; two cores cannot run many at once.

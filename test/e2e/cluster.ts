@@ -1,0 +1,120 @@
+/**
+ * The e2e tests' handle on the cluster of `make cluster` (test/cluster/cluster.sh): kubectl
+ * and helm with its kubeconfig, pods to query from, and polling helpers. The tests run inside
+ * the cluster's network namespace (`make e2e` enters it), so node and pod addresses are
+ * reachable directly.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { waitFor } from '../util/wait.js';
+
+export const KUBECONFIG = process.env['KUBECONFIG'] ?? '/run/dnssync-cluster/admin.kubeconfig';
+const ASSETS = process.env['KUBEBUILDER_ASSETS'] ?? '';
+export const NODES = ['n1', 'n2'] as const;
+export type NodeName = (typeof NODES)[number];
+export const TOOLS_IMAGE = 'dnssync.local/tools:1';
+export const NODE_LOCAL = '169.254.20.10';
+
+export class CommandError extends Error {
+  override readonly name = 'CommandError';
+  constructor(
+    readonly command: string,
+    readonly code: number,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    super(`${command} exited ${code}: ${stderr.trim() || stdout.trim()}`);
+  }
+}
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command; never throws for a non-zero exit (tests assert on refusals too). */
+export function run(file: string, args: readonly string[], input?: string, timeoutMs = 60_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, args, { timeout: timeoutMs, maxBuffer: 32 << 20, env: { ...process.env, KUBECONFIG } }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') {
+        reject(new Error(`${file} ${args.join(' ')}: ${err.message}`));
+        return;
+      }
+      resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+async function must(file: string, args: readonly string[], input?: string, timeoutMs?: number): Promise<string> {
+  const r = await run(file, args, input, timeoutMs);
+  if (r.code !== 0) throw new CommandError(`${file.split('/').pop() ?? file} ${args.join(' ')}`, r.code, r.stdout, r.stderr);
+  return r.stdout;
+}
+
+const bin = (name: string): string => (ASSETS === '' ? name : join(ASSETS, name));
+export const kubectl = (args: readonly string[], input?: string, timeoutMs?: number): Promise<string> => must(bin('kubectl'), args, input, timeoutMs);
+export const kubectlRun = (args: readonly string[], input?: string): Promise<RunResult> => run(bin('kubectl'), args, input);
+export const helm = (args: readonly string[], timeoutMs = 300_000): Promise<string> => must(bin('helm'), args, undefined, timeoutMs);
+
+/** A long-running pod with kdig and dig on NODE, on the pod network or the node's network. */
+export function toolsPod(name: string, namespace: string, node: NodeName, hostNetwork: boolean): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels: { app: 'e2e-tools' } },
+    spec: {
+      nodeName: node,
+      hostNetwork,
+      // A host-network pod asks the cluster DNS too (not the node's resolv.conf).
+      dnsPolicy: hostNetwork ? 'ClusterFirstWithHostNet' : 'ClusterFirst',
+      terminationGracePeriodSeconds: 0,
+      tolerations: [{ operator: 'Exists' }],
+      containers: [{ name: 'tools', image: TOOLS_IMAGE, imagePullPolicy: 'Never' }],
+    },
+  });
+}
+
+export async function waitPodReady(namespace: string, name: string, timeoutMs = 120_000): Promise<void> {
+  await kubectl(['-n', namespace, 'wait', '--for=condition=Ready', `pod/${name}`, `--timeout=${Math.round(timeoutMs / 1000)}s`], undefined, timeoutMs + 10_000);
+}
+
+export interface DigAnswer {
+  readonly rcode: string;
+  readonly answers: readonly string[];
+}
+
+/**
+ * kdig from inside a pod: the response code and the answer RRs' data. A timeout or no reply
+ * is rcode 'TIMEOUT' (kdig says "no reply"), never an exception, so callers can poll.
+ */
+export async function dig(namespace: string, pod: string, server: string, name: string, type = 'A', tcp = false): Promise<DigAnswer> {
+  const r = await kubectlRun(['-n', namespace, 'exec', pod, '--', '/usr/bin/kdig', `@${server}`, name, type, '+time=2', '+retry=0', ...(tcp ? ['+tcp'] : [])]);
+  const status = /status: ([A-Z]+)/.exec(r.stdout);
+  if (status === null) return { rcode: 'TIMEOUT', answers: [] };
+  const answers: string[] = [];
+  const section = r.stdout.split(';; ANSWER SECTION:')[1];
+  if (section !== undefined) {
+    for (const line of section.split('\n').slice(1)) {
+      if (line.trim() === '' || line.startsWith(';;')) break;
+      const parts = line.trim().split(/\s+/);
+      if (parts[3] === type) answers.push(parts.slice(4).join(' '));
+    }
+  }
+  return { rcode: status[1] as string, answers };
+}
+
+/** Polls dig until `ok` holds for its answer; the timeout message shows the last answer. */
+export async function digUntil(
+  namespace: string, pod: string, server: string, name: string, ok: (a: DigAnswer) => boolean, what: string, timeoutMs = 60_000,
+): Promise<DigAnswer> {
+  let last: DigAnswer | undefined;
+  return waitFor(
+    async () => {
+      last = await dig(namespace, pod, server, name);
+      return ok(last) ? last : undefined;
+    },
+    { what: `${what} (last: ${JSON.stringify(last)})`, timeoutMs, intervalMs: 500 },
+  );
+}
