@@ -17,10 +17,11 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: the `node` devDependency would download a second Node; the base image has one.
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
+COPY deploy/image/tsconfig.build.json ./deploy/image/
 COPY src ./src
-# Only src/, without its unit tests; tsc run by path, not through the shimmed node in .bin.
-RUN printf '{"extends":"./tsconfig.json","include":["src/**/*.ts"],"exclude":["src/**/*.test.ts"]}' >tsconfig.build.json \
- && node node_modules/typescript/bin/tsc -p tsconfig.build.json
+# Only src/, without its unit tests (deploy/image/tsconfig.build.json, shared with the
+# engine-less build); tsc run by path, not through the shimmed node in .bin.
+RUN node node_modules/typescript/bin/tsc -p deploy/image/tsconfig.build.json
 
 # --- prod-deps: production dependencies only ----------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps
@@ -30,18 +31,18 @@ RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no
 
 # --- runtime ------------------------------------------------------------------------------
 FROM ${NODE_IMAGE}
-# node-netbind: a copy of node carrying the file capability cap_net_bind_service, used only
-# by the agent so it can bind port 53 as a non-root user. A separate copy, because a binary
-# with file capabilities cannot even be executed where the capability is not in the bounding
-# set (the controller drops ALL). libcap2-bin is removed again in the same layer.
+# deploy/image/image.sh is the one definition of what the image adds to its base, shared with
+# the engine-less build (deploy/image/build-oci.sh): the Debian packages (ip and iptables
+# for the agent's node networking), node-netbind — a copy of node carrying the file
+# capability cap_net_bind_service (setcap cap_net_bind_service=+ep /usr/local/bin/node-netbind),
+# so the agent binds port 53 as a non-root user while the controller, which drops ALL, runs
+# plain node — and user/group 65532. libcap2-bin is removed again in the same layer.
+COPY deploy/image/image.sh /usr/local/lib/dnssync-image.sh
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libcap2-bin \
- && cp /usr/local/bin/node /usr/local/bin/node-netbind \
- && setcap cap_net_bind_service=+ep /usr/local/bin/node-netbind \
+ && apt-get install -y --no-install-recommends libcap2-bin $(sh /usr/local/lib/dnssync-image.sh packages) \
+ && sh /usr/local/lib/dnssync-image.sh finish / \
  && apt-get purge -y libcap2-bin && apt-get autoremove -y \
- && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 65532 dnssync \
- && useradd --system --uid 65532 --gid 65532 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin dnssync
+ && rm -rf /var/lib/apt/lists/* /usr/local/lib/dnssync-image.sh
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules

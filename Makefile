@@ -83,6 +83,15 @@ image:
 	@echo "[image] docker build -t $(IMAGE) ."
 	docker build -t $(IMAGE) .
 
+# The same image without any container engine (umoci, skopeo, setcap; run as root): the
+# Dockerfile's final stage rebuilt from the definitions it shares (deploy/image/), written as
+# a docker archive for `ctr -n k8s.io images import` or `docker load`.
+IMAGE_OCI ?= dist/image/dnssync.tar
+.PHONY: image-oci
+image-oci: install
+	@echo "[image-oci] $(IMAGE) -> $(IMAGE_OCI)"
+	@bash deploy/image/build-oci.sh $(IMAGE) $(IMAGE_OCI) >/dev/null
+
 # Queries: dnsperf against the agent, unbound and dnsmasq on the same 10,000 records, same
 # thread count (BENCH_THREADS, default 1), beside the agent with Node's V8 defaults and a
 # Node UDP server doing no DNS work; plus agent RSS at 100,000 records (writes
@@ -139,12 +148,16 @@ cluster:
 cluster-down:
 	@bash test/cluster/cluster.sh down
 
-# End-to-end: on the cluster of `make cluster` (started, or reused when up), the vitest
-# suite of test/e2e (its own config; `make test` never runs it), inside the cluster's
-# network namespace where the API server and the nodes are.
+# End-to-end: on the cluster of `make cluster` (started, or reused when up), the image built
+# without an engine and imported into both nodes, then the vitest suite of test/e2e (its own
+# config; `make test` never runs it) inside the cluster's network namespace, where the API
+# server and the nodes are: helm install with default values, kdig from pods on both nodes.
 .PHONY: e2e
 e2e: build
 	@bash test/cluster/cluster.sh up >/dev/null
+	@$(MAKE) --no-print-directory image-oci
+	@echo "[e2e] importing $(IMAGE_OCI) into both nodes"
+	@bash test/cluster/cluster.sh load $(IMAGE_OCI)
 	@echo "[e2e] vitest (test/e2e) in netns dnssync-cl"
 	@eval "$$(bash test/cluster/cluster.sh env)" && \
 	  nsenter --net=/run/netns/dnssync-cl env KUBECONFIG="$$KUBECONFIG" \

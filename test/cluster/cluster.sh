@@ -7,6 +7,7 @@
 #   cluster.sh up      start it (or find it running); prints the KUBECONFIG line and returns
 #   cluster.sh down    stop it and remove everything it made
 #   cluster.sh status  exit 0 when it is up and both nodes are Ready
+#   cluster.sh load F  import an image archive into both nodes' containerd
 #   cluster.sh env     print the export lines (KUBECONFIG, PATH with kubectl/helm, the netns)
 #
 # Layout: every address lives in network namespaces this script creates; nothing touches the
@@ -563,8 +564,19 @@ up() {
   print_env
 }
 
+# Imports an image archive (docker or OCI) into every node's containerd, for the kubelet.
+load() {
+  [ -f "$STATE/up" ] || die "the cluster is not up (make cluster)"
+  local n
+  for n in "${NODES[@]}"; do
+    ctr -a "$STATE/$n/containerd.sock" -n k8s.io images import "$1" >/dev/null
+    say "$n: imported $1"
+  done
+}
+
 cmd=${1:-up}
 case "$cmd" in
+  load) load "${2:?usage: cluster.sh load IMAGE.tar}" ;;
   up) up ;;
   down) down ;;
   status) CP=$(bash "$repo/test/controlplane/build.sh" --no-build 2>/dev/null | tail -1); status ;;

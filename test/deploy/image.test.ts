@@ -33,7 +33,13 @@ describe('Dockerfile', () => {
     expect(text).toMatch(/AS prod-deps[\s\S]*npm ci --omit=dev/);
     expect(final).toMatch(/^USER 65532:65532$/m);
     expect(final).toMatch(/^ENTRYPOINT \["node", "\/app\/dist\/src\/cli\/main\.js"\]$/m);
-    expect(final).toMatch(/setcap cap_net_bind_service=\+ep \/usr\/local\/bin\/node-netbind/);
+    // What the final stage adds to its base is deploy/image/image.sh, shared with the
+    // engine-less build (deploy/image/build-oci.sh): the stage must run it, and it must set
+    // the capability on the node copy.
+    expect(final).toMatch(/^COPY deploy\/image\/image\.sh /m);
+    expect(final).toMatch(/image\.sh finish \/ /);
+    const shared = await readFile(join(repoRoot, 'deploy', 'image', 'image.sh'), 'utf8');
+    expect(shared).toMatch(/setcap cap_net_bind_service=\+ep "\$root\/usr\/local\/bin\/node-netbind"/);
   });
 
   it('.dockerignore admits exactly what the COPY lines read', async () => {

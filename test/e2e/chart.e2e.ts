@@ -1,0 +1,236 @@
+/**
+ * The chart as a user installs it (`helm install` with default values apart from the image
+ * pull policy: the image is imported, not pulled), on the two real nodes of `make cluster`,
+ * queried by real kdig from an ordinary pod and from a host-network pod on each node.
+ *
+ * Three faults found by trying this by hand are tests here (issue #11, "Why"):
+ *   1. default install: no interface holds 169.254.20.10, the agents crash-loop (#13);
+ *   2. masquerading CNI: the second node's agent pulled from the NOTIFY's rewritten source
+ *      and dropped the zone, NODES 1/2 (#12 fault 2, fixed by 27f0040);
+ *   3. agent container restarted in place comes back empty but Ready (#12 fault 1).
+ * Tests whose fix has not landed on main are `it.fails`, naming the issue, never skipped.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../util/wait.js';
+import {
+  dig, type DigAnswer, digUntil, helm, kubectl, kubectlRun, NODE_LOCAL, NODES, run, toolsPod, waitPodReady, type NodeName,
+} from './cluster.js';
+
+const REL = 'dnssync';
+const NS = 'dnssync';
+const CLIENTS = 'e2e-clients';
+const CHART = 'deploy/helm/dnssync';
+const ZONE = 'e2e.test.';
+const NAME = 'www.e2e.test.';
+const STATE = process.env['DNSSYNC_CLUSTER_DIR'] ?? '/run/dnssync-cluster';
+/** Every client: an ordinary pod and a host-network pod on each node. */
+const CLIENT_PODS = NODES.flatMap((n) => [`pod-${n}`, `host-${n}`]);
+
+interface PodJson {
+  metadata: { name: string; ownerReferences?: { kind: string }[] };
+  spec: { nodeName?: string };
+  status: {
+    podIP?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { name: string; containerID?: string; restartCount: number; ready: boolean }[];
+  };
+}
+
+async function agentPods(): Promise<PodJson[]> {
+  const list = JSON.parse(await kubectl(['-n', NS, 'get', 'pods', '-o', 'json'])) as { items: PodJson[] };
+  return list.items.filter((p) => p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet'));
+}
+const isReady = (p: PodJson): boolean => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+async function agentsReady(timeoutMs: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const pods = await agentPods();
+      return pods.length === NODES.length && pods.every(isReady) ? pods : undefined;
+    },
+    { what: 'an agent Ready on each node', timeoutMs, intervalMs: 1000 },
+  );
+}
+
+async function recordStatus(name: string): Promise<{ ready: string; nodes: string }> {
+  const r = JSON.parse(await kubectl(['-n', CLIENTS, 'get', 'dnsrecord', name, '-o', 'json'])) as {
+    status?: { nodes?: string; conditions?: { type: string; status: string }[] };
+  };
+  return { ready: r.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? '', nodes: r.status?.nodes ?? '' };
+}
+
+function record(name: string, values: string[]): string {
+  return JSON.stringify({
+    apiVersion: 'dnssync.io/v1alpha1',
+    kind: 'DNSRecord',
+    metadata: { name, namespace: CLIENTS },
+    spec: { name: NAME, type: 'A', values },
+  });
+}
+
+/** The same answer, at the node-local address, from every client pod. */
+async function everyClientAnswers(ok: (a: DigAnswer) => boolean, what: string, name = NAME): Promise<void> {
+  await Promise.all(CLIENT_PODS.map((p) => digUntil(CLIENTS, p, NODE_LOCAL, name, ok, `${what} from ${p}`, 60_000)));
+}
+
+/** The documented manual node step (README, "Point pods at the node cache"), for this kernel without a dummy link type. */
+async function addNodeLocalAddress(node: NodeName): Promise<void> {
+  const r = await run('nsenter', [`--net=/run/netns/dnssync-${node}`, '--', 'ip', 'addr', 'replace', `${NODE_LOCAL}/32`, 'dev', 'lo']);
+  if (r.code !== 0) throw new Error(`ip addr replace on ${node}: ${r.stderr}`);
+}
+
+describe('helm install with default values, on two nodes', () => {
+  beforeAll(async () => {
+    await run('helm', ['uninstall', REL, '-n', NS, '--wait']); // a previous run's release, if any
+    await kubectl(['delete', 'namespace', CLIENTS, '--ignore-not-found', '--wait=true'], undefined, 180_000);
+    await kubectl(['create', 'namespace', CLIENTS]);
+    for (const n of NODES) {
+      await kubectl(['apply', '-f', '-'], toolsPod(`pod-${n}`, CLIENTS, n, false));
+      await kubectl(['apply', '-f', '-'], toolsPod(`host-${n}`, CLIENTS, n, true));
+    }
+    // The README's install: a namespace labelled for the host-network agents, then helm.
+    await kubectl(['create', 'namespace', NS, '--dry-run=client', '-o', 'yaml']).then((y) => kubectl(['apply', '-f', '-'], y));
+    await kubectl(['label', 'namespace', NS, 'pod-security.kubernetes.io/enforce=privileged', '--overwrite']);
+    await helm(['install', REL, CHART, '-n', NS, '--set', 'image.pullPolicy=Never']);
+    for (const p of CLIENT_PODS) await waitPodReady(CLIENTS, p);
+  });
+
+  afterAll(async () => {
+    await run('helm', ['uninstall', REL, '-n', NS, '--wait']);
+    await kubectlRun(['delete', 'namespace', CLIENTS, '--ignore-not-found', '--wait=false']);
+    await kubectlRun(['delete', 'dnszone', 'e2e-test', '--ignore-not-found']);
+    await kubectlRun(['delete', 'crd', 'dnszones.dnssync.io', 'dnsrecords.dnssync.io', '--ignore-not-found']);
+    await kubectlRun(['delete', 'namespace', NS, '--ignore-not-found', '--wait=false']);
+  });
+
+  // Fault 1 (#13, the `node` stream): nothing puts 169.254.20.10 on the node, so the agent
+  // exits with "bind EADDRNOTAVAIL 169.254.20.10:53" and crash-loops. Expected to fail until
+  // the agent sets up its own node address; then flip to `it`.
+  it.fails('every agent becomes Ready with no manual node step', async () => {
+    await agentsReady(120_000);
+  });
+
+  describe('with the node-local address on each node', () => {
+    beforeAll(async () => {
+      // Until #13 lands the suite does the documented manual step, so every other check
+      // still runs on real nodes; once the agent does it itself this finds it done.
+      const ready = await agentPods().then((ps) => ps.length === NODES.length && ps.every(isReady));
+      if (!ready) for (const n of NODES) await addNodeLocalAddress(n);
+      await agentsReady(180_000);
+      await kubectl(['apply', '-f', '-'], JSON.stringify({
+        apiVersion: 'dnssync.io/v1alpha1', kind: 'DNSZone', metadata: { name: 'e2e-test' }, spec: { zone: ZONE, defaultTTL: 5 },
+      }));
+    });
+
+    // Fault 2 (#12, fixed on main by 27f0040): pod traffic is masqueraded by the bridge CNI,
+    // so the second node's agent saw the NOTIFY come from a node address and pulled from there.
+    it('a DNSRecord applied with kubectl is answered at 169.254.20.10 on both nodes and reaches Ready 2/2', async () => {
+      await kubectl(['apply', '-f', '-'], record('www', ['10.9.8.7']));
+      await everyClientAnswers((a) => a.rcode === 'NOERROR' && a.answers.join() === '10.9.8.7', 'www answered 10.9.8.7');
+      const st = await waitFor(
+        async () => {
+          const s = await recordStatus('www');
+          return s.ready === 'True' && s.nodes === '2/2' ? s : undefined;
+        },
+        { what: 'DNSRecord www Ready True, NODES 2/2', timeoutMs: 60_000, intervalMs: 1000 },
+      );
+      expect(st).toEqual({ ready: 'True', nodes: '2/2' });
+    });
+
+    it('a change and a delete reach both nodes', async () => {
+      await kubectl(['apply', '-f', '-'], record('www', ['10.9.8.8', '10.9.8.9']));
+      await everyClientAnswers((a) => a.rcode === 'NOERROR' && [...a.answers].sort().join() === '10.9.8.8,10.9.8.9', 'www changed');
+      await kubectl(['apply', '-f', '-'], record('gone', ['10.0.0.1']).replace(NAME, 'gone.e2e.test.'));
+      await everyClientAnswers((a) => a.answers.join() === '10.0.0.1', 'gone answered', 'gone.e2e.test.');
+      await kubectl(['-n', CLIENTS, 'delete', 'dnsrecord', 'gone']);
+      await everyClientAnswers((a) => a.rcode === 'NXDOMAIN', 'gone deleted: NXDOMAIN', 'gone.e2e.test.');
+    });
+
+    it('names outside our zones resolve through the agent (forwarded to kube-dns), a Service name included', async () => {
+      await everyClientAnswers((a) => a.answers.join() === '192.0.2.53', 'outside.example.test via the agent', 'outside.example.test.');
+      await everyClientAnswers((a) => a.answers.join() === '10.96.0.1', 'kubernetes Service via the agent', 'kubernetes.default.svc.cluster.local.');
+    });
+
+    // Fault 3 (#12, the `faults-a` stream): the agent container restarted in place (same Pod,
+    // same IP) came back empty but Ready, and the controller still counted it in sync.
+    // Expected to fail until the restart-in-place fix lands on main; then flip to `it`.
+    it.fails('an agent container killed in place comes back serving; the other node never answers NXDOMAIN meanwhile', async () => {
+      const before = (await agentPods()).find((p) => p.spec.nodeName === 'n2');
+      const cs = before?.status.containerStatuses?.[0];
+      expect(cs?.containerID).toMatch(/^containerd:\/\//);
+      const id = (cs?.containerID ?? '').replace('containerd://', '');
+      const kill = await run('ctr', ['-a', `${STATE}/n2/containerd.sock`, '-n', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', id]);
+      expect(kill.code, kill.stderr).toBe(0);
+      // Poll n1 the whole time n2's agent is down and coming back.
+      const seen: string[] = [];
+      let done = false;
+      const watcher = (async () => {
+        while (!done) seen.push((await dig(CLIENTS, 'pod-n1', NODE_LOCAL, NAME)).rcode);
+      })();
+      try {
+        await waitFor(
+          async () => {
+            const p = (await agentPods()).find((x) => x.spec.nodeName === 'n2');
+            const c = p?.status.containerStatuses?.[0];
+            return p !== undefined && c !== undefined && c.restartCount > (cs?.restartCount ?? 0) && isReady(p) ? p : undefined;
+          },
+          { what: 'the n2 agent restarted in place and Ready', timeoutMs: 120_000, intervalMs: 500 },
+        );
+        // Ready promises the zones: ask right away, a short grace for the first query only.
+        await digUntil(CLIENTS, 'pod-n2', NODE_LOCAL, NAME, (a) => a.answers.join() === '10.9.8.10', 'restarted n2 agent serving www', 10_000);
+        await digUntil(CLIENTS, 'host-n2', NODE_LOCAL, NAME, (a) => a.answers.join() === '10.9.8.10', 'restarted n2 agent serving www (host network)', 10_000);
+      } finally {
+        done = true;
+        await watcher;
+      }
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.filter((r) => r !== 'NOERROR'), 'n1 answers while n2 restarts').toEqual([]);
+    });
+
+    it('helm upgrade with a flag change rolls the agents and keeps the key and the records', async () => {
+      const secret = async (): Promise<string> => kubectl(['-n', NS, 'get', 'secret', `${REL}-tsig`, '-o', 'jsonpath={.data}']);
+      const key = await secret();
+      const oldPods = (await agentPods()).map((p) => p.metadata.name).sort();
+      await helm(['upgrade', REL, CHART, '-n', NS, '--reuse-values', '--set', 'logLevel=debug']);
+      await waitFor(
+        async () => {
+          const pods = await agentPods();
+          return pods.length === NODES.length && pods.every(isReady) && pods.every((p) => !oldPods.includes(p.metadata.name)) ? pods : undefined;
+        },
+        { what: 'both agents replaced and Ready after the upgrade', timeoutMs: 240_000, intervalMs: 1000 },
+      );
+      expect(await secret()).toBe(key);
+      await everyClientAnswers((a) => a.answers.join() === '10.9.8.10', 'www after the upgrade');
+      const args = JSON.parse(await kubectl(['-n', NS, 'get', 'daemonset', '-o', 'json'])) as { items: { spec: { template: unknown } }[] };
+      expect(JSON.stringify(args.items[0]?.spec.template)).toContain('debug');
+    });
+
+    // Default logLevel (info) logs no line per change (the per-change lines are debug); the
+    // upgrade above set logLevel=debug, as a person following a change would.
+    it('kubectl logs of the controller and of an agent show the change with the stable keys (logLevel=debug)', async () => {
+      await kubectl(['apply', '-f', '-'], record('www', ['10.9.8.10']));
+      await everyClientAnswers((a) => a.answers.join() === '10.9.8.10', 'www changed again');
+      const lines = (text: string): Record<string, unknown>[] =>
+        text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const controller = (await Promise.all(
+        (JSON.parse(await kubectl(['-n', NS, 'get', 'pods', '-o', 'json'])) as { items: PodJson[] }).items
+          .filter((p) => p.metadata.ownerReferences?.some((o) => o.kind === 'ReplicaSet'))
+          .map((p) => kubectl(['-n', NS, 'logs', p.metadata.name])),
+      )).flatMap(lines);
+      expect(controller.some((l) => l['zone'] === ZONE && typeof l['serial'] === 'number' && typeof l['agent'] === 'string'), 'controller (leader): a line with zone, serial, agent').toBe(true);
+      const agents = (await Promise.all((await agentPods()).map((p) => kubectl(['-n', NS, 'logs', p.metadata.name])))).map(lines);
+      for (const a of agents) expect(a.some((l) => l['zone'] === ZONE && typeof l['serial'] === 'number'), 'agent: a line with zone and serial').toBe(true);
+    });
+
+    it('helm uninstall removes the workloads and keeps the CRDs, the records and the TSIG Secret (README)', async () => {
+      await helm(['uninstall', REL, '-n', NS, '--wait']);
+      await waitFor(async () => ((await agentPods()).length === 0 ? true : undefined), { what: 'agent pods gone', timeoutMs: 120_000, intervalMs: 1000 });
+      expect(await kubectl(['get', 'crd', 'dnszones.dnssync.io', 'dnsrecords.dnssync.io', '-o', 'name'])).toContain('dnsrecords.dnssync.io');
+      expect(await kubectl(['-n', CLIENTS, 'get', 'dnsrecord', 'www', '-o', 'name'])).toContain('www');
+      expect(await kubectl(['-n', NS, 'get', 'secret', `${REL}-tsig`, '-o', 'name'])).toContain(`${REL}-tsig`);
+      // Nothing answers at the node-local address any more.
+      const a = await dig(CLIENTS, 'pod-n1', NODE_LOCAL, NAME);
+      expect(a.rcode).toBe('TIMEOUT');
+    });
+  });
+});
