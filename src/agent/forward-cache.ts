@@ -9,7 +9,7 @@
  * - Memory. As objects (entry, two Uint32Arrays with their ArrayBuffers, a Buffer view of the
  *   body, the counts array, three heap numbers) an entry cost ~850 bytes of heap: 100,000
  *   forwarded names took the agent from 61 to 190 MB RSS. Here an entry is its bytes — a
- *   72-byte header, the key, the TTL offsets and the body, ~120 bytes for an A answer — and
+ *   48-byte header, the key, the TTL offsets and the body, ~100 bytes for an A answer — and
  *   the GC has nothing to trace, so a large cache adds nothing to a full collection's pause.
  * - Workers. With `--workers N` every query thread attaches the same buffer: a name fetched
  *   by one is served by all, so N workers neither ask the upstream N times per name nor keep
@@ -76,22 +76,20 @@ const HEADER_BYTES = 64;
 // Index slot: hash (never 0; 0 marks an empty slot), entry offset, entry stamp.
 const SLOT_WORDS = 3;
 
-// Entry header, in 32-bit words from the entry's offset (8-aligned).
+// Entry header, in 32-bit words from the entry's offset (8-aligned). A DNS message is at
+// most 65,535 bytes, so counts and section ends fit 16 bits.
 const E_STAMP = 0; // 0: dead; PAD: wrap padding to the ring's end
 const E_LEN = 1; // whole entry, bytes, a multiple of 8
 const E_HASH = 2;
 const E_REF = 3; // served since written or last passed over (second chance)
-const E_FLAGS = 4; // rcode | AD << 8 | negative << 9
+const E_FLAGS_AR = 4; // rcode | AD << 8 | negative << 9 | additional count << 16
 const E_KEYLEN_NTTL = 5; // key length | TTL count << 16
-const E_AN_NS = 6;
-const E_AR = 7;
-const E_ANSWER_END = 8;
-const E_AUTHORITY_END = 9;
-const E_BODY_LEN = 10;
-const E_STORED = 12; // Float64 words 12-13, 14-15, 16-17
-const E_EXPIRES = 14;
-const E_STALE = 16;
-const ENTRY_HEADER = 72;
+const E_AN_NS = 6; // answer count | authority count << 16
+const E_ENDS = 7; // answerEnd | authorityEnd << 16
+const E_BODY_LEN = 8;
+const E_TTL = 9; // seconds the entry is fresh: expiresAt = storedAt + TTL s
+const E_STORED = 10; // Float64 (words 10-11), ms
+const ENTRY_HEADER = 48;
 const PAD = -1;
 
 const align = (n: number, a: number): number => (n + a - 1) & ~(a - 1);
@@ -103,9 +101,10 @@ function hashKey(key: string): number {
   return h === 0 ? 1 : h;
 }
 
+/** A power of two at least 1.25 × the entries: a load factor of at most 0.8 when full. */
 function indexSlots(maxEntries: number): number {
   let n = 8;
-  while (n < maxEntries * 2) n *= 2;
+  while (n < maxEntries * 1.25) n *= 2;
   return n;
 }
 
@@ -166,7 +165,7 @@ export class ForwardCache {
     if (off < 0) return undefined;
     const stamp = this.found;
     const w = off >> 2;
-    if (now >= (this.f64[(w + E_EXPIRES) >> 1] as number)) return undefined;
+    if (now >= (this.f64[(w + E_STORED) >> 1] as number) + (this.a32[w + E_TTL] as number) * 1000) return undefined;
     let out;
     try {
       out = this.serve(off, query, questionEnd, now, o);
@@ -180,7 +179,7 @@ export class ForwardCache {
     return out;
   }
 
-  /** A copy of the entry, fresh or stale, marked as used; undefined if absent or too old. */
+  /** A copy of the entry, fresh or stale, marked as used; undefined if absent or too old (past max-stale). */
   get(key: string, now: number): CacheEntry | undefined {
     for (;;) {
       const off = this.find(key);
@@ -223,7 +222,7 @@ export class ForwardCache {
       bytes: len,
       referenced: false,
     };
-    if (len > this.cap || key.length > 0xffff || n > 0xffff) return entry;
+    if (len > this.cap || key.length > 0xffff || n > 0xffff || r.body.length > 0xffff) return entry;
     this.locked(() => {
       const old = this.find(key);
       if (old >= 0) this.kill(old);
@@ -287,10 +286,11 @@ export class ForwardCache {
     const bodyAt = ttlAt + 8 * n;
     const bodyLength = a[w + E_BODY_LEN] as number;
     if (bodyLength < 0 || bodyAt + bodyLength > this.cap) return undefined;
-    const flags = a[w + E_FLAGS] as number;
+    const flags = a[w + E_FLAGS_AR] as number;
     const negative = (flags & 0x200) !== 0;
-    const answerEnd = a[w + E_ANSWER_END] as number;
-    const authorityEnd = a[w + E_AUTHORITY_END] as number;
+    const ends = a[w + E_ENDS] as number;
+    const answerEnd = ends & 0xffff;
+    const authorityEnd = ends >>> 16;
     const optLen = o.opt?.length ?? 0;
     const cut = fitLength(bodyLength, answerEnd, authorityEnd, negative, o.limit - questionEnd - optLen, o.dnssecOk);
     const bodyLen = cut < 0 ? 0 : cut;
@@ -301,7 +301,7 @@ export class ForwardCache {
     const anNs = a[w + E_AN_NS] as number;
     out.writeUInt16BE(cut < 0 ? 0 : anNs & 0xffff, 6);
     out.writeUInt16BE(cut < 0 || cut <= answerEnd ? 0 : anNs >>> 16, 8);
-    out.writeUInt16BE(((cut < bodyLength ? 0 : (a[w + E_AR] as number)) + (o.opt === undefined ? 0 : 1)) & 0xffff, 10);
+    out.writeUInt16BE(((cut < bodyLength ? 0 : flags >>> 16) + (o.opt === undefined ? 0 : 1)) & 0xffff, 10);
     if (bodyLen > 0) {
       this.ring.copy(out, questionEnd, bodyAt, bodyAt + bodyLen);
       // Another thread may have stored it after this one read the clock: never count up.
@@ -327,21 +327,24 @@ export class ForwardCache {
     const ttlAt = off + ENTRY_HEADER + align(keyLenN & 0xffff, 4);
     const bodyAt = ttlAt + 8 * n;
     const bodyLen = a[w + E_BODY_LEN] as number;
-    const flags = a[w + E_FLAGS] as number;
+    const flags = a[w + E_FLAGS_AR] as number;
     const anNs = a[w + E_AN_NS] as number;
+    const ends = a[w + E_ENDS] as number;
+    const storedAt = this.f64[(w + E_STORED) >> 1] as number;
+    const expiresAt = storedAt + (a[w + E_TTL] as number) * 1000;
     const t = ttlAt >> 2;
     return {
       rcode: flags & 0xff,
       body: Buffer.from(this.ring.subarray(bodyAt, Math.min(this.cap, bodyAt + bodyLen))),
-      counts: [anNs & 0xffff, anNs >>> 16, a[w + E_AR] as number],
-      answerEnd: a[w + E_ANSWER_END] as number,
-      authorityEnd: a[w + E_AUTHORITY_END] as number,
+      counts: [anNs & 0xffff, anNs >>> 16, flags >>> 16],
+      answerEnd: ends & 0xffff,
+      authorityEnd: ends >>> 16,
       authenticData: (flags & 0x100) !== 0,
       ttlOffsets: new Uint32Array(a.slice(t, t + n).buffer),
       ttls: new Uint32Array(a.slice(t + n, t + 2 * n).buffer),
-      storedAt: this.f64[(w + E_STORED) >> 1] as number,
-      expiresAt: this.f64[(w + E_EXPIRES) >> 1] as number,
-      staleUntil: this.f64[(w + E_STALE) >> 1] as number,
+      storedAt,
+      expiresAt,
+      staleUntil: expiresAt + this.opts.maxStaleMs,
       negative: (flags & 0x200) !== 0,
       bytes: a[w + E_LEN] as number,
       referenced: false,
@@ -429,16 +432,13 @@ export class ForwardCache {
     Atomics.store(a, w + E_STAMP, 0);
     a[w + E_LEN] = len;
     a[w + E_REF] = 0;
-    a[w + E_FLAGS] = (e.rcode & 0xff) | (e.authenticData ? 0x100 : 0) | (e.negative ? 0x200 : 0);
+    a[w + E_FLAGS_AR] = (e.rcode & 0xff) | (e.authenticData ? 0x100 : 0) | (e.negative ? 0x200 : 0) | ((e.counts[2] & 0xffff) << 16);
     a[w + E_KEYLEN_NTTL] = key.length | (n << 16);
     a[w + E_AN_NS] = (e.counts[0] & 0xffff) | ((e.counts[1] & 0xffff) << 16);
-    a[w + E_AR] = e.counts[2];
-    a[w + E_ANSWER_END] = e.answerEnd;
-    a[w + E_AUTHORITY_END] = e.authorityEnd;
+    a[w + E_ENDS] = (e.answerEnd & 0xffff) | ((e.authorityEnd & 0xffff) << 16);
     a[w + E_BODY_LEN] = e.body.length;
+    a[w + E_TTL] = Math.round((e.expiresAt - e.storedAt) / 1000);
     this.f64[(w + E_STORED) >> 1] = e.storedAt;
-    this.f64[(w + E_EXPIRES) >> 1] = e.expiresAt;
-    this.f64[(w + E_STALE) >> 1] = e.staleUntil;
     const k = off + ENTRY_HEADER;
     this.ring.write(key, k, 'latin1');
     const ttlAt = k + align(key.length, 4);
