@@ -243,6 +243,14 @@ function corefile(host: string, port: number, metricsPort: number, healthPort: n
 `;
 }
 
+/** `n` distinct free ports on `host` (two freePort calls may hand out the same number). */
+async function ports(host: string, n: number): Promise<number[]> {
+  const out = new Set<number>();
+  for (let tries = 0; out.size < n && tries < 100; tries++) out.add(await freePort(host));
+  if (out.size < n) throw new Error(`no ${n} distinct free ports on ${host}`);
+  return [...out];
+}
+
 async function main(): Promise<void> {
   for (const ip of Object.values(IP)) await ensureLoopback(ip);
   const corednsDir = (await exec('bash', ['test/coredns/build.sh'], { maxBuffer: 16 * 1024 * 1024 })).stdout.trim().split('\n').pop() as string;
@@ -273,9 +281,7 @@ async function main(): Promise<void> {
     // The agent as the chart runs it: upstream, sync port with TSIG, metrics. The zone comes
     // from a file here (the 100,000-record memory figure below has it pushed by a primary).
     const startAgent = async (ip: string, env: Record<string, string>): Promise<{ port: number; proc: ChildProcess }> => {
-      const port = await freePort(ip);
-      const sync = await freePort(ip);
-      const metrics = await freePort(ip);
+      const [port, sync, metrics] = (await ports(ip, 3)) as [number, number, number];
       const proc = spawn(
         process.execPath,
         [MAIN, 'agent', '--listen', `${ip}:${port}`, '--zone-file', zoneFile, '--upstream', `${IP.upstream}:${upstream.port}`, '--sync-listen', `${ip}:${sync}`, '--tsig-key-file', keyFile, '--metrics-listen', `${ip}:${metrics}`, '--workers', String(THREADS), '--log-level', 'warn'],
@@ -293,9 +299,9 @@ async function main(): Promise<void> {
     procs.push(floor);
 
     // CoreDNS with a node-cache-like Corefile, GOMAXPROCS = server threads.
-    const corednsPort = await freePort(IP.coredns);
+    const [corednsPort, corednsMetrics, corednsHealth] = (await ports(IP.coredns, 3)) as [number, number, number];
     const corefilePath = join(dir, 'Corefile');
-    writeFileSync(corefilePath, corefile(IP.coredns, corednsPort, await freePort(IP.coredns), await freePort(IP.coredns), { origin: 'bench.test', file: zoneFile }, `${IP.upstream}:${upstream.port}`));
+    writeFileSync(corefilePath, corefile(IP.coredns, corednsPort, corednsMetrics, corednsHealth, { origin: 'bench.test', file: zoneFile }, `${IP.upstream}:${upstream.port}`));
     const coredns = spawn(COREDNS, ['-conf', corefilePath, '-quiet'], { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir, env: { ...process.env, GOMAXPROCS: String(THREADS) } });
     procs.push(coredns);
 
@@ -466,9 +472,7 @@ async function agentMemory(dir: string, keyFile: string, unbounds: Unbound[]): P
   // Stays up for CoreDNS's figure; main() stops every unbound at the end.
   unbounds.push(upstream);
   const run = async (workers: number, load: boolean): Promise<Holding> => {
-    const port = await freePort(IP.rss);
-    const sync = await freePort(IP.rss);
-    const metrics = await freePort(IP.rss);
+    const [port, sync, metrics] = (await ports(IP.rss, 3)) as [number, number, number];
     const agent = spawn(
       process.execPath,
       [MAIN, 'agent', '--listen', `${IP.rss}:${port}`, '--upstream', `${IP.bigUpstream}:${upstream.port}`, '--sync-listen', `${IP.rss}:${sync}`, '--tsig-key-file', keyFile, '--metrics-listen', `${IP.rss}:${metrics}`, '--workers', String(workers), '--log-level', 'warn'],
@@ -513,9 +517,9 @@ async function agentMemory(dir: string, keyFile: string, unbounds: Unbound[]): P
 
 /** CoreDNS with the same node-cache-like Corefile holding the 100,000-record zone and asked the 100,000 forwarded names. */
 async function corednsMemory(coredns: string, dir: string, upstreamPort: number): Promise<{ rssKb: number; anonKb: number; rssKbSettled: number }> {
-  const port = await freePort(IP.coredns);
+  const [port, metricsPort, healthPort] = (await ports(IP.coredns, 3)) as [number, number, number];
   const conf = join(dir, 'Corefile.big');
-  writeFileSync(conf, corefile(IP.coredns, port, await freePort(IP.coredns), await freePort(IP.coredns), { origin: 'big.test', file: join(dir, 'big.test.zone') }, `${IP.bigUpstream}:${upstreamPort}`));
+  writeFileSync(conf, corefile(IP.coredns, port, metricsPort, healthPort, { origin: 'big.test', file: join(dir, 'big.test.zone') }, `${IP.bigUpstream}:${upstreamPort}`));
   const p = spawn(coredns, ['-conf', conf, '-quiet'], { stdio: ['ignore', 'ignore', 'inherit'], cwd: dir, env: { ...process.env, GOMAXPROCS: String(THREADS) } });
   try {
     await waitAnswered(IP.coredns, port, 'h99999.big.test', 60_000);
