@@ -16,7 +16,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Controller } from '../../src/controller/controller.js';
@@ -74,6 +74,18 @@ function mem(): { heap: number; rss: number } {
   gc();
   const m = process.memoryUsage();
   return { heap: m.heapUsed, rss: m.rss };
+}
+
+/** UDP datagrams the kernel dropped for a full receive buffer, in this network namespace. */
+function rcvbufErrors(): number {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+    const names = (lines[0] ?? '').split(/\s+/);
+    const values = (lines[1] ?? '').split(/\s+/);
+    return Number(values[names.indexOf('RcvbufErrors')] ?? NaN);
+  } catch {
+    return NaN;
+  }
 }
 
 function cpuMs(since?: NodeJS.CpuUsage): number {
@@ -335,6 +347,10 @@ interface SizeResult {
     leader_cpu_ms: number;
     leader_cpu_ms_per_change: number;
     leader_cpu_share: number;
+    leader_cpu_user_ms: number;
+    leader_cpu_system_ms: number;
+    udp_receive_buffer_drops: number;
+    load_avg: number[];
     fleet_cpu_ms: number;
     primary_counters: Record<string, number>;
     fleet: { notifies: number; diffs_applied: number; pulls: number; pull_failures: number };
@@ -400,6 +416,7 @@ async function runSize(n: number): Promise<SizeResult> {
   const c1 = await syncCounters();
   const fleetCpu0 = fleetCpuMs(await fleet.stats());
   const cpu0 = process.cpuUsage();
+  const drops0 = rcvbufErrors();
   const tStart = now();
   const dbg = process.env['BENCH_DEBUG']
     ? setInterval(() => {
@@ -423,12 +440,15 @@ async function runSize(n: number): Promise<SizeResult> {
     tick();
   });
   const tSent = now();
+  const feedCpuSplit = process.cpuUsage(cpu0);
   const feedCpu = cpuMs(cpu0);
   const feedCounters = counterDelta(c1, await syncCounters());
   const fleetCpu = fleetCpuMs(await fleet.stats()) - fleetCpu0;
   await waitFor(() => (leader.published[leader.published.length - 1]?.[1] ?? 0) >= (made[made.length - 1] as number), { what: 'the last change of the feed published', timeoutMs: 60_000, intervalMs: 5 });
   await allAt('every agent holds the last change of the feed', 300_000);
   clearInterval(dbg);
+  const feedDrops = rcvbufErrors() - drops0;
+  const feedLoad = load();
   st = await fleet.stats();
   const feedFleet = { notifies: sum(st, 'notifies'), diffs_applied: sum(st, 'diffs'), pulls: sum(st, 'pulls'), pull_failures: sum(st, 'pullFailures') };
   const published = leader.published.slice(pubFrom);
@@ -497,6 +517,12 @@ async function runSize(n: number): Promise<SizeResult> {
       leader_cpu_ms: Math.round(feedCpu),
       leader_cpu_ms_per_change: round(feedCpu / total, 3),
       leader_cpu_share: round(feedCpu / (tSent - tStart), 2),
+      // System time includes the kernel's loopback delivery of every datagram into the
+      // receiving agent's socket, which a real NIC would not bill to the sender.
+      leader_cpu_user_ms: Math.round(feedCpuSplit.user / 1000),
+      leader_cpu_system_ms: Math.round(feedCpuSplit.system / 1000),
+      udp_receive_buffer_drops: feedDrops,
+      load_avg: feedLoad,
       fleet_cpu_ms: Math.round(fleetCpu),
       primary_counters: feedCounters,
       fleet: feedFleet,
