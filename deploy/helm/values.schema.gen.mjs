@@ -66,6 +66,7 @@ const schema = {
     agent: strict('The agent DaemonSet.', {
       listen: arr('DNS listen addresses (HOST:PORT).', hostPort, { minItems: 1 }),
       syncPort: port('Sync port.'),
+      stateSizeLimit: str('Size limit of the emptyDir keeping synced zones across container restarts.', { pattern: '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$' }),
       metricsPort: port('Metrics port.'),
       podIPHost: str('The node IP as written in listen addresses.', { minLength: 1 }),
       upstreams: arr('Forwarding upstreams (HOST:PORT).', hostPort, { minItems: 1 }),

@@ -12,6 +12,7 @@ import { configureLogger, LOG_LEVELS } from '../observability/logger.js';
 import { startHealthServer } from '../observability/health.js';
 import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
 import { Secondary, type StaticZone } from '../sync/secondary.js';
+import { ZonePersistence, type PersistedZone } from '../sync/zone-persist.js';
 import { loadTsigKeys } from './tsig-key.js';
 
 function ipHostPort(value: string): string | undefined {
@@ -46,6 +47,7 @@ export const AGENT_FLAGS: FlagSpec[] = [
   { name: 'sync-listen', kind: 'string', validate: ipHostPort, help: 'receive NOTIFYs (with the diff) from the controller or a primary here, UDP and TCP' },
   { name: 'tsig-key-file', kind: 'string', help: 'BIND key file; with it every NOTIFY and transfer must be signed with this key' },
   { name: 'secondary', kind: 'string', repeatable: true, validate: staticZone, help: 'ZONE@HOST:PORT: a zone to pull from a standard primary (e.g. BIND) and whose NOTIFYs to accept (needs --sync-listen)' },
+  { name: 'state-dir', kind: 'string', help: 'keep synced zones here across restarts (the chart: an emptyDir); a restarted agent serves them at once and is ready once its primary confirms them' },
   { name: 'workers', kind: 'int', default: '1', validate: intRange(1, 64), help: 'query threads sharing the listen addresses (SO_REUSEPORT); one per core for throughput' },
   { name: 'drain-timeout', kind: 'duration', default: '5s', help: 'on SIGTERM, how long to wait for in-flight queries' },
 ];
@@ -107,6 +109,20 @@ export async function run(argv: string[]): Promise<void> {
     }
   }
 
+  // Zones kept from before a restart, likewise in the store before any socket opens: the
+  // agent serves its last good data from its first answer (the sync listener confirms them).
+  const stateDir = get.str(flags, 'state-dir');
+  if (stateDir !== undefined && get.str(flags, 'sync-listen') === undefined) throw new FlagError('--state-dir: needs --sync-listen');
+  let persist: ZonePersistence | undefined;
+  let restored: PersistedZone[];
+  try {
+    persist = stateDir === undefined ? undefined : new ZonePersistence(stateDir, log.child({ component: 'state-dir' }));
+    restored = (persist?.loadAll() ?? []).filter((z) => store.get(z.snapshot.origin) === undefined);
+  } catch (err) {
+    throw new FlagError(`--state-dir: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  for (const z of restored) store.set(z.snapshot);
+
   const agent = await startAgent({
     store,
     listen: hostPorts(get.list(flags, 'listen')),
@@ -143,7 +159,7 @@ export async function run(argv: string[]): Promise<void> {
   if (syncListen !== undefined) {
     if (keys.length === 0) log.warn('no --tsig-key-file: NOTIFYs are accepted unsigned, only from the --secondary primaries');
     try {
-      secondary = await Secondary.start({ store: agent.store, ...splitHostPort(syncListen), keys, statics });
+      secondary = await Secondary.start({ store: agent.store, ...splitHostPort(syncListen), keys, statics, ...(persist ? { persist, restored } : {}) });
     } catch (err) {
       await agent.stop(0);
       throw new FlagError(`--sync-listen: ${err instanceof Error ? err.message : String(err)}`);

@@ -38,6 +38,8 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'kubeconfig', kind: 'string', help: 'kubeconfig file (default: the in-cluster service account)' },
   { name: 'transfer-listen', kind: 'string', default: '0.0.0.0:5300', validate: validateHostPort, help: 'serve IXFR/AXFR here (UDP+TCP); NOTIFYs leave from this port' },
   { name: 'transfer-advertise', kind: 'string', validate: ipAddrPort, help: 'the transfer endpoint named (signed) in every NOTIFY, where agents pull from (the chart: the Pod IP); needed when --transfer-listen is a wildcard, since pod traffic may be masqueraded [default: --transfer-listen when it is a specific address]' },
+  { name: 'heartbeat-interval', kind: 'duration', default: '5s', help: "how often the leader checks each agent's SOA for state that differs from what it acknowledged (restart in place, lost state)" },
+  { name: 'heartbeat-qps', kind: 'int', default: '500', validate: intRange(1, 1_000_000), help: 'heartbeat SOA probes per second across all agents, at most (many agents stretch the interval instead)' },
   { name: 'agent-namespace', kind: 'string', default: 'dnssync', help: 'namespace of the agent Pods' },
   { name: 'agent-selector', kind: 'string', default: 'app.kubernetes.io/name=dnssync-agent', help: 'label selector of the agent Pods' },
   { name: 'agent-sync-port', kind: 'int', default: '5301', validate: intRange(1, 65535), help: "the agents' sync port (their --sync-listen port)" },
@@ -89,7 +91,7 @@ export async function run(argv: string[]): Promise<void> {
   const controller = new Controller({
     log,
     parse: recordRdata,
-    publisher: syncPublisherFactory({ host: transfer.host, port: transfer.port, advertise, keys, log: root.child({ component: 'primary' }) }),
+    publisher: syncPublisherFactory({ host: transfer.host, port: transfer.port, advertise, heartbeat: { intervalMs: get.num(flags, 'heartbeat-interval') as number, maxPerSecond: get.num(flags, 'heartbeat-qps') as number }, keys, log: root.child({ component: 'primary' }) }),
     patchStatus: (t, status) => statusClient.patch(t.kind === 'DNSRecord' ? RECORDS : ZONES, t.namespace, t.name, status),
     isNotFound,
     emitEvent: (e) => void events.emit(e),

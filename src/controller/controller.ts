@@ -223,6 +223,7 @@ export class Controller {
     const origins = [...this.rec.activeOrigins()];
     const pub = await this.opts.publisher(this.endpoints, origins, term);
     pub.onAck((agent, origin, serial) => this.acked(agent, origin, serial));
+    pub.onDrift((agent, origin, serial) => this.drifted(agent, origin, serial));
     this.publisher = pub;
     this.leading = true;
     this.written.clear();
@@ -404,6 +405,14 @@ export class Controller {
     }
   }
 
+  /** Counts can go down: every record is re-evaluated (drift is rare; a restart, not a change). */
+  private drifted(agent: string, origin: string, serial: number | undefined): void {
+    this.log.info({ agent, zone: origin, serial: serial ?? null }, 'agent lost data it had acknowledged; statuses re-evaluated while it resyncs');
+    this.allDirty = true;
+    this.ackIndex.delete(origin);
+    this.scheduleStatus();
+  }
+
   private acked(_agent: string, origin: string, _serial: number): void {
     this.ackedSoon.add(origin);
     this.ackIndex.delete(origin);
@@ -532,6 +541,12 @@ export class Controller {
     const prev = this.written.get(skey) ?? this.observed.get(skey);
     const next = recordStatus(r.meta.generation, v, prop, prev, now);
     if (v.accepted && prop.total > 0 && prop.acked >= prop.total) this.pendingByZone.get(v.zone)?.delete(key);
+    else if (v.accepted && this.needed.has(key)) {
+      // Not (or no longer, after an agent lost data) applied everywhere: acks re-evaluate it.
+      let set = this.pendingByZone.get(v.zone);
+      if (!set) this.pendingByZone.set(v.zone, (set = new Set()));
+      set.add(key);
+    }
     const refusal = refusalTransition(prev, next);
     if (refusal && this.eventsSent.get(key) !== `${refusal.reason}\u0000${refusal.message}`) {
       this.eventsSent.set(key, `${refusal.reason}\u0000${refusal.message}`);

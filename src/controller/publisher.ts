@@ -25,9 +25,14 @@ export interface ZonePublisher {
   markLoaded(): void;
   /** Where agents are; a new one is brought up to date at once, a missing one forgotten. */
   setAgents(agents: readonly AgentEndpoint[]): void;
-  /** The newest serial `agentId` acknowledged for `origin`. */
+  /** The serial `agentId` last acknowledged for `origin` (or was found holding by the heartbeat). */
   acked(agentId: string, origin: string): number | undefined;
   onAck(listener: (agentId: string, origin: string, serial: number) => void): void;
+  /**
+   * An agent was found holding other than it acknowledged (restarted in place, lost state;
+   * undefined: it lacks the zone). Records it counted for may no longer be applied there.
+   */
+  onDrift(listener: (agentId: string, origin: string, serial: number | undefined) => void): void;
   close(): Promise<void>;
 }
 

@@ -16,6 +16,8 @@ export interface SyncPublisherOptions {
   /** The transfer endpoint named in every NOTIFY (default: the bound address when specific). */
   readonly advertise?: { readonly host: string; readonly port: number } | undefined;
   readonly keys: readonly TsigKey[];
+  /** The drift heartbeat's pace (sync/heartbeat.ts); default there. */
+  readonly heartbeat?: { readonly intervalMs: number; readonly maxPerSecond: number };
   readonly log: Logger;
   /** How long a takeover waits for agents to report their serials. */
   readonly probeTimeoutMs?: number;
@@ -30,11 +32,16 @@ export class SyncPublisher implements ZonePublisher {
   private readonly params = new Map<string, SoaParams>();
 
   constructor(readonly primary: Primary) {
-    primary.on('ack', (agent, origin, serial) => {
-      let m = this.ackedSerials.get(agent);
-      if (!m) this.ackedSerials.set(agent, (m = new Map()));
-      m.set(origin, serial);
-    });
+    primary.on('ack', (agent, origin, serial) => this.record(agent, origin, serial));
+    // An agent restarted or lost state: it holds less than it acknowledged; count what it holds.
+    primary.on('drift', (agent, origin, serial) => this.record(agent, origin, serial));
+  }
+
+  private record(agent: string, origin: string, serial: number | undefined): void {
+    let m = this.ackedSerials.get(agent);
+    if (!m) this.ackedSerials.set(agent, (m = new Map()));
+    if (serial === undefined) m.delete(origin);
+    else m.set(origin, serial);
   }
 
   setZone(spec: ZoneSpec, records: readonly RR[]): number {
@@ -73,6 +80,10 @@ export class SyncPublisher implements ZonePublisher {
     this.primary.on('ack', listener);
   }
 
+  onDrift(listener: (agentId: string, origin: string, serial: number | undefined) => void): void {
+    this.primary.on('drift', listener);
+  }
+
   close(): Promise<void> {
     return this.primary.close();
   }
@@ -85,7 +96,7 @@ export class SyncPublisher implements ZonePublisher {
  */
 export function syncPublisherFactory(opts: SyncPublisherOptions): PublisherFactory {
   return async (agents, zones, term) => {
-    const primary = await Primary.start({ host: opts.host, port: opts.port, term, ...(opts.advertise ? { advertise: opts.advertise } : {}), keys: opts.keys, log: opts.log });
+    const primary = await Primary.start({ host: opts.host, port: opts.port, term, ...(opts.advertise ? { advertise: opts.advertise } : {}), ...(opts.heartbeat ? { heartbeat: opts.heartbeat } : {}), keys: opts.keys, log: opts.log });
     primary.setAgents(agents);
     if (agents.length > 0 && zones.length > 0) {
       const found = await primary.probeSerials(zones, opts.probeTimeoutMs ?? 1000);

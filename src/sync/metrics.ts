@@ -75,3 +75,8 @@ export const notifiesFenced = counter({
   name: 'dnssync_sync_notifies_fenced_total',
   help: 'NOTIFYs an agent refused because they came from an older leadership term than one it had already accepted',
 });
+
+export const agentDrift = counter({
+  name: 'dnssync_sync_agent_drift_total',
+  help: 'Agents the heartbeat found holding other than they had acknowledged (restarted in place, lost state), each then brought back up to date',
+});

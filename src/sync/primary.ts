@@ -17,7 +17,8 @@ import { buildSnapshot } from '../zone/snapshot.js';
 import type { ZoneDiff, ZoneSnapshot } from '../zone/types.js';
 import { logger, type Logger } from '../observability/logger.js';
 import { Auth, type AuthOk } from './auth.js';
-import { querySoa, type Endpoint } from './client.js';
+import { PeerRcodeError, querySoa, type Endpoint } from './client.js';
+import { HEARTBEAT_DEFAULTS, Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { NOTIFY_MAX_DATAGRAM, answerSoaSerial, encodedLength, OPCODE_NOTIFY, bareNotify, OPCODE_QUERY, RCODE, decode, errorResponse, notifyMessage, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
 import { Journal, TOO_LARGE, type JournalLimits } from './journal.js';
 import { advertisedInfo } from './advertise.js';
@@ -27,7 +28,7 @@ import { closePair, listenPair, SYNC_TCP_LIMITS, type PortPair } from './listen.
 import type { ConnLimits } from './conn-limit.js';
 import { SendWindow, type WindowLimits } from './send-window.js';
 import { RetryTimer } from './rtt.js';
-import { agentLag, agentSerial, notifiesAcked, notifiesRetried, notifiesSent, transfersServed, zoneSerial } from './metrics.js';
+import { agentDrift, agentLag, agentSerial, notifiesAcked, notifiesRetried, notifiesSent, transfersServed, zoneSerial } from './metrics.js';
 import { nextSerial, serialGt } from './serials.js';
 import { frame, readFrames } from './tcp.js';
 import { axfrRecords, ixfrRecords, xfrMessages, type XfrKind } from './xfr.js';
@@ -88,6 +89,8 @@ export interface PrimaryOptions {
    * Default in-flight: what the UDP receive buffer holds of their ACKs, 64..1024; pulls 32.
    */
   readonly window?: WindowLimits;
+  /** SOA probes that find agents whose state differs from what we believe (heartbeat.ts); false: off. */
+  readonly heartbeat?: Partial<HeartbeatOptions> | false;
   readonly log?: Logger;
 }
 
@@ -114,6 +117,12 @@ export interface PrimaryEvents {
   serial: [origin: string, serial: number];
   /** An agent follows a newer leadership term than ours for `origin`. */
   deposed: [agentId: string, origin: string];
+  /**
+   * The heartbeat found an agent holding other than what it acknowledged (a restart in
+   * place, lost state): `serial` is what it holds now, undefined when it lacks the zone.
+   * The agent is being brought back up to date.
+   */
+  drift: [agentId: string, origin: string, serial: number | undefined];
 }
 
 interface Zone {
@@ -254,6 +263,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private readonly info: LeaderInfo | undefined;
   private readonly window: SendWindow<Link>;
   private readonly retry: RetryTimer;
+  private readonly heartbeat: Heartbeat<Link> | undefined;
 
   private constructor(
     private readonly pair: PortPair,
@@ -276,6 +286,36 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     // the acked serials with it (a hundred agents ack every change: not worth a gauge write each).
     this.lagTimer = setInterval(() => this.updateLag(), 1000);
     this.lagTimer.unref();
+    if (opts.heartbeat !== false) {
+      this.heartbeat = new Heartbeat({ ...HEARTBEAT_DEFAULTS, ...opts.heartbeat }, () => this.settledLinks(), (l) => this.checkAgent(l));
+      this.heartbeat.start();
+    }
+  }
+
+  /** Links with nothing outstanding: what we believe of them is what the heartbeat checks. */
+  private settledLinks(): Link[] {
+    const out: Link[] = [];
+    for (const a of this.agents.values()) for (const l of a.links.values()) if (!l.inflight && l.acked !== undefined) out.push(l);
+    return out;
+  }
+
+  /** One heartbeat probe: the agent's SOA, compared with the serial it last acknowledged. */
+  private async checkAgent(link: Link): Promise<void> {
+    let holds: number | undefined;
+    const believed = link.acked;
+    try {
+      holds = soaSerial(await querySoa(link.agent, link.origin, this.auth, 1000));
+    } catch (err) {
+      // No answer says nothing about its data (its Pod status covers liveness); REFUSED does.
+      if (!(err instanceof PeerRcodeError && err.rcode === RCODE.REFUSED)) return;
+    }
+    // Anything acknowledged meanwhile is newer than this answer: then it says nothing.
+    if (this.closed || link.inflight || link.agent.links.get(link.origin) !== link || link.acked !== believed || holds === believed) return;
+    this.log.warn({ zone: link.origin, agent: link.agent.id, serial: link.acked, agentSerial: holds ?? null }, 'agent holds other than it acknowledged (restarted or lost state); resyncing it');
+    agentDrift.inc();
+    link.acked = holds;
+    this.emit('drift', link.agent.id, link.origin, holds);
+    this.kick(link);
   }
 
   private updateLag(): void {
@@ -995,6 +1035,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     this.closed = true;
     clearInterval(this.lagTimer);
     this.window.clear();
+    this.heartbeat?.stop();
     for (const a of this.agents.values()) for (const l of a.links.values()) this.clearInflight(l);
     for (const c of this.conns) c.destroy();
     await closePair(this.pair);

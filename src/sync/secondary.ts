@@ -25,6 +25,7 @@ import { OPCODE_NOTIFY, OPCODE_QUERY, RCODE, decode, errorResponse, notifyDiff, 
 import { pullSource } from './pull-source.js';
 import { closePair, listenPair, SYNC_TCP_LIMITS, type PortPair } from './listen.js';
 import type { ConnLimits } from './conn-limit.js';
+import type { PersistedZone, ZonePersistence } from './zone-persist.js';
 import { termAnswer } from './fencing.js';
 import { applySeconds, notifiesFenced, pullFailures, updatesApplied, zoneSerial } from './metrics.js';
 import { serialGt } from './serials.js';
@@ -53,6 +54,13 @@ export interface SecondaryOptions {
   readonly refreshMs?: number;
   /** How long a NOTIFY answer may wait for the pull it triggered (default 1500 ms). */
   readonly notifyAnswerWaitMs?: number;
+  /** Keeps zones across restarts: written on change. */
+  readonly persist?: ZonePersistence;
+  /**
+   * Zones read back from `persist` before the DNS sockets opened (already in the store, or
+   * put there now): served at once, unconfirmed (not ready) until their primary agrees.
+   */
+  readonly restored?: readonly PersistedZone[];
   readonly log?: Logger;
 }
 
@@ -82,6 +90,8 @@ interface ZoneState {
   primaryTerm: bigint;
   /** Term of the leader the data we hold came from (see fencing.ts). */
   dataTerm: bigint;
+  /** When the zone was last confirmed with its primary (ms since the epoch). */
+  confirmedAt: number;
 }
 
 export class Secondary {
@@ -126,7 +136,26 @@ export class Secondary {
       st.primary = s.primary;
       void self.sync(st, 'startup');
     }
+    self.restore();
     return self;
+  }
+
+  /**
+   * Zones kept from before a restart are served at once but count as unconfirmed (not
+   * ready) until an SOA check with their primary agrees, which starts now.
+   */
+  private restore(): void {
+    for (const { snapshot, meta } of this.opts.restored ?? []) {
+      const held = this.store.get(snapshot.origin);
+      if (this.zones.has(snapshot.origin) || (held !== undefined && held !== snapshot)) continue; // a zone file or static zone wins
+      this.store.set(snapshot);
+      const st = this.state(snapshot.origin, false);
+      st.primary = meta.primary;
+      st.primarySince = meta.primarySince;
+      st.confirmedAt = meta.confirmedAt;
+      this.log.info({ zone: snapshot.origin, serial: snapshot.serial, primary: meta.primary && `${meta.primary.host}:${meta.primary.port}` }, 'zone restored from the state directory; serving it, confirming with the primary');
+      void this.refresh(st);
+    }
   }
 
   get address(): Endpoint {
@@ -148,6 +177,7 @@ export class Secondary {
     this.closed = true;
     for (const z of this.zones.values()) if (z.timer) clearTimeout(z.timer);
     for (const c of this.conns) c.destroy();
+    this.opts.persist?.flush();
     await closePair(this.pair);
   }
 
@@ -315,7 +345,7 @@ export class Secondary {
   private state(origin: string, isStatic: boolean): ZoneState {
     let st = this.zones.get(origin);
     if (!st) {
-      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined, primarySince: -1, covers: undefined, primaryTerm: 0n, dataTerm: 0n };
+      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined, primarySince: -1, covers: undefined, primaryTerm: 0n, dataTerm: 0n, confirmedAt: 0 };
       this.zones.set(origin, st);
     }
     return st;
@@ -451,6 +481,7 @@ export class Secondary {
     if (st.timer) clearTimeout(st.timer);
     this.zones.delete(st.origin);
     this.store.delete(st.origin);
+    this.opts.persist?.remove(st.origin);
     zoneSerial.remove({ zone: st.origin, role: 'secondary' });
   }
 
@@ -460,8 +491,15 @@ export class Secondary {
     else if (this.debug) this.log.debug({ zone: st.origin, serial: z?.serial, how }, 'zone updated');
     st.synced = true;
     st.lastError = undefined;
+    st.confirmedAt = Date.now();
     if (z) zoneSerial.set({ zone: st.origin, role: 'secondary' }, z.serial);
+    if (!st.isStatic) this.opts.persist?.save(st.origin, () => this.persisted(st));
     this.schedule(st, this.refreshMs(st));
+  }
+
+  private persisted(st: ZoneState): { snap: ZoneSnapshot; meta: { primary: Endpoint | undefined; primarySince: number; confirmedAt: number } } | undefined {
+    const snap = this.zones.get(st.origin) === st ? this.store.get(st.origin) : undefined;
+    return snap && { snap, meta: { primary: st.primary, primarySince: st.primarySince, confirmedAt: st.confirmedAt } };
   }
 
   private refreshMs(st: ZoneState): number {
@@ -494,7 +532,9 @@ export class Secondary {
         await this.sync(st, 'refresh');
         return;
       }
-      this.schedule(st, this.refreshMs(st));
+      // The primary holds what we hold: confirmed (a zone restored from disk becomes ready).
+      if (remote === cur.serial) this.synced(st, 'refresh');
+      else this.schedule(st, this.refreshMs(st));
     } catch (err) {
       this.pullFailed(st, err, 'refresh');
     }

@@ -113,8 +113,10 @@ describe('the chart wired to the real controller and agent', () => {
       ...containerEnv(agentContainer?.env ?? [], { 'status.podIP': AGENT_IP, 'spec.nodeName': 'node1' }),
       DNSSYNC_LISTEN: `${AGENT_IP}:53`, // the chart's 169.254.20.10:53
       DNSSYNC_TSIG_KEY_FILE: keyFile,
+      DNSSYNC_STATE_DIR: join(dir, 'agent-state'), // the chart's emptyDir at /var/lib/dnssync
     };
     expect(agentEnv.DNSSYNC_SYNC_LISTEN).toBe(`${AGENT_IP}:5354`);
+    expect(containerEnv(agentContainer?.env ?? [], { 'status.podIP': AGENT_IP, 'spec.nodeName': 'node1' })['DNSSYNC_STATE_DIR']).toBe('/var/lib/dnssync');
     agent = new ManagedProcess({ name: 'agent', command: nodeBin, args: [mainJs, ...(agentContainer?.args ?? [])], logFile: join(dir, 'agent.log'), env: { PATH: process.env['PATH'], ...agentEnv } });
 
     const dep = find(objects, 'Deployment', '-controller') as Workload;

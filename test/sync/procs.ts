@@ -56,8 +56,8 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-export function startProc(cmd: string, args: readonly string[], opts: { cwd?: string } = {}): Proc {
-  const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startProc(cmd: string, args: readonly string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Proc {
+  const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   let out = '';
   const keep = (b: Buffer): void => {
     out += b.toString();
@@ -85,8 +85,8 @@ const MAIN = resolve('dist/src/cli/main.js');
 const NODE = resolve('node_modules/.bin/node');
 
 /** `dnssync <args>` from the compiled tree (see requireDist). */
-export function dnssync(args: readonly string[]): Proc {
-  return startProc(NODE, [MAIN, ...args]);
+export function dnssync(args: readonly string[], env?: Record<string, string>): Proc {
+  return startProc(NODE, [MAIN, ...args], env ? { env } : {});
 }
 
 /**

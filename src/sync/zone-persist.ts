@@ -1,0 +1,152 @@
+/**
+ * An agent's zones on local disk (`--state-dir`, in the chart an emptyDir that survives
+ * container restarts), so a restarted agent serves its last good data at once instead of
+ * NXDOMAIN/forwarding until the zone next changes. One file per zone: a JSON line of what
+ * the secondary must remember (its primary, when the zone was last confirmed), then the zone
+ * as AXFR messages in wire format (2-octet length framing), the same encoder the transfer
+ * server uses. Written atomically (temporary file + rename) and coalesced: at most one write
+ * per zone per `delayMs`, so a stream of changes costs one encode per interval, not per change.
+ * A file that does not read back is skipped with a warning: the agent then pulls the zone.
+ */
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ZoneSnapshot } from '../zone/types.js';
+import { buildSnapshot } from '../zone/snapshot.js';
+import type { Logger } from '../observability/logger.js';
+import type { Endpoint } from './client.js';
+import { decode, sectionRRs } from './codec.js';
+import { XfrCollector, axfrRecords, xfrMessages } from './xfr.js';
+
+export interface ZoneMeta {
+  /** Where the zone was last pulled from / confirmed with. */
+  readonly primary: Endpoint | undefined;
+  /** Signing time of the NOTIFY that set `primary` (orders later NOTIFYs). */
+  readonly primarySince: number;
+  /** When the zone was last confirmed with its primary (ms since the epoch), for SOA expire. */
+  readonly confirmedAt: number;
+}
+
+export interface PersistedZone {
+  readonly snapshot: ZoneSnapshot;
+  readonly meta: ZoneMeta;
+}
+
+const SUFFIX = '.zone.bin';
+
+function fileName(origin: string): string {
+  return encodeURIComponent(origin === '' ? '.' : origin) + SUFFIX;
+}
+
+export function encodeZoneFile(snap: ZoneSnapshot, meta: ZoneMeta): Buffer {
+  const head = Buffer.from(JSON.stringify({ v: 1, origin: snap.origin, serial: snap.serial, ...meta }) + '\n');
+  const msgs = xfrMessages(0, { name: snap.origin, type: 'AXFR', class: 'IN' }, axfrRecords(snap));
+  const parts: Buffer[] = [head];
+  for (const m of msgs) {
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(m.length);
+    parts.push(len, m);
+  }
+  return Buffer.concat(parts);
+}
+
+export class ZoneFileFormatError extends Error {
+  override readonly name = 'ZoneFileFormatError';
+}
+
+export function decodeZoneFile(buf: Buffer): PersistedZone {
+  const nl = buf.indexOf(0x0a);
+  if (nl < 0) throw new ZoneFileFormatError('no header line');
+  let head: { v?: unknown; origin?: unknown; primary?: unknown; primarySince?: unknown; confirmedAt?: unknown };
+  try {
+    head = JSON.parse(buf.subarray(0, nl).toString('utf8')) as typeof head;
+  } catch {
+    throw new ZoneFileFormatError('header is not JSON');
+  }
+  if (head.v !== 1 || typeof head.origin !== 'string') throw new ZoneFileFormatError('unknown header');
+  const c = new XfrCollector(head.origin, false, undefined);
+  let o = nl + 1;
+  let i = 0;
+  let done = false;
+  while (o < buf.length && !done) {
+    if (o + 2 > buf.length) throw new ZoneFileFormatError('truncated frame length');
+    const len = buf.readUInt16BE(o);
+    if (o + 2 + len > buf.length) throw new ZoneFileFormatError('truncated frame');
+    done = c.add(sectionRRs(decode(buf.subarray(o + 2, o + 2 + len)).answers), i++);
+    o += 2 + len;
+  }
+  if (!done) throw new ZoneFileFormatError('zone ends before its closing SOA');
+  const r = c.result();
+  if (r.kind !== 'full') throw new ZoneFileFormatError('not a whole zone');
+  const p = head.primary as { host?: unknown; port?: unknown } | undefined;
+  const primary = p && typeof p.host === 'string' && typeof p.port === 'number' ? { host: p.host, port: p.port } : undefined;
+  const num = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
+  return { snapshot: buildSnapshot(head.origin, r.records), meta: { primary, primarySince: num(head.primarySince), confirmedAt: num(head.confirmedAt) } };
+}
+
+export class ZonePersistence {
+  private readonly pending = new Map<string, NodeJS.Timeout>();
+  private readonly latest = new Map<string, () => { snap: ZoneSnapshot; meta: ZoneMeta } | undefined>();
+
+  constructor(
+    readonly dir: string,
+    private readonly log: Logger,
+    private readonly delayMs = 1000,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** Every zone that reads back; broken files are logged and skipped. */
+  loadAll(): PersistedZone[] {
+    const out: PersistedZone[] = [];
+    for (const name of readdirSync(this.dir)) {
+      if (!name.endsWith(SUFFIX)) continue;
+      try {
+        out.push(decodeZoneFile(readFileSync(join(this.dir, name))));
+      } catch (err) {
+        this.log.warn({ file: name, err: err instanceof Error ? err.message : String(err) }, 'persisted zone does not read back; it will be pulled');
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Schedules a write of the zone as `current()` returns it when the write happens (so a
+   * burst of changes is written once, as it ends up). `current` returning undefined skips it.
+   */
+  save(origin: string, current: () => { snap: ZoneSnapshot; meta: ZoneMeta } | undefined): void {
+    this.latest.set(origin, current);
+    if (this.pending.has(origin)) return;
+    const t = setTimeout(() => this.writeNow(origin), this.delayMs);
+    t.unref();
+    this.pending.set(origin, t);
+  }
+
+  remove(origin: string): void {
+    const t = this.pending.get(origin);
+    if (t) clearTimeout(t);
+    this.pending.delete(origin);
+    this.latest.delete(origin);
+    rmSync(join(this.dir, fileName(origin)), { force: true });
+  }
+
+  /** Writes every pending zone now (on shutdown). */
+  flush(): void {
+    for (const origin of [...this.pending.keys()]) this.writeNow(origin);
+  }
+
+  private writeNow(origin: string): void {
+    const t = this.pending.get(origin);
+    if (t) clearTimeout(t);
+    this.pending.delete(origin);
+    const z = this.latest.get(origin)?.();
+    if (!z) return;
+    const path = join(this.dir, fileName(origin));
+    const tmp = `${path}.tmp-${process.pid}`;
+    try {
+      writeFileSync(tmp, encodeZoneFile(z.snap, z.meta));
+      renameSync(tmp, path);
+    } catch (err) {
+      this.log.error({ zone: origin, serial: z.snap.serial, err: err instanceof Error ? err.message : String(err) }, 'could not persist the zone; a restart will pull it');
+    }
+  }
+}
