@@ -32,6 +32,30 @@ describe('findZone', () => {
 });
 
 describe('evaluateName', () => {
+  it('refuses the records that would make an RRset unservable (5,000 A values), keeping the older ones', () => {
+    // 50 records of 100 A values each: 5,000 × 16 octets do not fit 65,535; 4,000 do.
+    const recs = Array.from({ length: 50 }, (_, i) =>
+      recordObj('a', `r${String(i).padStart(2, '0')}`, 'big.corp.internal', 'A', Array.from({ length: 100 }, (_, k) => `10.${i}.${k >> 8}.${k & 0xff}`), { created: i }),
+    );
+    const out = evaluateName('big.corp.internal', recs, zone, noLabels, recordRdata);
+    const refused = recs.filter((r) => out.verdicts.get(`a/${r.meta.name}`)?.accepted === false);
+    expect(refused.map((r) => r.meta.name)).toEqual(recs.slice(40).map((r) => r.meta.name));
+    expect(out.verdicts.get('a/r40')).toMatchObject({ accepted: false, reason: 'RRsetTooLarge' });
+    expect((out.verdicts.get('a/r40') as { message: string }).message).toMatch(/65600 octets with this record.s 100 value\(s\), over the limit of 64000 .*; the 4000 value\(s\) of older records stay served/);
+    expect(out.rrsets.get('A')).toHaveLength(4000);
+    // Deleting ten of the older records makes room: every remaining one is accepted.
+    const after = evaluateName('big.corp.internal', recs.slice(10), zone, noLabels, recordRdata);
+    expect([...after.verdicts.values()].every((v) => v.accepted)).toBe(true);
+    expect(after.rrsets.get('A')).toHaveLength(4000);
+  });
+
+  it('refuses one record of 100 × 2,048-octet TXT values outright: nothing to serve', () => {
+    const r = recordObj('a', 'txt', 'fat.corp.internal', 'TXT', Array.from({ length: 100 }, (_, i) => String(i % 10).repeat(2048 - 3) + String(i).padStart(3, '0')));
+    const out = evaluateName('fat.corp.internal', [r], zone, noLabels, recordRdata);
+    expect(out.verdicts.get('a/txt')).toMatchObject({ accepted: false, reason: 'RRsetTooLarge' });
+    expect(out.rrsets.has('TXT')).toBe(false);
+  });
+
   it('refuses a name in no zone', () => {
     const r = recordObj('a', 'x', 'x.example.com', 'A', ['10.0.0.1']);
     const out = evaluateName('x.example.com', [r], undefined, noLabels, recordRdata);

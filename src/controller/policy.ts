@@ -8,8 +8,9 @@
 import type { RecordType, RR } from '../dns/rr.js';
 import type { LabelSelector, Labels, RecordObject, ZoneObject } from './objects.js';
 import { recordKey } from './objects.js';
+import { MAX_RRSET_OCTETS, recordOctets, roughRecordOctets } from './rrset-size.js';
 
-export type RefusalReason = 'NoZone' | 'NamespaceNotAllowed' | 'CNAMEConflict' | 'NameConflict' | 'InvalidValue';
+export type RefusalReason = 'NoZone' | 'NamespaceNotAllowed' | 'CNAMEConflict' | 'NameConflict' | 'InvalidValue' | 'RRsetTooLarge';
 
 export type Verdict =
   | { readonly accepted: true; readonly zone: string }
@@ -155,14 +156,41 @@ export function evaluateName(
   for (const [type, group] of winners) {
     let ttl = Number.POSITIVE_INFINITY;
     const seen = new Map<string, unknown>();
+    // Size: a cheap upper bound while it stays well under the limit, exact once it does not.
+    let rough = 0;
+    let exact: number | undefined;
     for (const e of group) {
-      ttl = Math.min(ttl, e.r.ttl ?? zone.defaultTTL);
-      for (const d of e.data) {
+      const fresh = new Map<string, { data: unknown; text: string }>();
+      e.data.forEach((d, i) => {
         const k = dataKey(d);
-        if (!seen.has(k)) seen.set(k, d);
+        if (!seen.has(k)) fresh.set(k, { data: d, text: e.r.values[i] ?? '' });
+      });
+      let roughAdd = 0;
+      for (const f of fresh.values()) roughAdd += roughRecordOctets(f.text);
+      if (exact === undefined && rough + roughAdd <= MAX_RRSET_OCTETS) {
+        rough += roughAdd;
+      } else {
+        exact ??= [...seen.values()].reduce<number>((n, d) => n + recordOctets(owner, type, d), 0);
+        let add = 0;
+        for (const f of fresh.values()) add += recordOctets(owner, type, f.data);
+        // The older records stay served; this one, which would make the RRset unservable, is
+        // refused (the order is by age, so a standby refuses the same one).
+        if (exact + add > MAX_RRSET_OCTETS) {
+          refuse(
+            e.r,
+            'RRsetTooLarge',
+            `the ${type} RRset at ${owner || '.'} would take ${exact + add} octets with this record's ${e.r.values.length} value(s), over the limit of ${MAX_RRSET_OCTETS} (an answer must fit one 65,535-octet DNS message over TCP)` +
+              (seen.size > 0 ? `; the ${seen.size} value(s) of older records stay served` : ''),
+          );
+          continue;
+        }
+        exact += add;
       }
+      for (const [k, f] of fresh) seen.set(k, f.data);
+      ttl = Math.min(ttl, e.r.ttl ?? zone.defaultTTL);
       verdicts.set(recordKey(e.r), { accepted: true, zone: zone.origin });
     }
+    if (seen.size === 0) continue;
     const rrs: RR[] = [];
     for (const data of seen.values()) rrs.push({ name: owner, type, class: 'IN', ttl, data } as RR);
     rrsets.set(type, rrs);
