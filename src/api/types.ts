@@ -58,6 +58,9 @@ export interface DNSRecordSpec {
    * split into 255-octet character-strings of one record. Domain names in values follow
    * zone-file rules: with a trailing dot they are absolute; without one they are relative to
    * the zone (mail means mail.corp.internal. in zone corp.internal.), and @ is the zone itself.
+   * An RRset must fit one DNS message: TXT or CAA values together at most 60000 characters
+   * here, and the records merged into one RRset at most 64000 octets on the wire (about 4000 A
+   * values), or the controller refuses the youngest with reason RRsetTooLarge.
    */
   values: string[];
 }
@@ -115,8 +118,8 @@ export interface DNSRecordStatus {
   nodes?: string;
   /**
    * Accepted: the record passed the controller's checks (zone membership, namespace policy,
-   * CNAME and ownership conflicts); its reason says why not. Ready: every ready agent serves
-   * this generation ("applied on 12/12 nodes").
+   * CNAME and ownership conflicts, RRset size); its reason says why not. Ready: every ready
+   * agent serves this generation ("applied on 12/12 nodes").
    */
   conditions?: Condition[];
 }

@@ -87,6 +87,9 @@ const invalid: Invalid[] = [
   rec('CAA without a value', { name: owner, type: 'CAA', values: ['0 issue'] }, 'spec.values', /CAA values must be 'flags tag "value"'/),
   rec('CAA tag with a dash', { name: owner, type: 'CAA', values: ['0 is-sue "ca.example"'] }, 'spec.values', /CAA values must be 'flags tag "value"'/),
   rec('CAA flags 256', { name: owner, type: 'CAA', values: ['256 issue "ca.example"'] }, 'spec.values', /CAA flags must be 0 to 255/),
+  // one RRset must fit one DNS message (issue #12 item 7)
+  rec('100 TXT values of 2048 characters', { name: owner, type: 'TXT', values: Array.from({ length: 100 }, (_, i) => String(i).padStart(3, '0') + 'x'.repeat(2045)) }, 'spec.values', /TXT and CAA values together must be at most 60000 characters/),
+  rec('CAA values over 60000 characters', { name: owner, type: 'CAA', values: Array.from({ length: 40 }, (_, i) => `0 issue "${String(i).padStart(2, '0')}${'c'.repeat(1500)}"`) }, 'spec.values', /TXT and CAA values together must be at most 60000 characters/),
   // DNSZone
   zone('zone with an empty label', { zone: 'corp..internal.' }, 'spec.zone', dnsName),
   zone('zone is a wildcard', { zone: '*.corp.internal.' }, 'spec.zone', dnsName),
@@ -122,6 +125,7 @@ const valid: Valid[] = [
   ok('CNAME to the zone apex (@)', { name: 'www3.corp.internal.', type: 'CNAME', values: ['@'] }),
   ok('TXT with spaces and quotes', { name: 'corp.internal.', type: 'TXT', values: ['v=spf1 -all', 'say "hello"; ok'] }),
   ok('TXT longer than 255 octets (split into strings)', { name: 'dkim._domainkey.corp.internal.', type: 'TXT', values: ['k=rsa; p=' + 'A'.repeat(400)] }),
+  ok('TXT values of 56000 characters together', { name: 'big.corp.internal.', type: 'TXT', values: Array.from({ length: 40 }, (_, i) => String(i).padStart(2, '0') + 'y'.repeat(1398)) }),
   ok('TXT empty string', { name: 'empty.corp.internal.', type: 'TXT', values: [''] }),
   ok('SRV at an underscore name', { name: '_https._tcp.shop.corp.internal.', type: 'SRV', values: ['10 5 443 web.corp.internal.', '20 0 65535 web2.corp.internal'] }),
   ok('SRV "service not available" target', { name: '_ldap._tcp.corp.internal.', type: 'SRV', values: ['0 0 0 .'] }),
