@@ -12,12 +12,23 @@
  * sequential (the next starts when all agents have the last); the throughput phase instead
  * fires changes back to back for a few seconds and counts how fast all agents converge.
  *
+ * What each clock includes (the two primaries are driven differently, so they cannot start
+ * from the very same event): dnssync's starts at the call to Primary.updateZone in this
+ * process (diff, journal append, signing, the NOTIFYs carrying the diff, each agent's apply);
+ * BIND's "from UPDATE sent" starts when the signed DNS UPDATE leaves this process (named
+ * verifies it, applies it, writes its journal, answers; its NOTIFYs; each agent's IXFR pull
+ * over TCP and apply). "From UPDATE answered" starts when named's answer arrives instead: by
+ * then its change is committed (journal written), which is the nearest BIND event to the
+ * moment updateZone is called, though named may already have sent some NOTIFYs. Both end at
+ * the same event: the last agent's store holding the change. p99 is the nearest-rank one:
+ * of 200 changes, the 198th fastest (the third-slowest); max is reported beside it.
+ *
  *   node dist/test/bench/push.js   → table + test/bench/results/push.json
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -57,6 +68,7 @@ function fleetOptions(n: number): { hosts: string[]; key: TsigKey; processes: nu
   return { hosts: Array.from({ length: n }, (_, i) => `127.0.31.${i + 1}`), key: KEY, processes: PUSH_PROCESSES, execArgv };
 }
 
+/** Nearest-rank percentile: the ceil(p/100 x n)-th smallest sample. */
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   if (s.length === 0) return NaN;
@@ -67,6 +79,12 @@ const round = (x: number): number => Math.round(x * 1000) / 1000;
 
 function summary(latencies: number[]): { p50: number; p99: number; max: number; n: number } {
   return { p50: round(pct(latencies, 50)), p99: round(pct(latencies, 99)), max: round(Math.max(...latencies)), n: latencies.length };
+}
+
+/** Which sample the p99 is: "the 198th of 200 (3rd-slowest)". */
+function p99Rank(n: number): string {
+  const rank = Math.ceil(0.99 * n);
+  return `the ${rank}th of ${n} (${n - rank + 1}${n - rank + 1 === 1 ? 'st' : n - rank + 1 === 2 ? 'nd' : n - rank + 1 === 3 ? 'rd' : 'th'}-slowest)`;
 }
 
 async function addLoopback(ip: string): Promise<void> {
@@ -112,6 +130,10 @@ interface PushRow {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** BIND only: the same changes timed from named's UPDATE answer (change committed). */
+  fromAnswered?: { p50Ms: number; p99Ms: number; maxMs: number };
+  /** BIND only: the UPDATE round trip itself. */
+  updateRttMs?: { p50: number; p99: number };
 }
 
 async function dnssyncRun(primary: Primary, n: number): Promise<{ row: PushRow; throughput?: { changes: number; seconds: number; perSecond: number } }> {
@@ -217,6 +239,7 @@ async function bindRun(n: number): Promise<PushRow> {
     let serial = 1;
     await fleet.allAt(BZONE, serial, 60_000);
     let k = 0;
+    let answeredAt = 0;
     const update = async (): Promise<number> => {
       k++;
       const msg = dnsPacket.encode({
@@ -227,23 +250,30 @@ async function bindRun(n: number): Promise<PushRow> {
         authorities: [{ type: 'A', name: `u${k}.${BZONE}`, ttl: 30, class: 'IN', data: `10.8.${(k >> 8) & 255}.${k & 255}` }],
       });
       const r = await udpAsk(BIND_HOST, port, sign(msg, KEY).wire);
+      answeredAt = now();
       const rcode = (r.readUInt16BE(2) & 0xf) as number;
       if (rcode !== 0) throw new Error(`UPDATE refused: rcode ${rcode}`);
       return ++serial; // BIND increments the serial by one per update
     };
     for (let i = 0; i < WARMUP; i++) await fleet.allAt(BZONE, await update());
     const lat: number[] = [];
-    const changes = Math.min(CHANGES, n === 100 ? 100 : CHANGES);
+    const fromAnswered: number[] = [];
+    const rtt: number[] = [];
+    const changes = CHANGES;
     for (let i = 0; i < changes; i++) {
       const t0 = now();
       const s = await update();
       const times = await fleet.allAt(BZONE, s);
       lat.push(Math.max(...times) - t0);
+      fromAnswered.push(Math.max(...times) - answeredAt);
+      rtt.push(answeredAt - t0);
       if (process.env.PUSH_DEBUG && i < 3) process.stderr.write(`BIND change ${i}: per-agent ms ${times.map((x) => Math.round(x - t0)).sort((x, y) => x - y).join(' ')}\n`);
     }
     await verifyAnswer(fleet.agents, `u${k}.${BZONE}`, `10.8.${(k >> 8) & 255}.${k & 255}`);
     const s = summary(lat);
-    return { agents: n, changes, p50Ms: s.p50, p99Ms: s.p99, maxMs: s.max };
+    const a = summary(fromAnswered);
+    const u = summary(rtt);
+    return { agents: n, changes, p50Ms: s.p50, p99Ms: s.p99, maxMs: s.max, fromAnswered: { p50Ms: a.p50, p99Ms: a.p99, maxMs: a.max }, updateRttMs: { p50: u.p50, p99: u.p99 } };
   } finally {
     await fleet.stop();
     await named.stop();
@@ -251,6 +281,7 @@ async function bindRun(n: number): Promise<PushRow> {
 }
 
 async function main(): Promise<void> {
+  const load0 = loadavg().map((x) => Math.round(x * 10) / 10);
   configureLogger('warn');
   await addLoopback(BIND_HOST);
   await addLoopback(PRIMARY_HOST);
@@ -285,6 +316,14 @@ async function main(): Promise<void> {
   const result = {
     bench: 'push',
     date: new Date().toISOString(),
+    // 1/5/15-minute load averages at the start and the end: the machine is shared.
+    loadavg: { start: load0, end: loadavg().map((x) => Math.round(x * 10) / 10) },
+    clocks: {
+      dnssync: 'Primary.updateZone called in this process -> the last agent store holds the change (diff, journal, signed NOTIFY with the diff, apply)',
+      bindFromUpdateSent: 'signed UPDATE sent to named -> the last agent store holds the change (UPDATE verify + apply + journal write + answer, NOTIFY, IXFR pull over TCP, apply)',
+      bindFromUpdateAnswered: "named's UPDATE answer received (change committed) -> the last agent store holds the change",
+    },
+    p99: `nearest rank: ${p99Rank(CHANGES)}`,
     warmupChanges: WARMUP,
     setup: 'dnssync primary in the bench process; agents (DNS server + sync secondary, as dnssync agent) in 2 child processes on 127.0.31.x; BIND named 9.18 as the alternative primary of the same agents (signed UPDATE, NOTIFY, IXFR pull)',
     latencyMs: rows,
@@ -296,9 +335,11 @@ async function main(): Promise<void> {
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 
   const line = (cells: (string | number | undefined)[]): string => '| ' + cells.map((c) => String(c ?? '–')).join(' | ') + ' |';
-  console.log(line(['agents', 'changes', 'dnssync p50 ms', 'dnssync p99 ms', 'dnssync max ms', 'BIND→agents p50 ms', 'BIND→agents p99 ms', 'p99 ratio BIND/dnssync']));
-  console.log(line(['---', '---', '---', '---', '---', '---', '---', '---']));
-  for (const r of rows) console.log(line([r.agents, r.changes, r.dnssync.p50Ms, r.dnssync.p99Ms, r.dnssync.maxMs, r.bind?.p50Ms, r.bind?.p99Ms, r.p99RatioBindOverDnssync]));
+  console.log(line(['agents', 'changes', 'dnssync p50 / p99 / max ms', 'BIND from UPDATE sent p50 / p99 / max ms', 'BIND from UPDATE answered p50 / p99 / max ms', 'UPDATE RTT p50 / p99 ms', 'p99 ratio BIND (sent)/dnssync']));
+  console.log(line(['---', '---', '---', '---', '---', '---', '---']));
+  const trio = (a: number | undefined, b: number | undefined, c: number | undefined): string => (a === undefined ? '–' : `${a} / ${b} / ${c}`);
+  for (const r of rows) console.log(line([r.agents, r.changes, trio(r.dnssync.p50Ms, r.dnssync.p99Ms, r.dnssync.maxMs), trio(r.bind?.p50Ms, r.bind?.p99Ms, r.bind?.maxMs), trio(r.bind?.fromAnswered?.p50Ms, r.bind?.fromAnswered?.p99Ms, r.bind?.fromAnswered?.maxMs), r.bind?.updateRttMs ? `${r.bind.updateRttMs.p50} / ${r.bind.updateRttMs.p99}` : '–', r.p99RatioBindOverDnssync]));
+  console.log(`\np99: ${p99Rank(CHANGES)}; load average (1/5/15 min) at start ${load0.join(' ')}, end ${result.loadavg.end.join(' ')}`);
   if (throughput) console.log(`\nsustained at 100 agents: ${throughput.perSecond} changes/s (${throughput.changes} changes in ${throughput.seconds} s until every agent had the last)`);
   console.log(`\nwritten to ${out}`);
 }
