@@ -72,6 +72,11 @@ export interface DataPlane {
   addReadinessCheck(check: ReadinessCheck): void;
   readonly notReady: () => string | undefined;
   stop(drainMs?: number): Promise<void>;
+  /**
+   * A newer agent on this node now answers on the same (SO_REUSEPORT) addresses: leave the
+   * sockets without dropping what was already sent to ours. See handover.ts.
+   */
+  handOver(drainMs: number): Promise<void>;
 }
 
 export const DEFAULTS = {
@@ -159,6 +164,13 @@ export class Agent implements DataPlane {
     if (this.stopping !== undefined) return 'shutting down';
     return firstFailing(this.checks);
   };
+
+  handOver(drainMs: number): Promise<void> {
+    for (const l of this.tcp) l.leave();
+    return Promise.all(this.udp.map((l) => l.leave(drainMs))).then(() => {
+      log().info('left the DNS sockets to the newer agent');
+    });
+  }
 
   /** Stops reading, waits up to `drainMs` for in-flight answers, closes everything. */
   stop(drainMs = 5_000): Promise<void> {

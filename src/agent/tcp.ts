@@ -40,6 +40,11 @@ export interface TcpListener {
   readonly address: { host: string; port: number };
   /** Stop accepting connections and reading new queries; in-flight answers still go out. */
   stopReceiving(): void;
+  /**
+   * Hand-over: stop accepting (the listening socket leaves the SO_REUSEPORT group) but keep
+   * answering on open connections until they go idle or close() ends them.
+   */
+  leave(): void;
   close(): Promise<void>;
 }
 
@@ -175,6 +180,9 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
     stopReceiving: () => {
       receiving = false;
       server.close();
+    },
+    leave: () => {
+      if (server.listening) server.close();
     },
     close: async () => {
       receiving = false;

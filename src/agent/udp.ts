@@ -18,6 +18,13 @@ export interface UdpListener {
   readonly address: { host: string; port: number };
   /** Stop answering new datagrams (in-flight answers still go out). */
   stopReceiving(): void;
+  /**
+   * Hand-over: leave the shared (SO_REUSEPORT) socket group. Keeps answering whatever still
+   * arrives until no forward is in flight (or `deadlineMs`), then closes: a closed socket
+   * is out of the group at once, while one that merely stopped reading would keep getting
+   * its share of datagrams and drop them.
+   */
+  leave(deadlineMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -25,6 +32,8 @@ export async function listenUdp(host: string, port: number, handler: QueryHandle
   const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: reusePort, reusePort, lookup: literalLookup });
   let receiving = true;
   let closed = false;
+  let forwarding = 0;
+  let leaving: (() => void) | undefined;
   socket.on('message', (msg, rinfo) => {
     if (!receiving) return;
     let reply;
@@ -41,14 +50,20 @@ export async function listenUdp(host: string, port: number, handler: QueryHandle
     }
     // Tracked until the datagram has left, so a draining shutdown does not close the
     // socket under a send that is still queued.
+    forwarding++;
     inflight.add(
-      reply.then(
-        (r) =>
-          new Promise<void>((resolve) => {
-            if (r === null || closed) resolve();
-            else socket.send(r, rinfo.port, rinfo.address, () => resolve());
-          }),
-      ),
+      reply
+        .then(
+          (r) =>
+            new Promise<void>((resolve) => {
+              if (r === null || closed) resolve();
+              else socket.send(r, rinfo.port, rinfo.address, () => resolve());
+            }),
+        )
+        .finally(() => {
+          forwarding--;
+          leaving?.();
+        }),
     );
   });
   socket.on('error', (err) => log().error({ err }, 'udp socket error'));
@@ -67,15 +82,30 @@ export async function listenUdp(host: string, port: number, handler: QueryHandle
     /* the kernel caps these; what we get is fine */
   }
   const a = socket.address();
+  let done: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    done ??= new Promise<void>((resolve) => {
+      closed = true;
+      socket.close(() => resolve());
+    });
+    return done;
+  };
   return {
     address: { host: a.address, port: a.port },
     stopReceiving: () => {
       receiving = false;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        closed = true;
-        socket.close(() => resolve());
-      }),
+    leave: (deadlineMs) => {
+      const t = setTimeout(() => void close(), deadlineMs);
+      leaving = () => {
+        if (forwarding === 0) {
+          clearTimeout(t);
+          void close();
+        }
+      };
+      leaving();
+      return close();
+    },
+    close,
   };
 }

@@ -58,6 +58,9 @@ async function main(): Promise<void> {
       case 'delete':
         agent.store.delete(m.origin);
         break;
+      case 'handover':
+        void agent.handOver(m.drainMs).then(() => send({ kind: 'handed-over' }));
+        break;
       case 'stop':
         void agent.stop(m.drainMs).then(() => {
           send({ kind: 'stopped' });

@@ -20,10 +20,12 @@ export type ToWorker =
   | { readonly kind: 'set'; readonly origin: string; readonly records: readonly RR[] }
   | { readonly kind: 'diff'; readonly diff: ZoneDiff }
   | { readonly kind: 'delete'; readonly origin: string }
-  | { readonly kind: 'stop'; readonly drainMs: number };
+  | { readonly kind: 'stop'; readonly drainMs: number }
+  | { readonly kind: 'handover'; readonly drainMs: number };
 
 export type FromWorker =
   | { readonly kind: 'ready'; readonly addresses: HostPort[] }
   | { readonly kind: 'applied'; readonly origin: string; readonly serial: number }
   | { readonly kind: 'resync'; readonly origin: string }
-  | { readonly kind: 'stopped' };
+  | { readonly kind: 'stopped' }
+  | { readonly kind: 'handed-over' };

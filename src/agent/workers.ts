@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { diffRecords } from '../zone/diff.js';
 import { ZoneStore, type ZoneChange } from '../zone/store.js';
 import type { ZoneSnapshot } from '../zone/types.js';
-import { cacheOptions, firstFailing, serials, type HostPort, type ReadinessCheck } from './agent.js';
+import { cacheOptions, firstFailing, serials, type DataPlane, type HostPort, type ReadinessCheck } from './agent.js';
 import { ForwardCache } from './forward-cache.js';
 import { QueryStats, registerAgentMetrics, STATS_SLOTS, sumStats, type CacheView } from './stats.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
@@ -31,7 +31,7 @@ interface Slot {
   stopped: Promise<void>;
 }
 
-export class WorkerPool {
+export class WorkerPool implements DataPlane {
   private readonly checks: ReadinessCheck[] = [];
   private stopping: Promise<void> | undefined;
   /** Times a worker could not apply a diff and was sent the whole zone instead. */
@@ -153,6 +153,24 @@ export class WorkerPool {
     }
     return undefined;
   };
+
+  /** Every worker leaves the shared sockets (see Agent.handOver); resolves when all have. */
+  handOver(drainMs: number): Promise<void> {
+    const left = this.slots.map(
+      (slot) =>
+        new Promise<void>((resolve) => {
+          const onMsg = (m: FromWorker): void => {
+            if (m.kind !== 'handed-over') return;
+            slot.worker.off('message', onMsg);
+            resolve();
+          };
+          slot.worker.on('message', onMsg);
+          slot.worker.once('exit', () => resolve());
+          this.post(slot, { kind: 'handover', drainMs });
+        }),
+    );
+    return Promise.all(left).then(() => undefined);
+  }
 
   stop(drainMs = 5_000): Promise<void> {
     this.stopping ??= (async () => {

@@ -8,7 +8,11 @@ import { Agent, DEFAULTS, type AgentOptions, type DataPlane, type HostPort } fro
 import { WorkerPool } from '../agent/workers.js';
 import { loadZoneFile } from '../agent/zone-files.js';
 import { ZoneStore } from '../zone/store.js';
-import { configureLogger, LOG_LEVELS } from '../observability/logger.js';
+import { configureLogger, logger, LOG_LEVELS } from '../observability/logger.js';
+import { Handover } from '../agent/handover.js';
+import { probeListeners } from '../agent/liveness.js';
+import { NodeNetwork } from '../node-net/node-network.js';
+import type { Backend } from '../node-net/iptables.js';
 import { startHealthServer } from '../observability/health.js';
 import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
 import { Secondary, type StaticZone } from '../sync/secondary.js';
@@ -50,7 +54,38 @@ export const AGENT_FLAGS: FlagSpec[] = [
   { name: 'state-dir', kind: 'string', help: 'keep synced zones here across restarts (the chart: an emptyDir); a restarted agent serves them at once and is ready once its primary confirms them' },
   { name: 'workers', kind: 'int', default: '1', validate: intRange(1, 64), help: 'query threads sharing the listen addresses (SO_REUSEPORT); one per core for throughput' },
   { name: 'drain-timeout', kind: 'duration', default: '5s', help: 'on SIGTERM, how long to wait for in-flight queries' },
+  { name: 'setup-interface', kind: 'string', validate: ifName, help: 'put the listen addresses on this dummy interface (created; NET_ADMIN), as NodeLocal DNSCache does; removed on a clean exit' },
+  { name: 'fallback-interface', kind: 'string', default: 'lo', validate: ifName, help: 'where the addresses go when the kernel has no dummy link type' },
+  { name: 'setup-iptables', kind: 'bool', help: 'add raw-table NOTRACK and filter ACCEPT rules for DNS to/from the listen addresses (NET_ADMIN, NET_RAW); removed on a clean exit' },
+  { name: 'iptables-backend', kind: 'string', default: 'auto', validate: (v) => (['auto', 'nft', 'legacy', 'default'].includes(v) ? undefined : `'${v}' is not one of auto, nft, legacy, default`), help: 'iptables-nft or iptables-legacy; auto follows the one holding kube-proxy\'s rules' },
+  { name: 'check-interval', kind: 'duration', default: '10s', help: 'how often the interface, addresses and rules are checked and repaired' },
+  { name: 'handover-dir', kind: 'string', help: 'directory shared by the agents of one node (hostPath): a new agent takes over from the old one with no lost query, see README' },
+  { name: 'handover-timeout', kind: 'duration', default: '60s', help: 'how long a new agent waits for its zones before it joins the old one on the DNS sockets anyway' },
 ];
+
+function ifName(v: string): string | undefined {
+  return /^[A-Za-z0-9_.-]{1,15}$/.test(v) ? undefined : `'${v}' is not an interface name (1-15 of A-Z a-z 0-9 _ . -)`;
+}
+
+/** Addresses a node-local agent owns: not a wildcard and not loopback's own 127/8 or ::1. */
+function ownedAddresses(listen: readonly HostPort[]): HostPort[] {
+  return listen.filter((l) => l.host !== '0.0.0.0' && l.host !== '::' && !l.host.startsWith('127.') && l.host !== '::1');
+}
+
+/** Retries a bind that the older agent is about to release (hand-over), up to `ms`. */
+async function bindRetrying<T>(what: string, ms: number, bind: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await bind();
+    } catch (err) {
+      const inUse = /EADDRINUSE/.test(String((err as Error).message)) || (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (!inUse || Date.now() >= deadline) throw err;
+      logger('cli').debug({ what }, 'port still held by the older agent; retrying');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
 
 /** A listen address we cannot bind is a configuration error: one line, exit 2. */
 async function startAgent(opts: AgentOptions & { store: ZoneStore }, workers: number, logLevel: string): Promise<DataPlane> {
@@ -123,9 +158,77 @@ export async function run(argv: string[]): Promise<void> {
   }
   for (const z of restored) store.set(z.snapshot);
 
-  const agent = await startAgent({
+  const listen = hostPorts(get.list(flags, 'listen'));
+  const owned = ownedAddresses(listen);
+  const setupInterface = get.str(flags, 'setup-interface');
+  const setupIptables = get.bool(flags, 'setup-iptables');
+  let net: NodeNetwork | undefined;
+  if ((setupInterface !== undefined || setupIptables) && owned.length > 0) {
+    try {
+      net = await NodeNetwork.setup({
+        listen: owned,
+        interface: setupInterface,
+        fallbackInterface: get.str(flags, 'fallback-interface') ?? 'lo',
+        iptables: setupIptables,
+        iptablesBackend: (get.str(flags, 'iptables-backend') ?? 'auto') as Backend | 'auto',
+      });
+    } catch (err) {
+      throw new FlagError(`--setup-interface: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  const handoverDir = get.str(flags, 'handover-dir');
+  const handover = handoverDir === undefined ? undefined : await Handover.open(handoverDir);
+  // An older agent on this node is serving: we are the surge Pod of a rollout. Ask it for the
+  // sync and metrics ports, get our zones, and only then join it on the DNS sockets — never
+  // answer from an empty store beside an agent that has the data.
+  const older = await handover?.olderServing();
+  const takeoverMs = older === undefined ? 0 : (get.num(flags, 'handover-timeout') ?? 60_000);
+  if (older !== undefined) {
+    log.info({ agent: older.id }, 'an older agent serves this node: taking over from it');
+    await handover?.announce('starting');
+  }
+
+  const syncListen = get.str(flags, 'sync-listen');
+  const keys = loadTsigKeys(get.str(flags, 'tsig-key-file'));
+  const statics = staticZones(get.list(flags, 'secondary'));
+  if (statics.length > 0 && syncListen === undefined) throw new FlagError('--secondary: needs --sync-listen');
+  let secondary: Secondary | undefined;
+  if (syncListen !== undefined) {
+    if (keys.length === 0) log.warn('no --tsig-key-file: NOTIFYs are accepted unsigned, only from the --secondary primaries');
+    try {
+      secondary = await bindRetrying('sync', takeoverMs, () => Secondary.start({ store, ...splitHostPort(syncListen), keys, statics, ...(persist ? { persist, restored } : {}) }));
+    } catch (err) {
+      throw new FlagError(`--sync-listen: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  // Filled in once the DNS sockets are bound; the health server exists before that.
+  const live: { agent?: DataPlane } = {};
+  const notReady = (): string | undefined => (live.agent === undefined ? (secondary?.notReady() ?? 'starting') : live.agent.notReady());
+  let retired = false;
+  const notLive = async (): Promise<string | undefined> => {
+    // Before the sockets exist (a new agent syncing its zones) and after a hand-over there is
+    // nothing of ours to probe.
+    if (live.agent === undefined || retired) return undefined;
+    return net?.missingAddress() ?? (await probeListeners(live.agent.addresses));
+  };
+  const metrics = get.str(flags, 'metrics-listen');
+  let health = metrics === undefined ? undefined : await bindRetrying('metrics', takeoverMs, () => startHealthServer(splitHostPort(metrics).host, splitHostPort(metrics).port, notReady, notLive));
+
+  if (older !== undefined && secondary !== undefined) {
+    const sec = secondary;
+    const deadline = Date.now() + takeoverMs;
+    const olderAlive = async (): Promise<boolean> => (await handover?.peers())?.some((p) => p.id === older.id) ?? false;
+    // If the older agent died meanwhile (its marker went stale), nobody answers: bind now.
+    while (sec.notReady() !== undefined && Date.now() < deadline && (await olderAlive())) await new Promise((r) => setTimeout(r, 100));
+    const still = sec.notReady();
+    if (still !== undefined) log.warn({ reason: still }, 'zones not all synced within --handover-timeout: joining the DNS sockets anyway');
+  }
+
+  const plane = await startAgent({
     store,
-    listen: hostPorts(get.list(flags, 'listen')),
+    listen,
     upstreams: hostPorts(get.list(flags, 'upstream')),
     maxUdpSize: get.num(flags, 'max-udp-size'),
     cache: {
@@ -140,40 +243,62 @@ export async function run(argv: string[]): Promise<void> {
       maxConnections: get.num(flags, 'tcp-max-connections') ?? DEFAULTS.tcp.maxConnections,
       maxConnectionsPerClient: get.num(flags, 'tcp-max-connections-per-client') ?? DEFAULTS.tcp.maxConnectionsPerClient,
     },
+    // Shared with the next agent of this node during a rollout (see handover.ts).
+    reusePort: handover !== undefined,
   }, get.num(flags, 'workers') ?? 1, get.str(flags, 'log-level') ?? 'info');
 
-  const syncListen = get.str(flags, 'sync-listen');
-  let keys: ReturnType<typeof loadTsigKeys>;
-  try {
-    keys = loadTsigKeys(get.str(flags, 'tsig-key-file'));
-  } catch (err) {
-    await agent.stop(0);
-    throw err;
-  }
-  const statics = staticZones(get.list(flags, 'secondary'));
-  if (statics.length > 0 && syncListen === undefined) {
-    await agent.stop(0);
-    throw new FlagError('--secondary: needs --sync-listen');
-  }
-  let secondary: Secondary | undefined;
-  if (syncListen !== undefined) {
-    if (keys.length === 0) log.warn('no --tsig-key-file: NOTIFYs are accepted unsigned, only from the --secondary primaries');
-    try {
-      secondary = await Secondary.start({ store: agent.store, ...splitHostPort(syncListen), keys, statics, ...(persist ? { persist, restored } : {}) });
-    } catch (err) {
-      await agent.stop(0);
-      throw new FlagError(`--sync-listen: ${err instanceof Error ? err.message : String(err)}`);
-    }
+  live.agent = plane;
+  if (secondary !== undefined) {
     const sec = secondary;
-    agent.addReadinessCheck(() => sec.notReady());
+    plane.addReadinessCheck(() => sec.notReady());
   }
+  if (net !== undefined) {
+    await net.installRules();
+    net.startChecks(get.num(flags, 'check-interval') ?? 10_000);
+  }
+  await handover?.announce('serving');
 
-  const metrics = get.str(flags, 'metrics-listen');
-  const health = metrics === undefined ? undefined : await startHealthServer(splitHostPort(metrics).host, splitHostPort(metrics).port, agent.notReady);
+  // The older agent's side of a hand-over: release the ports a newer agent needs, then
+  // leave the DNS sockets once it serves. Polled: two small files, a few times a second.
+  let released = false;
+  const watch = handover === undefined ? undefined : setInterval(() => {
+    void (async () => {
+      const newer = await handover.newerIn('starting', 'serving');
+      if (newer === undefined || retired) return;
+      if (!released) {
+        released = true;
+        log.info({ agent: newer.id }, 'a newer agent is starting on this node: releasing the sync and metrics ports');
+        await secondary?.close();
+        const h = health;
+        health = undefined;
+        await new Promise<void>((resolve) => (h === undefined ? resolve() : h.close(() => resolve())));
+      }
+      if (newer.phase === 'serving') {
+        retired = true;
+        net?.stopChecks();
+        log.info({ agent: newer.id }, 'the newer agent serves: leaving the DNS sockets to it');
+        await plane.handOver(get.num(flags, 'drain-timeout') ?? 5_000);
+        await handover.announce('retired');
+      }
+    })().catch((err: unknown) => log.error({ err }, 'hand-over step failed'));
+  }, 200);
 
   const signal = await signalled;
-  log.info({ signal }, 'draining');
+  if (watch !== undefined) clearInterval(watch);
+  // A newer agent on this node (starting or serving) takes over the addresses and rules:
+  // removing them now would cut its traffic. Otherwise this is an uninstall or a node going
+  // away, and the node gets its networking back as it was.
+  const successor = await handover?.newerIn('starting', 'serving');
+  log.info({ signal, handover: successor?.id }, 'draining');
   await secondary?.close();
-  await agent.stop(get.num(flags, 'drain-timeout'));
-  await new Promise<void>((resolve) => (health === undefined ? resolve() : health.close(() => resolve())));
+  await plane.stop(get.num(flags, 'drain-timeout'));
+  if (net !== undefined) {
+    if (successor !== undefined) {
+      net.stopChecks();
+      log.info({ agent: successor.id }, 'node networking left in place for the newer agent');
+    } else await net.teardown();
+  }
+  await handover?.close();
+  const h = health;
+  await new Promise<void>((resolve) => (h === undefined ? resolve() : h.close(() => resolve())));
 }

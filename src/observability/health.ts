@@ -1,6 +1,7 @@
 /**
- * The metrics/health listener: /metrics (Prometheus), /healthz (process alive) and
- * /readyz (the caller's readiness check, with its reason when not ready).
+ * The metrics/health listener: /metrics (Prometheus), /healthz (the caller's liveness
+ * check, or just "the process answers" without one) and /readyz (the caller's readiness
+ * check), each with its reason when failing.
  */
 import type { Server } from 'node:http';
 import { registry } from './metrics.js';
@@ -15,7 +16,10 @@ export interface Readiness {
   (): string | undefined;
 }
 
-export async function startHealthServer(host: string, port: number, notReady: Readiness): Promise<Server> {
+/** Undefined when healthy; otherwise why not (the kubelet restarts a container that stays unhealthy). */
+export type Liveness = () => Promise<string | undefined>;
+
+export async function startHealthServer(host: string, port: number, notReady: Readiness, notLive?: Liveness): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
@@ -32,8 +36,16 @@ export async function startHealthServer(host: string, port: number, notReady: Re
       return;
     }
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok\n');
+      (notLive ?? (() => Promise.resolve(undefined)))().then(
+        (reason) => {
+          res.writeHead(reason === undefined ? 200 : 503, { 'content-type': 'text/plain' });
+          res.end(reason === undefined ? 'ok\n' : `unhealthy: ${reason}\n`);
+        },
+        (err: unknown) => {
+          res.writeHead(503, { 'content-type': 'text/plain' });
+          res.end(`unhealthy: ${String(err)}\n`);
+        },
+      );
       return;
     }
     if (path === '/readyz') {

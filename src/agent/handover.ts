@@ -1,0 +1,132 @@
+/**
+ * Agent-to-agent hand-over on one node, through marker files in a directory both agents
+ * see (a hostPath): during a surge rollout the new agent starts beside the old one, and
+ * neither may leave the node without DNS.
+ *
+ *   new: writes `starting`      → old: releases its sync and metrics ports (keeps answering)
+ *   new: binds them, syncs its zones, joins the DNS sockets (SO_REUSEPORT), writes `serving`
+ *   old: sees a newer `serving` → leaves the DNS sockets, idles until SIGTERM, and on SIGTERM
+ *        leaves the node networking in place (the new agent answers on it).
+ *
+ * Each agent rewrites its marker every heartbeat; a marker older than the stale limit
+ * belongs to a dead process (SIGKILL leaves it behind) and is ignored, then removed.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export type Phase = 'starting' | 'serving' | 'retired';
+
+export interface Marker {
+  readonly id: string;
+  readonly phase: Phase;
+  /** Start time in ms; orders agents (a newer one replaces an older one). */
+  readonly started: number;
+}
+
+export interface HandoverOptions {
+  readonly heartbeatMs: number;
+  /** A marker not rewritten for this long is a dead agent's. */
+  readonly staleMs: number;
+}
+
+export const HANDOVER_DEFAULTS: HandoverOptions = { heartbeatMs: 500, staleMs: 2_500 };
+
+const PREFIX = 'agent-';
+
+/** Is `a` newer than `b`: started later, ties broken by id. */
+export function newer(a: Marker, b: Marker): boolean {
+  return a.started !== b.started ? a.started > b.started : a.id > b.id;
+}
+
+export function parseMarker(text: string): Marker | undefined {
+  try {
+    const m = JSON.parse(text) as Partial<Marker>;
+    if (typeof m.id !== 'string' || typeof m.started !== 'number' || !['starting', 'serving', 'retired'].includes(m.phase as string)) return undefined;
+    return { id: m.id, phase: m.phase as Phase, started: m.started };
+  } catch {
+    return undefined;
+  }
+}
+
+export class Handover {
+  private phase: Phase = 'starting';
+  private timer: NodeJS.Timeout | undefined;
+  readonly me: Marker;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly opts: HandoverOptions,
+  ) {
+    this.me = { id: `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`, phase: 'starting', started: Date.now() };
+  }
+
+  static async open(dir: string, opts: HandoverOptions = HANDOVER_DEFAULTS): Promise<Handover> {
+    await mkdir(dir, { recursive: true });
+    return new Handover(dir, opts);
+  }
+
+  private get file(): string {
+    return join(this.dir, `${PREFIX}${this.me.id}.json`);
+  }
+
+  /** Writes our phase (atomically: a reader never sees half a file) and keeps it fresh. */
+  async announce(phase: Phase): Promise<void> {
+    this.phase = phase;
+    await this.write();
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => void this.write().catch(() => undefined), this.opts.heartbeatMs);
+      this.timer.unref();
+    }
+  }
+
+  private async write(): Promise<void> {
+    const tmp = `${this.file}.tmp`;
+    await writeFile(tmp, JSON.stringify({ ...this.me, phase: this.phase }));
+    await rename(tmp, this.file);
+  }
+
+  /** The other live agents' markers; stale ones (dead agents) are removed on the way. */
+  async peers(): Promise<Marker[]> {
+    const out: Marker[] = [];
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return out;
+    }
+    const now = Date.now();
+    for (const name of names) {
+      if (!name.startsWith(PREFIX) || !name.endsWith('.json') || name === `${PREFIX}${this.me.id}.json`) continue;
+      const path = join(this.dir, name);
+      try {
+        const [st, text] = await Promise.all([stat(path), readFile(path, 'utf8')]);
+        if (now - st.mtimeMs > this.opts.staleMs) {
+          await unlink(path).catch(() => undefined);
+          continue;
+        }
+        const m = parseMarker(text);
+        if (m !== undefined) out.push(m);
+      } catch {
+        // Gone between readdir and read: that agent just left.
+      }
+    }
+    return out;
+  }
+
+  /** A live agent older than us is serving: we are the new agent of a surge rollout. */
+  async olderServing(): Promise<Marker | undefined> {
+    return (await this.peers()).find((p) => p.phase === 'serving' && newer(this.me, p));
+  }
+
+  /** A live agent newer than us in `phase` (or any of `phases`). */
+  async newerIn(...phases: Phase[]): Promise<Marker | undefined> {
+    return (await this.peers()).find((p) => phases.includes(p.phase) && newer(p, this.me));
+  }
+
+  async close(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await unlink(this.file).catch(() => undefined);
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Replacing an agent under a steady query stream (200 UDP + 200 TCP queries a second from
+ * a client on the node, each with a 1 s deadline and no retry), in a private network
+ * namespace with the agent's node networking on:
+ *
+ * - upgrade with hand-over (the chart's surge rollout): the new agent starts beside the
+ *   old, shares the sockets, the old leaves them, then gets SIGTERM — no query may fail,
+ *   and the address and rules stay for the new agent;
+ * - the same replacement without hand-over (the chart before it: stop, then start) —
+ *   the stream must see that gap, which shows it can see one;
+ * - a crash (SIGKILL) and an immediate restart, as the kubelet does: measured.
+ *
+ * Each case prints its figures (sent, answered, failed, longest gap between answers).
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../util/wait.js';
+import { writeZone } from '../agent/helpers.js';
+import { kill, startAgent, startStream, stopStream, type Proc, type StreamReport } from './agents.js';
+import { Netns } from './netns.js';
+
+const ADDR = '169.254.20.10';
+const RATE = 200;
+const ZONE = `$ORIGIN corp.internal.
+@ 30 IN SOA ns hostmaster 1 60 10 3600 5
+@ 30 IN NS ns
+ns 30 IN A 10.0.0.1
+api 30 IN A 10.1.2.3
+`;
+
+let ns: Netns;
+const procs: Proc[] = [];
+
+beforeEach(async () => {
+  ns = await Netns.create();
+});
+
+afterEach(() => {
+  kill(procs.splice(0));
+  ns.close();
+});
+
+function agent(args: string[]): Proc {
+  const p = startAgent(ns, ['--listen', `${ADDR}:53`, '--setup-interface', 'dnssync0', '--setup-iptables', '--check-interval', '1s', ...args]);
+  procs.push(p);
+  return p;
+}
+
+async function answers(): Promise<boolean> {
+  const [ok, out] = await ns.try('dig', [`@${ADDR}`, 'api.corp.internal', 'A', '+short', '+time=1', '+tries=1']);
+  return ok && out.trim() === '10.1.2.3';
+}
+
+async function ruleCount(): Promise<number> {
+  return (await ns.exec('iptables-save', [])).split('\n').filter((l) => l.includes('dnssync node-local DNS')).length;
+}
+
+/** Streams for `ms` of steady state, so the figures include time on both sides of the event. */
+async function steady(ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  await waitFor(() => Date.now() >= until, { what: `${ms} ms of queries`, timeoutMs: ms + 1_000, intervalMs: 50 });
+}
+
+function figures(what: string, r: StreamReport): void {
+  process.stdout.write(`query stream, ${what}: ${JSON.stringify(r)}\n`);
+}
+
+async function stream(): Promise<Proc> {
+  const s = startStream(ns, ADDR, 53, 'api.corp.internal', RATE);
+  procs.push(s);
+  await waitFor(() => s.out.includes('started'), { what: 'query stream started' });
+  return s;
+}
+
+describe('agent replacement under a query stream', () => {
+  it('upgrade with hand-over: no query fails, and the node networking stays for the new agent', async () => {
+    const zone = await writeZone(ZONE);
+    const dir = await mkdtemp(join(tmpdir(), 'dnssync-handover-'));
+    const args = ['--zone-file', zone, '--handover-dir', dir, '--metrics-listen', '127.0.0.1:9254'];
+    const old = agent(args);
+    await waitFor(answers, { what: 'old agent answering', timeoutMs: 15_000 });
+    await waitFor(async () => (await ruleCount()) === 10, { what: 'rules' });
+    const s = await stream();
+    await steady(1_000);
+
+    const next = agent(args);
+    await waitFor(() => old.out.includes('left the DNS sockets to the newer agent'), { what: 'old agent leaving the sockets', timeoutMs: 20_000 });
+    expect(next.out).toContain('taking over from it');
+    await steady(500);
+    old.proc.kill('SIGTERM');
+    expect(await old.exited).toBe(0);
+    expect(old.out).toContain('node networking left in place for the newer agent');
+    await steady(1_000);
+    const r = await stopStream(s);
+    figures('upgrade with hand-over', r);
+
+    expect(r.udp.sent).toBeGreaterThan(RATE * 2);
+    expect(r.udp.firstFailures).toEqual([]);
+    expect(r.tcp.firstFailures).toEqual([]);
+    expect([r.udp.failed, r.tcp.failed]).toEqual([0, 0]);
+    expect([r.udp.answered, r.tcp.answered]).toEqual([r.udp.sent, r.tcp.sent]);
+    // The old agent's exit left the address and rules to the new one, which still serves.
+    expect(await ruleCount()).toBe(10);
+    expect(await answers()).toBe(true);
+    const health = await ns.exec('curl', ['-s', 'http://127.0.0.1:9254/healthz']);
+    expect(health).toBe('ok\n');
+
+    next.proc.kill('SIGTERM');
+    expect(await next.exited).toBe(0);
+    expect(await ruleCount()).toBe(0);
+  });
+
+  it('stop-then-start (no hand-over, the rollout before it): the stream sees the gap', async () => {
+    const zone = await writeZone(ZONE);
+    const args = ['--zone-file', zone];
+    const old = agent(args);
+    await waitFor(answers, { what: 'old agent answering', timeoutMs: 15_000 });
+    const s = await stream();
+    await steady(1_000);
+    old.proc.kill('SIGTERM');
+    expect(await old.exited).toBe(0);
+    agent(args);
+    await waitFor(answers, { what: 'new agent answering', timeoutMs: 15_000 });
+    await steady(1_000);
+    const r = await stopStream(s);
+    figures('stop-then-start', r);
+    expect(r.udp.failed + r.tcp.failed).toBeGreaterThan(0);
+  });
+
+  it('crash (SIGKILL) and immediate restart: the new agent serves on the networking the dead one left', async () => {
+    const zone = await writeZone(ZONE);
+    const dir = await mkdtemp(join(tmpdir(), 'dnssync-handover-'));
+    const args = ['--zone-file', zone, '--handover-dir', dir];
+    const old = agent(args);
+    await waitFor(answers, { what: 'old agent answering', timeoutMs: 15_000 });
+    await waitFor(async () => (await ruleCount()) === 10, { what: 'rules' });
+    const s = await stream();
+    await steady(1_000);
+    old.proc.kill('SIGKILL');
+    await old.exited;
+    expect(await ruleCount()).toBe(10);
+    agent(args);
+    await waitFor(answers, { what: 'restarted agent answering', timeoutMs: 15_000 });
+    await steady(1_000);
+    const r = await stopStream(s);
+    figures('crash and restart', r);
+    // Measured, not promised: what a restart costs. The stream must end answering again.
+    expect(r.udp.answered).toBeGreaterThan(RATE);
+    expect(r.tcp.answered).toBeGreaterThan(RATE);
+  });
+});

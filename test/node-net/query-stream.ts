@@ -1,0 +1,130 @@
+/**
+ * A steady stream of DNS queries, as pods on a node send them, for measuring what an agent
+ * replacement costs: `node query-stream.js HOST PORT NAME RATE` sends RATE queries a second
+ * over UDP (a fresh socket each, like a stub resolver) and RATE over TCP (a connection
+ * each), every one with a 1 s deadline and no retry, until SIGTERM; then prints one JSON
+ * line: sent, answered, failed (timeout, error or an rcode other than NOERROR), and the
+ * longest gap between two answers, per transport.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+interface Tally {
+  sent: number;
+  answered: number;
+  failed: number;
+  maxGapMs: number;
+  lastAnswer: number;
+  firstFailures: string[];
+}
+
+const [host = '127.0.0.1', portArg = '53', name = 'api.corp.internal', rateArg = '200'] = process.argv.slice(2);
+const port = Number(portArg);
+const rate = Number(rateArg);
+const TIMEOUT_MS = 1_000;
+
+function query(id: number): Buffer {
+  const labels = name.split('.').filter((l) => l !== '');
+  const qname = Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+  const h = Buffer.alloc(12);
+  h.writeUInt16BE(id, 0);
+  h[2] = 1; // RD
+  h.writeUInt16BE(1, 4);
+  return Buffer.concat([h, qname, Buffer.from([0, 1, 0, 1])]);
+}
+
+function tally(): Tally {
+  return { sent: 0, answered: 0, failed: 0, maxGapMs: 0, lastAnswer: Date.now(), firstFailures: [] };
+}
+
+const udp = tally();
+const tcp = tally();
+
+function settle(t: Tally, ok: boolean, why: string): void {
+  const now = Date.now();
+  if (ok) {
+    t.maxGapMs = Math.max(t.maxGapMs, now - t.lastAnswer);
+    t.lastAnswer = now;
+    t.answered++;
+  } else {
+    t.failed++;
+    if (t.firstFailures.length < 5) t.firstFailures.push(`${new Date(now).toISOString()} ${why}`);
+  }
+}
+
+function ok(msg: Buffer, id: number): string | undefined {
+  if (msg.length < 12 || msg.readUInt16BE(0) !== id) return 'wrong id';
+  const rcode = (msg[3] as number) & 0x0f;
+  return rcode === 0 ? undefined : `rcode ${rcode}`;
+}
+
+function sendUdp(): void {
+  const id = (Math.random() * 65536) | 0;
+  const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+  let done = false;
+  const finish = (good: boolean, why: string): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(t);
+    s.close();
+    settle(udp, good, why);
+  };
+  const t = setTimeout(() => finish(false, 'udp timeout'), TIMEOUT_MS);
+  s.on('message', (m) => {
+    const bad = ok(m, id);
+    finish(bad === undefined, `udp ${bad}`);
+  });
+  s.on('error', (e) => finish(false, `udp ${e.message}`));
+  udp.sent++;
+  s.send(query(id), port, host);
+}
+
+function sendTcp(): void {
+  const id = (Math.random() * 65536) | 0;
+  const q = query(id);
+  const sock = net.connect({ host, port });
+  let acc = Buffer.alloc(0);
+  let done = false;
+  const finish = (good: boolean, why: string): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(t);
+    sock.destroy();
+    settle(tcp, good, why);
+  };
+  const t = setTimeout(() => finish(false, 'tcp timeout'), TIMEOUT_MS);
+  sock.on('connect', () => sock.write(Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q])));
+  sock.on('data', (c: Buffer) => {
+    acc = Buffer.concat([acc, c]);
+    if (acc.length >= 2 && acc.length >= 2 + acc.readUInt16BE(0)) {
+      const bad = ok(acc.subarray(2, 2 + acc.readUInt16BE(0)), id);
+      finish(bad === undefined, `tcp ${bad}`);
+    }
+  });
+  sock.on('error', (e) => finish(false, `tcp ${e.message}`));
+  sock.on('close', () => finish(false, 'tcp closed before the answer'));
+  tcp.sent++;
+}
+
+const every = 1000 / rate;
+const start = Date.now();
+let n = 0;
+// Paced against the clock, not by setInterval ticks, so a slow tick does not lower the rate.
+const pacer = setInterval(() => {
+  const due = Math.floor((Date.now() - start) / every);
+  for (; n < due; n++) {
+    sendUdp();
+    sendTcp();
+  }
+}, 2);
+
+process.on('SIGTERM', () => {
+  clearInterval(pacer);
+  // Let the last queries settle (their own 1 s deadline), then report.
+  setTimeout(() => {
+    const out = (t: Tally): object => ({ sent: t.sent, answered: t.answered, failed: t.failed, maxGapMs: t.maxGapMs, firstFailures: t.firstFailures });
+    process.stdout.write(JSON.stringify({ udp: out(udp), tcp: out(tcp), seconds: (Date.now() - start) / 1000 }) + '\n');
+    process.exit(0);
+  }, TIMEOUT_MS + 100);
+});
+process.stdout.write('started\n');
