@@ -166,8 +166,7 @@ export class Agent implements DataPlane {
   };
 
   handOver(drainMs: number): Promise<void> {
-    for (const l of this.tcp) l.leave();
-    return Promise.all(this.udp.map((l) => l.leave(drainMs))).then(() => {
+    return Promise.all([...this.tcp, ...this.udp].map((l) => l.leave(drainMs))).then(() => {
       log().info('left the DNS sockets to the newer agent');
     });
   }

@@ -12,6 +12,7 @@
  */
 import net from 'node:net';
 import type { QueryHandler } from './handler.js';
+import { whenQuiet } from './quiet.js';
 import type { InflightTracker } from './inflight.js';
 import { TCP_CLOSED_STUCK, TCP_OPEN, TCP_REFUSED_PER_CLIENT, TCP_REFUSED_TOTAL } from './stats.js';
 import { admitSocket, ConnLimiter, RefusalLog } from '../sync/conn-limit.js';
@@ -41,10 +42,11 @@ export interface TcpListener {
   /** Stop accepting connections and reading new queries; in-flight answers still go out. */
   stopReceiving(): void;
   /**
-   * Hand-over: stop accepting (the listening socket leaves the SO_REUSEPORT group) but keep
-   * answering on open connections until they go idle or close() ends them.
+   * Hand-over: stop accepting (the listening socket leaves the SO_REUSEPORT group, once its
+   * accept queue is empty) but keep answering on open connections until they go idle or
+   * close() ends them.
    */
-  leave(): void;
+  leave(deadlineMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -67,7 +69,9 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
 
   const limiter = new ConnLimiter({ perClient: opts.maxConnectionsPerClient, total: opts.maxConnections });
   const refusals = new RefusalLog(log, `dns ${host}:${port}`);
+  let accepted = 0;
   const server = net.createServer({ noDelay: true }, (sock) => {
+    accepted++;
     const admitted = admitSocket(sock, limiter, (client, reason) => {
       stats.add(reason === 'total' ? TCP_REFUSED_TOTAL : TCP_REFUSED_PER_CLIENT, 1);
       refusals.refused(client, reason, limiter.limits);
@@ -181,9 +185,11 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
       receiving = false;
       server.close();
     },
-    leave: () => {
-      if (server.listening) server.close();
-    },
+    // Closed once its accept queue is empty (quiet.ts): queued connections would be reset.
+    leave: (deadlineMs) =>
+      whenQuiet(() => accepted, () => true, deadlineMs).then(() => {
+        if (server.listening) server.close();
+      }),
     close: async () => {
       receiving = false;
       for (const s of conns) s.end();

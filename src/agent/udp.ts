@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { literalLookup } from '../dns/literal-lookup.js';
 import { isIPv6 } from 'node:net';
 import type { QueryHandler } from './handler.js';
+import { whenQuiet } from './quiet.js';
 import type { InflightTracker } from './inflight.js';
 import { logger } from '../observability/logger.js';
 
@@ -20,9 +21,9 @@ export interface UdpListener {
   stopReceiving(): void;
   /**
    * Hand-over: leave the shared (SO_REUSEPORT) socket group. Keeps answering whatever still
-   * arrives until no forward is in flight (or `deadlineMs`), then closes: a closed socket
-   * is out of the group at once, while one that merely stopped reading would keep getting
-   * its share of datagrams and drop them.
+   * arrives, and closes once its queue is empty and no forward is in flight (quiet.ts; or at
+   * `deadlineMs`): a closed socket is out of the group at once, while one that merely stopped
+   * reading would keep getting its share of datagrams and drop them.
    */
   leave(deadlineMs: number): Promise<void>;
   close(): Promise<void>;
@@ -33,8 +34,9 @@ export async function listenUdp(host: string, port: number, handler: QueryHandle
   let receiving = true;
   let closed = false;
   let forwarding = 0;
-  let leaving: (() => void) | undefined;
+  let received = 0;
   socket.on('message', (msg, rinfo) => {
+    received++;
     if (!receiving) return;
     let reply;
     try {
@@ -62,7 +64,6 @@ export async function listenUdp(host: string, port: number, handler: QueryHandle
         )
         .finally(() => {
           forwarding--;
-          leaving?.();
         }),
     );
   });
@@ -95,17 +96,8 @@ export async function listenUdp(host: string, port: number, handler: QueryHandle
     stopReceiving: () => {
       receiving = false;
     },
-    leave: (deadlineMs) => {
-      const t = setTimeout(() => void close(), deadlineMs);
-      leaving = () => {
-        if (forwarding === 0) {
-          clearTimeout(t);
-          void close();
-        }
-      };
-      leaving();
-      return close();
-    },
+    // Forwarded answers still need the socket to go out: wait for them too (bounded).
+    leave: (deadlineMs) => whenQuiet(() => received, () => forwarding === 0, deadlineMs).then(close),
     close,
   };
 }

@@ -36,11 +36,13 @@ export interface StreamReport {
   readonly udp: StreamFigures;
   readonly tcp: StreamFigures;
   readonly seconds: number;
+  /** The client's longest stall between two pacing ticks. */
+  readonly maxTickGapMs: number;
 }
 
-export function startStream(ns: Netns, host: string, port: number, name: string, rate: number): Proc {
+export function startStream(ns: Netns, host: string, port: number, name: string, rate: number, deadlineMs: number): Proc {
   if (!existsSync(STREAM)) throw new Error(`${STREAM} missing: run \`make build\` first`);
-  return track(ns.spawn(process.execPath, [STREAM, host, String(port), name, String(rate)]));
+  return track(ns.spawn(process.execPath, [STREAM, host, String(port), name, String(rate), String(deadlineMs)]));
 }
 
 export async function stopStream(p: Proc): Promise<StreamReport> {

