@@ -38,6 +38,19 @@ function hosts(opts: NodeNetworkOptions): string[] {
   return [...new Set(opts.listen.map((l) => l.host))];
 }
 
+/**
+ * Addresses some other interface already holds (the node IP, when the agent also listens
+ * there) are the node's, not ours: never added, never removed, no rules.
+ */
+export function foreignAddresses(ifaces: ReturnType<typeof networkInterfaces>, ours: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const [name, list] of Object.entries(ifaces)) {
+    if (ours.includes(name)) continue;
+    for (const i of list ?? []) out.add(i.address);
+  }
+  return out;
+}
+
 export class NodeNetwork {
   private rulesWanted = false;
   private timer: NodeJS.Timeout | undefined;
@@ -54,8 +67,12 @@ export class NodeNetwork {
   ) {}
 
   /** The interface and addresses now (binding needs them); the rules once the agent serves. */
-  static async setup(opts: NodeNetworkOptions): Promise<NodeNetwork> {
-    const run = opts.run ?? defaultRun;
+  static async setup(all: NodeNetworkOptions): Promise<NodeNetwork> {
+    const run = all.run ?? defaultRun;
+    const foreign = foreignAddresses(networkInterfaces(), [all.interface ?? '', all.fallbackInterface]);
+    const opts = { ...all, listen: all.listen.filter((l) => !foreign.has(l.host)) };
+    const skipped = all.listen.filter((l) => foreign.has(l.host)).map((l) => l.host);
+    if (skipped.length > 0) log().info({ addresses: skipped }, 'listen addresses already on another interface: left alone');
     const addresses = hosts(opts);
     let link: Link | undefined;
     if (opts.interface !== undefined) {

@@ -21,7 +21,7 @@ interface Container {
   args?: string[];
   env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   ports?: { name: string; containerPort: number; protocol: string }[];
-  securityContext?: { runAsNonRoot?: boolean; readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean; capabilities?: { drop?: string[]; add?: string[] } };
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean; capabilities?: { drop?: string[]; add?: string[] } };
   livenessProbe?: { httpGet?: { path: string; port: string } };
   readinessProbe?: { httpGet?: { path: string; port: string } };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
@@ -155,7 +155,8 @@ describe('values', () => {
     const bad: [string, RegExp][] = [
       ['controller.replicas=two', /replicas/],
       ['agent.listen[0]=169.254.20.10', /listen/],
-      ['agent.updateStrategy.maxUnavailable=0', /maxUnavailable/],
+      ['agent.updateStrategy.maxUnavailable=-1', /maxUnavailable/],
+      ['agent.updateStrategy.maxSurge=2', /maxSurge/],
       ['agent.syncPort=70000', /syncPort/],
       ['logLevel=verbose', /logLevel/],
       ['controller.replicaCount=2', /replicaCount/],
@@ -206,7 +207,7 @@ describe('rendered objects', () => {
     expect(pdb.spec.selector.matchLabels['app.kubernetes.io/component']).toBe('controller');
   });
 
-  it('agent: host network, dnsPolicy Default, every taint, node-critical, no surge, only NET_BIND_SERVICE, no token', async () => {
+  it('agent: host network, dnsPolicy Default, every taint, node-critical, surge with hand-over, no host ports, NET_ADMIN/NET_RAW/NET_BIND_SERVICE only, no token', async () => {
     const { objects } = await render('defaults');
     const ds = find(objects, 'DaemonSet') as Workload;
     const spec = podSpec(ds);
@@ -215,7 +216,7 @@ describe('rendered objects', () => {
     expect(spec.priorityClassName).toBe('system-node-critical');
     expect(spec.tolerations).toEqual([{ operator: 'Exists' }]);
     expect(spec.automountServiceAccountToken).toBe(false);
-    expect(ds.spec.updateStrategy?.rollingUpdate).toEqual({ maxSurge: 0, maxUnavailable: 1 });
+    expect(ds.spec.updateStrategy?.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
     const c = spec.containers[0] as Container;
     expect(c.command).toEqual(['/usr/local/bin/node-netbind', '/app/dist/src/cli/main.js']);
     expect(c.args?.[0]).toBe('agent');
@@ -223,9 +224,15 @@ describe('rendered objects', () => {
     expect(c.env?.find((e) => e.name === 'POD_IP')?.valueFrom?.fieldRef?.fieldPath).toBe('status.podIP');
     expect(env(c, 'DNSSYNC_SYNC_LISTEN')).toBe('$(POD_IP):5354');
     expect(env(c, 'DNSSYNC_METRICS_LISTEN')).toBe('$(POD_IP):9254');
-    expect(c.securityContext?.capabilities).toEqual({ drop: ['ALL'], add: ['NET_BIND_SERVICE'] });
-    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
-    expect(spec.securityContext?.runAsNonRoot).toBe(true);
+    // The agent sets up the node's networking itself (ip, iptables): root in the container
+    // with three capabilities, nothing else.
+    expect(c.securityContext?.capabilities).toEqual({ drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW', 'NET_BIND_SERVICE'] });
+    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsUser: 0, runAsNonRoot: false });
+    expect(env(c, 'DNSSYNC_SETUP_INTERFACE')).toBe('dnssync');
+    expect(env(c, 'DNSSYNC_SETUP_IPTABLES')).toBe('true');
+    expect(env(c, 'DNSSYNC_HANDOVER_DIR')).toBe('/run/dnssync');
+    // A host port would keep the surge Pod off the node.
+    expect(c.ports ?? []).toEqual([]);
     expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
     expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
     // POD_IP must be declared before the variables that expand $(POD_IP).
@@ -235,6 +242,24 @@ describe('rendered objects', () => {
     expect(sa.automountServiceAccountToken).toBe(false);
     const bound = objects.filter((o) => o.kind.endsWith('Binding')).flatMap((o) => (o['subjects'] as { name: string }[]).map((s) => s.name));
     expect(bound).not.toContain(sa.metadata.name);
+  });
+
+  it('agent without nodeNetwork: non-root with NET_BIND_SERVICE only, no hand-over, no surge', async () => {
+    const { objects } = await render('custom-agent');
+    const ds = find(objects, 'DaemonSet') as Workload;
+    const c = podSpec(ds).containers[0] as Container;
+    expect(c.securityContext?.capabilities).toEqual({ drop: ['ALL'], add: ['NET_BIND_SERVICE'] });
+    expect(c.securityContext?.runAsUser).toBeUndefined();
+    expect(podSpec(ds).securityContext?.runAsNonRoot).toBe(true);
+    expect(env(c, 'DNSSYNC_SETUP_INTERFACE')).toBeUndefined();
+    expect(env(c, 'DNSSYNC_HANDOVER_DIR')).toBeUndefined();
+    expect(ds.spec.updateStrategy?.rollingUpdate).toEqual({ maxSurge: 0, maxUnavailable: '10%' });
+  });
+
+  it('refuses a surge without the hand-over that makes it possible', async () => {
+    const r = await helm(['template', 'x', chartDir, '--set', 'agent.handover.enabled=false']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('agent.updateStrategy.maxSurge 1 needs agent.handover.enabled');
   });
 
   it('the TSIG Secret holds a BIND key file with a fresh 256-bit key, kept on uninstall', async () => {

@@ -61,7 +61,7 @@ describe('server-side dry run of every value set', () => {
 });
 
 describe('Pod Security admission', () => {
-  it('the controller meets the restricted standard; the agent breaks it only by using the host network', async () => {
+  it('the controller meets the restricted standard; the agent breaks it only by the host network and its node networking (root, NET_ADMIN/NET_RAW, host paths)', async () => {
     const ns = await createNamespace('deploy-psa');
     const label = await kubectl(['label', 'namespace', ns, 'pod-security.kubernetes.io/warn=restricted', 'pod-security.kubernetes.io/warn-version=latest']);
     expect(label.code, label.stderr).toBe(0);
@@ -78,7 +78,11 @@ describe('Pod Security admission', () => {
     // Each violation is "<check> (<detail>)"; split at the commas between them.
     const checks = violations.split(/\),\s*/).map((v) => v.replace(/\s*\(.*$/, '').trim()).filter((v) => v !== '');
     expect(checks.length).toBeGreaterThan(0);
-    expect(checks.every((c) => c === 'host namespaces' || c === 'hostPort'), violations).toBe(true);
+    // Node networking (values.yaml agent.nodeNetwork) needs root with NET_ADMIN and NET_RAW,
+    // the xtables lock and the hand-over directory on the host; nothing else may show up.
+    const allowed = ['host namespaces', 'hostPath volumes', 'restricted volume types', 'unrestricted capabilities', 'runAsNonRoot != true', 'runAsUser=0'];
+    expect(checks.filter((c) => !allowed.includes(c)), violations).toEqual([]);
+    expect(checks).toContain('host namespaces');
   });
 });
 
