@@ -110,11 +110,15 @@ export async function digUntil(
   namespace: string, pod: string, server: string, name: string, ok: (a: DigAnswer) => boolean, what: string, timeoutMs = 60_000,
 ): Promise<DigAnswer> {
   let last: DigAnswer | undefined;
-  return waitFor(
-    async () => {
-      last = await dig(namespace, pod, server, name);
-      return ok(last) ? last : undefined;
-    },
-    { what: `${what} (last: ${JSON.stringify(last)})`, timeoutMs, intervalMs: 500 },
-  );
+  try {
+    return await waitFor(
+      async () => {
+        last = await dig(namespace, pod, server, name);
+        return ok(last) ? last : undefined;
+      },
+      { what, timeoutMs, intervalMs: 500 },
+    );
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; last answer: ${JSON.stringify(last)}`, { cause: err });
+  }
 }
