@@ -13,14 +13,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { sharedControlPlane, uniqueNamespace } from '../controlplane/shared.js';
+import { uniqueNamespace } from '../controlplane/shared.js';
+import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
 import { freePort } from '../controlplane/ports.js';
 import { waitFor } from '../util/wait.js';
 import { createAgentPod, ensureNamespace, httpGet, kdig, startController, tempDir, writeKeyFile, type ControllerProcess } from './harness.js';
 import { dnssync, type Proc } from '../sync/procs.js';
 
-const cp = sharedControlPlane();
-const kc = cp.kubeConfig();
+// A private control plane: a controller on the shared one would write the statuses of every
+// other test file's records (and theirs ours), so "Ready on 2/2" would flip between views.
+let cp: ControlPlane;
 const suffix = Math.random().toString(36).slice(2, 7);
 const ZONE = `rip-${suffix}.test`;
 const agentNs = uniqueNamespace('rip-agents');
@@ -81,6 +83,8 @@ async function startCtl(): Promise<ControllerProcess> {
 }
 
 beforeAll(async () => {
+  cp = await startControlPlane();
+  const kc = cp.kubeConfig();
   dir = await tempDir('rip');
   keyFile = await writeKeyFile(dir);
   syncPort = await freePort('127.0.37.1');
@@ -105,8 +109,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await ctl?.proc.stop();
   for (const a of agents) await a.proc.stop();
-  await cp.kubectl(['delete', 'dnszone', `rip-${suffix}`, '--ignore-not-found']);
-  for (const ns of [agentNs, appNs]) await cp.kubectl(['delete', 'namespace', ns, '--wait=false']);
+  await cp?.stop();
 });
 
 describe('an agent restarted in place', () => {
@@ -139,7 +142,9 @@ describe('an agent restarted in place', () => {
     expect(r.code, r.stderr).toBe(0);
     wwwValue = '10.37.0.2';
     await waitFor(async () => (await www(a)) === '10.37.0.2', { what: `${api} changed on the agent`, timeoutMs: 20_000 });
-    const file = (): string | undefined => readdirSync(a.stateDir as string).find((f) => f.endsWith('.zone.bin'));
+    // Its own zone's file: the controller serves every DNSZone on the shared API server, so the
+    // state directory also holds zones of test files running beside this one.
+    const file = (): string | undefined => readdirSync(a.stateDir as string).find((f) => f.startsWith(encodeURIComponent(ZONE)) && f.endsWith('.zone.bin'));
     await waitFor(() => file() !== undefined && readFileSync(join(a.stateDir as string, file() as string)).includes(Buffer.from([10, 37, 0, 2])), { what: 'the change persisted', timeoutMs: 10_000 });
     await restart(a, 'SIGKILL');
     const first = await waitFor(() => www(a), { what: 'killed agent answering again', timeoutMs: 20_000, intervalMs: 20 });
