@@ -17,11 +17,10 @@
  *
  * Layout: a small header of Int32 words (lock, ring head/tail/span, counts), an open-addressing
  * index (linear probing, backward-shift deletion, slots of hash/offset/stamp), and a ring of
- * entries in insertion order. Writers (put, delete, eviction) take a spin lock in the header;
- * misses are rare next to hits, so it is hardly ever contended. Readers take no lock: every
- * entry carries a stamp, unique per write, that the index slot repeats; a reader checks it
- * before and after copying an entry out, and a writer clears it before reusing the space, so
- * a reader racing a writer sees a miss (the query goes the miss way) and never torn bytes.
+ * entries in insertion order. Writers (put, delete, eviction) and readers take one spin lock
+ * in the header: critical sections are a copy of ~100 bytes, and an earlier lock-free reader
+ * (stamp checked before and after the copy) served torn bytes under a racing writer. Every
+ * entry still carries a stamp, unique per write, that its index slot repeats.
  */
 import type { ScannedResponse } from './upstream-message.js';
 
@@ -161,6 +160,17 @@ export class ForwardCache {
    * The hot path: no object but the response is allocated.
    */
   serveFresh(key: string, query: Buffer, questionEnd: number, now: number, o: ServeOptions): Buffer | undefined {
+    // Readers take the writers' lock too: the stamp checks alone let a reader racing a writer
+    // on another thread serve torn bytes (test/agent/shared-forward-cache.test.ts caught a
+    // TTL written one byte off in a full-suite run). Uncontended it is one CAS and one store.
+    let out: Buffer | undefined;
+    this.locked(() => {
+      out = this.serveFreshUnlocked(key, query, questionEnd, now, o);
+    });
+    return out;
+  }
+
+  private serveFreshUnlocked(key: string, query: Buffer, questionEnd: number, now: number, o: ServeOptions): Buffer | undefined {
     const off = this.find(key);
     if (off < 0) return undefined;
     const stamp = this.found;
@@ -181,21 +191,20 @@ export class ForwardCache {
 
   /** A copy of the entry, fresh or stale, marked as used; undefined if absent or too old (past max-stale). */
   get(key: string, now: number): CacheEntry | undefined {
-    for (;;) {
+    let out: CacheEntry | undefined;
+    this.locked(() => {
+      // Under the lock no writer runs, so what find() saw is what copy() reads.
       const off = this.find(key);
-      if (off < 0) return undefined;
-      const stamp = this.found;
+      if (off < 0) return;
       const e = this.copy(off);
-      if (Atomics.load(this.a32, (off >> 2) + E_STAMP) !== stamp) continue; // replaced meanwhile: look again
       if (now >= e.staleUntil) {
-        this.locked(() => {
-          if (Atomics.load(this.a32, (off >> 2) + E_STAMP) === stamp) this.kill(off);
-        });
-        return undefined;
+        this.kill(off);
+        return;
       }
       this.a32[(off >> 2) + E_REF] = 1;
-      return e;
-    }
+      out = e;
+    });
+    return out;
   }
 
   /** Stores a scanned response; returns a copy of the entry, or undefined when it may not be cached. */
