@@ -21,7 +21,8 @@ describe('hand-over markers', () => {
     const opts = { heartbeatMs: 60_000, staleMs: 1_000 };
     const a = await Handover.open(dir, opts);
     await a.announce('serving');
-    await new Promise((r) => setTimeout(r, 5)); // distinct start times
+    // b must start on a later millisecond than a (ties fall back to the random id).
+    while (Date.now() <= a.me.started) await new Promise((r) => setImmediate(r));
     const b = await Handover.open(dir, opts);
     expect((await b.olderServing())?.id).toBe(a.me.id);
     await b.announce('starting');
