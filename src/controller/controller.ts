@@ -410,6 +410,8 @@ export class Controller {
     this.log.info({ agent, zone: origin, serial: serial ?? null }, 'agent lost data it had acknowledged; statuses re-evaluated while it resyncs');
     this.allDirty = true;
     this.ackIndex.delete(origin);
+    // The cursor assumes acknowledged serials only grow; a drifted agent went back.
+    this.settleCursor.delete(origin);
     this.scheduleStatus();
   }
 

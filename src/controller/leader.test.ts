@@ -140,6 +140,21 @@ describe('LeaderElector', () => {
     await b.stop();
   });
 
+  it('taking back its own lease after it stopped leading is a new term', async () => {
+    const store = new MemoryLease();
+    // The lease still names 'a' (it missed its renew deadline, or restarted with the same identity).
+    store.rec = { holder: 'a', durationSeconds: 1, acquireTime: new Date(), renewTime: new Date(), transitions: 3, resourceVersion: 'x' };
+    const a = elector(store, 'a', []);
+    a.start();
+    await waitFor(() => a.isLeader, { what: 'a leads again', timeoutMs: 3000 });
+    expect(store.rec?.transitions).toBe(4);
+    // Renewals while it leads keep the term.
+    const renewed = store.rec?.renewTime;
+    await waitFor(() => store.rec?.renewTime !== renewed, { what: 'a renewal', timeoutMs: 3000 });
+    expect(store.rec?.transitions).toBe(4);
+    await a.stop();
+  });
+
   it('a leader that cannot renew within the deadline steps down before a standby could take over', async () => {
     const store = new MemoryLease();
     const events: string[] = [];

@@ -192,7 +192,9 @@ export class LeaderElector {
       durationSeconds,
       acquireTime: mine ? cur.acquireTime : now,
       renewTime: now,
-      transitions: mine ? cur.transitions : cur.transitions + 1,
+      // A holder taking the lease back after it stopped leading (renew deadline missed) is a new
+      // term too: its earlier stint may have left agents ahead under the old one.
+      transitions: mine && this.leading ? cur.transitions : cur.transitions + 1,
     }, signal);
     if (next) this.observe(next);
     return next !== undefined;
