@@ -45,7 +45,7 @@ beforeAll(async () => {
   for (const [i, a] of agents.entries()) await createAgentPod(kc, agentNs, `agent-${i}`, a.ip, true);
   const r = await cp.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'dnssync.io/v1alpha1', kind: 'DNSZone', metadata: { name: `v6-${suffix}` }, spec: { zone: `${ZONE}.` } }));
   if (r.code !== 0) throw new Error(r.stderr);
-  ctl = await startController({ dir, name: 'ctl-v6', kubeconfig: cp.kubeconfig, ip: '127.0.57.100', transfer: `[::1]:${await freePort('::1')}`, agentNs, syncPort: started.syncPort, keyFile });
+  ctl = await startController({ dir, name: 'ctl-v6', kubeconfig: cp.kubeconfig, ip: '127.0.59.100', transfer: `[::1]:${await freePort('::1')}`, agentNs, syncPort: started.syncPort, keyFile });
   await waitFor(async () => (await httpGet(ctl.metrics, '/readyz').catch(() => ({ status: 0 }))).status === 200 || (ctl.proc.assertRunning(), false), { what: 'controller /readyz', timeoutMs: 30_000 });
 });
 

@@ -38,13 +38,13 @@ const has = (store: ZoneStore, name: string): boolean => recordSet(store.get(ORI
 
 describe('leadership terms', () => {
   it("a deposed leader's push is refused, it stops pushing there, and the agent stays on the new leader's data", async () => {
-    const ag = await agent('127.0.58.10');
-    const old = await primary('127.0.58.1', 5n);
+    const ag = await agent('127.0.69.10');
+    const old = await primary('127.0.69.1', 5n);
     old.setZone(ORIGIN, hosts(ORIGIN, 3));
     old.setAgents([{ id: 'ag', ...ag.sec.address }]);
     await waitFor(() => sameZone(ag.store.get(ORIGIN), old.zone(ORIGIN)), { what: 'synced from the old leader' });
     // The new leader probes first (its serials start past the agent's), then pushes.
-    const next = await primary('127.0.58.2', 6n);
+    const next = await primary('127.0.69.2', 6n);
     next.setAgents([{ id: 'ag', ...ag.sec.address }]);
     await next.probeSerials([ORIGIN]);
     next.setZone(ORIGIN, [...hosts(ORIGIN, 3), a(`new.${ORIGIN}`, '192.0.2.6')]);
@@ -65,11 +65,11 @@ describe('leadership terms', () => {
   });
 
   it('an agent an older leader moved ahead: the newer term resumes past its serial and its data wins', async () => {
-    const ag = await agent('127.0.58.11');
-    const next = await primary('127.0.58.4', 8n);
+    const ag = await agent('127.0.69.11');
+    const next = await primary('127.0.69.4', 8n);
     // The new leader probed before the old one's last push: its first serial is behind it.
     next.setZone(ORIGIN, [...hosts(ORIGIN, 3), a(`new.${ORIGIN}`, '192.0.2.8')]);
-    const old = await primary('127.0.58.3', 7n);
+    const old = await primary('127.0.69.3', 7n);
     old.raiseSerialFloor(ORIGIN, next.zone(ORIGIN)?.serial as number);
     old.setZone(ORIGIN, [...hosts(ORIGIN, 3), a(`stale.${ORIGIN}`, '192.0.2.7')]);
     old.setAgents([{ id: 'ag', ...ag.sec.address }]);
@@ -84,13 +84,13 @@ describe('leadership terms', () => {
   });
 
   it('at the same term, a primary does not move its serial past an agent that is ahead', async () => {
-    const ag = await agent('127.0.58.12');
-    const p1 = await primary('127.0.58.5', 9n);
+    const ag = await agent('127.0.69.12');
+    const p1 = await primary('127.0.69.5', 9n);
     p1.setZone(ORIGIN, hosts(ORIGIN, 2));
     p1.setAgents([{ id: 'ag', ...ag.sec.address }]);
     await waitFor(() => sameZone(ag.store.get(ORIGIN), p1.zone(ORIGIN)), { what: 'synced' });
     // A second primary claiming the same term, ahead: not p1's to overrule, nor to follow.
-    const p2 = await primary('127.0.58.6', 9n);
+    const p2 = await primary('127.0.69.6', 9n);
     p2.raiseSerialFloor(ORIGIN, (p1.zone(ORIGIN)?.serial as number) + 10);
     p2.setZone(ORIGIN, hosts(ORIGIN, 4));
     p2.setAgents([{ id: 'ag', ...ag.sec.address }]);
