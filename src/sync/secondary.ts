@@ -92,6 +92,10 @@ interface ZoneState {
   dataTerm: bigint;
   /** When the zone was last confirmed with its primary (ms since the epoch). */
   confirmedAt: number;
+  /** Serial and primary the state file was last written with: a refresh that only confirms
+   * them does not rewrite the zone (a whole-zone encode and a synchronous write, on the thread
+   * that answers queries when there are no workers). */
+  saved: string | undefined;
 }
 
 export class Secondary {
@@ -345,7 +349,7 @@ export class Secondary {
   private state(origin: string, isStatic: boolean): ZoneState {
     let st = this.zones.get(origin);
     if (!st) {
-      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined, primarySince: -1, covers: undefined, primaryTerm: 0n, dataTerm: 0n, confirmedAt: 0 };
+      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined, primarySince: -1, covers: undefined, primaryTerm: 0n, dataTerm: 0n, confirmedAt: 0, saved: undefined };
       this.zones.set(origin, st);
     }
     return st;
@@ -493,7 +497,11 @@ export class Secondary {
     st.lastError = undefined;
     st.confirmedAt = Date.now();
     if (z) zoneSerial.set({ zone: st.origin, role: 'secondary' }, z.serial);
-    if (!st.isStatic) this.opts.persist?.save(st.origin, () => this.persisted(st));
+    const saved = `${z?.serial}@${st.primary ? `${st.primary.host}:${st.primary.port}` : ''}`;
+    if (!st.isStatic && saved !== st.saved) {
+      st.saved = saved;
+      this.opts.persist?.save(st.origin, () => this.persisted(st));
+    }
     this.schedule(st, this.refreshMs(st));
   }
 
