@@ -80,12 +80,6 @@ async function removeNodeLocalAddress(node: NodeName): Promise<void> {
   await run('nsenter', [`--net=/run/netns/dnssync-${node}`, '--', 'ip', 'addr', 'del', `${NODE_LOCAL}/32`, 'dev', 'lo']);
 }
 
-/** The documented manual node step (README, "Point pods at the node cache"), for this kernel without a dummy link type. */
-async function addNodeLocalAddress(node: NodeName): Promise<void> {
-  const r = await run('nsenter', [`--net=/run/netns/dnssync-${node}`, '--', 'ip', 'addr', 'replace', `${NODE_LOCAL}/32`, 'dev', 'lo']);
-  if (r.code !== 0) throw new Error(`ip addr replace on ${node}: ${r.stderr}`);
-}
-
 describe('helm install with default values, on two nodes', () => {
   beforeAll(async () => {
     await run('helm', ['uninstall', REL, '-n', NS, '--wait']); // a previous run's release, if any
@@ -112,19 +106,14 @@ describe('helm install with default values, on two nodes', () => {
     for (const n of NODES) await removeNodeLocalAddress(n);
   });
 
-  // Fault 1 (#13, the `node` stream): nothing puts 169.254.20.10 on the node, so the agent
-  // exits with "bind EADDRNOTAVAIL 169.254.20.10:53" and crash-loops. Expected to fail until
-  // the agent sets up its own node address; then flip to `it`.
-  it.fails('every agent becomes Ready with no manual node step', async () => {
+  // Fault 1 (#13): before the agent set up its own node address (f7df1d1) nothing put
+  // 169.254.20.10 on the node and the agent crash-looped on "bind EADDRNOTAVAIL 169.254.20.10:53".
+  it('every agent becomes Ready with no manual node step', async () => {
     await agentsReady(120_000);
   });
 
   describe('with the node-local address on each node', () => {
     beforeAll(async () => {
-      // Until #13 lands the suite does the documented manual step, so every other check
-      // still runs on real nodes; once the agent does it itself this finds it done.
-      const ready = await agentPods().then((ps) => ps.length === NODES.length && ps.every(isReady));
-      if (!ready) for (const n of NODES) await addNodeLocalAddress(n);
       await agentsReady(180_000);
       await kubectl(['apply', '-f', '-'], JSON.stringify({
         apiVersion: 'dnssync.io/v1alpha1', kind: 'DNSZone', metadata: { name: 'e2e-test' }, spec: { zone: ZONE, defaultTTL: 5 },
