@@ -158,6 +158,13 @@ export async function run(argv: string[]): Promise<void> {
   }
   for (const z of restored) store.set(z.snapshot);
 
+  // Every flag is checked and the key read before the node's network is touched: an error
+  // after that would exit leaving addresses and rules behind.
+  const syncListen = get.str(flags, 'sync-listen');
+  const keys = loadTsigKeys(get.str(flags, 'tsig-key-file'));
+  const statics = staticZones(get.list(flags, 'secondary'));
+  if (statics.length > 0 && syncListen === undefined) throw new FlagError('--secondary: needs --sync-listen');
+
   const listen = hostPorts(get.list(flags, 'listen'));
   const owned = ownedAddresses(listen);
   const setupInterface = get.str(flags, 'setup-interface');
@@ -189,10 +196,6 @@ export async function run(argv: string[]): Promise<void> {
     await handover?.announce('starting');
   }
 
-  const syncListen = get.str(flags, 'sync-listen');
-  const keys = loadTsigKeys(get.str(flags, 'tsig-key-file'));
-  const statics = staticZones(get.list(flags, 'secondary'));
-  if (statics.length > 0 && syncListen === undefined) throw new FlagError('--secondary: needs --sync-listen');
   let secondary: Secondary | undefined;
   if (syncListen !== undefined) {
     if (keys.length === 0) log.warn('no --tsig-key-file: NOTIFYs are accepted unsigned, only from the --secondary primaries');
