@@ -184,11 +184,12 @@ describe('helm install with default values, on two nodes', () => {
       for (const a of agents) expect(a.some((l) => sameZone(l['zone']) && typeof l['serial'] === 'number'), 'agent: a line with zone and serial').toBe(true);
     });
 
-    // Fault 3 (#12, the `faults-a` stream): the agent container restarted in place (same Pod,
-    // same IP) came back empty but Ready, and the controller still counted it in sync.
-    // Expected to fail until the restart-in-place fix lands on main; then flip to `it`. It runs
-    // last before uninstall: the controller's stale belief outlives the kill, and the upgrade
-    // (new pod, same host IP) never got the zone after it in an earlier ordering.
+    // Fault 3 (#12): the agent container restarted in place (same Pod, same IP) came back empty
+    // but Ready. Since the restart-in-place fix (67f0480) the restarted n2 agent is Ready with
+    // the zone and answers at once (run as it() on 39db628: that part passed), but the n1
+    // watcher saw 2 TIMEOUTs while n2 restarted. "TIMEOUT" also covers a failed `kubectl exec`,
+    // and the cause is not known yet, so this stays expected-to-fail (#12). It runs last before
+    // uninstall (in an earlier ordering the upgrade after it never got the zone).
     it.fails('an agent container killed in place comes back serving; the other node never answers NXDOMAIN meanwhile', async () => {
       const before = (await agentPods()).find((p) => p.spec.nodeName === 'n2');
       const cs = before?.status.containerStatuses?.[0];
