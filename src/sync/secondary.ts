@@ -293,8 +293,15 @@ export class Secondary {
     const diff = notifyDiff(origin, p);
     const current = this.store.get(origin);
     let needPull = true;
-    if (diff && current && diff.fromSerial === current.serial) {
+    // Our data came from an older leadership term than this NOTIFY: our serial may name other
+    // data at this leader (a deposed leader, paused, woke and pushed its S+1 after the new one
+    // probed us at S, and the new leader's first serial is S+1 too). Neither a diff from our
+    // serial nor "the same serial" then says we hold its data: we transfer the zone whole.
+    const olderData = !st.isStatic && current !== undefined && term > st.dataTerm;
+    if (diff && current && diff.fromSerial === current.serial && !olderData) {
       needPull = !this.applyNotifyDiff(st, current, diff, term);
+    } else if (olderData && announced === current?.serial) {
+      needPull = true;
     } else if (current && announced !== undefined && !serialGt(announced, current.serial)) {
       // Already there (a retransmission, or a diff we applied meanwhile) — or ahead with an
       // older leader's data: the answer then reports that term, and the new leader resumes
@@ -385,7 +392,9 @@ export class Secondary {
     const current = this.store.get(st.origin);
     const term = st.primaryTerm;
     try {
-      if (current) {
+      // IXFR only from data of this leader's term: from an older term's data our serial may
+      // name other contents at this leader (see onNotify), and its diffs would not apply to ours.
+      if (current && st.dataTerm === term) {
         const done = await this.tryIxfr(st, primary, current, timeout, term);
         if (done) return;
       }
