@@ -39,6 +39,18 @@ test: build
 	    $(NODE_BIN)/node -e 'const r = require("./dist/vitest-results.json"); console.log(`vitest: $${r.numPassedTests} passed, $${r.numFailedTests} failed`)' || true; \
 	    exit $$rc; }
 
+# Chaos (issue #12): each fault during a burst of changes — agent SIGKILL + restart in place,
+# NAT, two leaders, a hostile peer, exhaustion, an RRset too large, leader SIGKILL, etcd +
+# apiserver restart, 30% loss — then every agent compared record by record with the API
+# objects; fails on any divergence. Its own private control plane and processes on
+# 127.0.88.0/24; writes test/chaos/results/chaos.json and prints the table.
+.PHONY: chaos
+chaos: build
+	@echo "[chaos] control plane"
+	@set -o pipefail; assets="$$(bash test/controlplane/build.sh | tail -n 1)" && \
+	  echo "[chaos] vitest (test/chaos)" && \
+	  KUBEBUILDER_ASSETS="$$assets" $(NODE_BIN)/vitest run --config test/chaos/vitest.config.ts
+
 # A control plane to use by hand (prints `export KUBECONFIG=...`); Ctrl-C stops it.
 .PHONY: controlplane-up api-types
 controlplane-up: build

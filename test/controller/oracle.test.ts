@@ -57,6 +57,26 @@ describe('expectedFromObjects', () => {
   });
 });
 
+describe('expectedFromObjects: the RRset size limit (64,000 octets)', () => {
+  it('merges oldest first; a record past the limit is refused whole, its TTL with it; a later one adding only values already there is taken', () => {
+    const zones = [zone('z', 'z.test', 0)];
+    const ips = (i: number): string[] => Array.from({ length: 100 }, (_, j) => `10.${i}.${j >> 8}.${j & 255}`);
+    // 40 × 100 A = 4,000 × 16 octets = 64,000: the limit exactly; the 41st does not fit.
+    const records = Array.from({ length: 41 }, (_, i) => rec('a', `m${String(i).padStart(2, '0')}`, i, { name: 'many.z.test', type: 'A', ...(i === 40 ? { ttl: 5 } : {}), values: ips(i) }));
+    // A value already there adds nothing: taken, with its TTL.
+    records.push(rec('a', 'again', 50, { name: 'many.z.test', type: 'A', ttl: 10, values: ['10.0.0.0'] }));
+    const got = expectedFromObjects(zones, records, [{ metadata: { name: 'a' } }]).get('z.test') ?? [];
+    const a = got.filter((r) => r.startsWith('many.z.test\u0000A\u0000'));
+    expect(a).toHaveLength(4000);
+    expect(a.every((r) => r.endsWith(' ttl=10'))).toBe(true);
+    expect(a).not.toContain(k('many.z.test', 'A', '10.40.0.0', 10));
+    // TXT of 1,000 octets: four strings, 12 + 1,004 = 1,016 octets a record; 62 take 62,992, a 63rd would pass 64,000.
+    const txt = (n: number): ApiRecord => rec('a', `t${n}`, n, { name: 'txt.z.test', type: 'TXT', values: [`${String(n).padStart(3, '0')}${'x'.repeat(997)}`] });
+    const big = expectedFromObjects(zones, Array.from({ length: 64 }, (_, n) => txt(n)), [{ metadata: { name: 'a' } }]).get('z.test') ?? [];
+    expect(big).toHaveLength(62);
+  });
+});
+
 function held(name: string, zones: Record<string, string[]>): HeldZones {
   return { name, zones: () => Object.keys(zones), records: (o) => zones[o] };
 }

@@ -10,11 +10,13 @@
  * match its namespace's labels; per name and type, the namespace of the oldest record owns
  * the RRset and that namespace's records merge (values deduplicated, lowest TTL, the zone's
  * defaultTTL when a record has none); a name holds one CNAME, none at the apex, and a CNAME
- * and other data at one name: the older side stays. Age is creationTimestamp, ties broken by
- * namespace/name.
+ * and other data at one name: the older side stays; merging oldest first, a record whose new
+ * values would take the RRset past 64,000 octets is refused whole. Age is creationTimestamp,
+ * ties broken by namespace/name.
  */
 import { canonicalData, recordKey } from '../../src/dns/rdata.js';
 import { parseRdata } from '../../src/dns/presentation.js';
+import { rdataCodec } from '../../src/dns/packet-codecs.js';
 import type { RR, RecordType } from '../../src/dns/rr.js';
 
 interface Meta {
@@ -41,6 +43,23 @@ export interface ApiNamespace {
 }
 
 const ZONE_DEFAULT_TTL = 30;
+
+/**
+ * The README's limit: an RRset's records in wire form, each owner a 2-octet compression
+ * pointer, take at most 64,000 octets.
+ */
+const MAX_RRSET_OCTETS = 64_000;
+
+/**
+ * One record's octets in an answer: pointer (2) + type, class, TTL, RDLENGTH (10) + RDATA.
+ * Names inside RDATA are counted uncompressed (an upper bound; the suites using this stay
+ * far from the limit with such types, or use A/AAAA/TXT, which are exact).
+ */
+function answerOctets(type: string, data: unknown): number {
+  if (type === 'A') return 16;
+  if (type === 'AAAA') return 28;
+  return 12 + rdataCodec(type).encode(data).length - 2;
+}
 
 function canon(name: string): string {
   return (name.endsWith('.') ? name.slice(0, -1) : name).toLowerCase();
@@ -129,9 +148,23 @@ export function expectedFromObjects(zones: readonly ApiZone[], records: readonly
     }
     const list = out.get(sorted[0]?.origin as string) as string[];
     for (const [type, g] of groups) {
-      const ttl = Math.min(...g.map((c) => c.rec.spec.ttl ?? c.zone.spec.defaultTTL ?? ZONE_DEFAULT_TTL));
+      // Oldest first; a record whose new values would take the RRset past the size limit is
+      // refused whole (its TTL does not count either), and the older ones stay.
       const keys = new Set<string>();
-      for (const c of g) for (const d of c.data) keys.add(recordKey({ name: owner, type, data: d } as RR));
+      let octets = 0;
+      let ttl = Number.POSITIVE_INFINITY;
+      for (const c of g) {
+        const fresh = new Map<string, number>();
+        for (const d of c.data) {
+          const k = recordKey({ name: owner, type, data: d } as RR);
+          if (!keys.has(k)) fresh.set(k, answerOctets(type, d));
+        }
+        const add = [...fresh.values()].reduce((n, o) => n + o, 0);
+        if (octets + add > MAX_RRSET_OCTETS) continue;
+        octets += add;
+        for (const k of fresh.keys()) keys.add(k);
+        ttl = Math.min(ttl, c.rec.spec.ttl ?? c.zone.spec.defaultTTL ?? ZONE_DEFAULT_TTL);
+      }
       for (const k of keys) list.push(`${k} ttl=${ttl}`);
     }
   }
