@@ -79,6 +79,8 @@ export class QueryHandler {
     if (q.qtype === QTYPE_OPT) return this.local(buf, q, Rcode.FormErr);
 
     const zone = this.store.findZone(q.qname);
+    // A zone past its SOA expire: SERVFAIL, as BIND answers — not NXDOMAIN, not forwarded.
+    if (zone !== undefined && this.store.isExpired(zone.origin)) return this.local(buf, q, Rcode.ServFail);
     if (zone !== undefined) {
       const encoded = encodeAuthoritative(q, zone.lookup(q.qname, typeName(q.qtype)), this.opts.maxUdpSize, this.recursion());
       // The template's question must be the query's, byte for byte up to case, or patching

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
   configureLogger(init.logLevel, { worker: init.index });
   const store = new ZoneStore();
   for (const z of init.zones) store.set(buildSnapshot(z.origin, z.records.map(revive)));
+  for (const o of init.expired) store.setExpired(o, true);
   const opts: AgentOptions = { ...init.options, store, reusePort: true, stats: new Float64Array(init.shared, init.statsOffset, init.statsLength) };
   const agent = await Agent.start(opts);
   const send = (m: FromWorker): void => port.postMessage(m);
@@ -57,6 +58,9 @@ async function main(): Promise<void> {
       }
       case 'delete':
         agent.store.delete(m.origin);
+        break;
+      case 'expired':
+        agent.store.setExpired(m.origin, m.expired);
         break;
       case 'handover':
         void agent.handOver(m.drainMs).then(() => send({ kind: 'handed-over' }));

@@ -14,12 +14,15 @@ export interface WorkerInit {
   readonly statsLength: number;
   /** The zones at start, applied before the worker binds: it never answers without them. */
   readonly zones: readonly { readonly origin: string; readonly records: readonly RR[] }[];
+  /** Of those, the ones past their SOA expire (answered SERVFAIL). */
+  readonly expired: readonly string[];
 }
 
 export type ToWorker =
   | { readonly kind: 'set'; readonly origin: string; readonly records: readonly RR[] }
   | { readonly kind: 'diff'; readonly diff: ZoneDiff }
   | { readonly kind: 'delete'; readonly origin: string }
+  | { readonly kind: 'expired'; readonly origin: string; readonly expired: boolean }
   | { readonly kind: 'stop'; readonly drainMs: number }
   | { readonly kind: 'handover'; readonly drainMs: number };
 

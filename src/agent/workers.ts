@@ -63,7 +63,7 @@ export class WorkerPool implements DataPlane {
     try {
       for (let i = 0; i < n; i++) {
         // The first worker resolves any port 0; the others join it on the same ports.
-        const init: WorkerInit = { index: i, logLevel, options: { ...options, listen }, shared, statsOffset: i * STATS_SLOTS * 8, statsLength: STATS_SLOTS, zones };
+        const init: WorkerInit = { index: i, logLevel, options: { ...options, listen }, shared, statsOffset: i * STATS_SLOTS * 8, statsLength: STATS_SLOTS, zones, expired: store.expired() };
         const worker = new Worker(script, { workerData: init });
         const slot: Slot = { worker, stats: new QueryStats(new Float64Array(shared, i * STATS_SLOTS * 8, STATS_SLOTS)), applied: new Map(), stopped: Promise.resolve() };
         slot.stopped = new Promise((resolve) => worker.once('exit', () => resolve()));
@@ -117,6 +117,8 @@ export class WorkerPool implements DataPlane {
           this.post(slot, { kind: 'delete', origin });
         }
       }
+      // Expiry may have changed while the workers started: say where every zone stands.
+      for (const origin of this.store.origins()) this.post(slot, { kind: 'expired', origin, expired: this.store.isExpired(origin) });
     }
     this.store.onChange((change) => {
       const msg = toWorkers(change);
@@ -190,6 +192,7 @@ function full(z: ZoneSnapshot): ToWorker {
 /** A replaced zone goes as the diff from its previous version (O(zone) here, once). */
 function toWorkers(change: ZoneChange): ToWorker {
   if (change.kind === 'delete') return { kind: 'delete', origin: change.origin };
+  if (change.kind === 'expired') return { kind: 'expired', origin: change.origin, expired: change.expired };
   const prev = change.previous;
   const next = change.snapshot;
   if (prev === undefined) return full(next);

@@ -80,3 +80,9 @@ export const agentDrift = counter({
   name: 'dnssync_sync_agent_drift_total',
   help: 'Agents the heartbeat found holding other than they had acknowledged (restarted in place, lost state), each then brought back up to date',
 });
+
+export const zoneExpired = gauge<'zone'>({
+  name: 'dnssync_sync_zone_expired',
+  help: 'Per zone on an agent: 1 while it is past its SOA expire (not confirmed with its primary for that long) and answered SERVFAIL, else 0',
+  labelNames: ['zone'],
+});

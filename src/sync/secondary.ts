@@ -27,7 +27,7 @@ import { closePair, listenPair, SYNC_TCP_LIMITS, type PortPair } from './listen.
 import type { ConnLimits } from './conn-limit.js';
 import type { PersistedZone, ZonePersistence } from './zone-persist.js';
 import { termAnswer } from './fencing.js';
-import { applySeconds, notifiesFenced, pullFailures, updatesApplied, zoneSerial } from './metrics.js';
+import { applySeconds, notifiesFenced, pullFailures, updatesApplied, zoneExpired, zoneSerial } from './metrics.js';
 import { serialGt } from './serials.js';
 import { frame, readFrames } from './tcp.js';
 import { XfrFormatError } from './xfr.js';
@@ -92,6 +92,10 @@ interface ZoneState {
   dataTerm: bigint;
   /** When the zone was last confirmed with its primary (ms since the epoch). */
   confirmedAt: number;
+  /** Fires when confirmedAt + SOA expire passes (see expiry). */
+  expireTimer: NodeJS.Timeout | undefined;
+  /** Past its SOA expire: held, answered SERVFAIL until confirmed again. */
+  expired: boolean;
   /** Serial and primary the state file was last written with: a refresh that only confirms
    * them does not rewrite the zone (a whole-zone encode and a synchronous write, on the thread
    * that answers queries when there are no workers). */
@@ -156,7 +160,9 @@ export class Secondary {
       const st = this.state(snapshot.origin, false);
       st.primary = meta.primary;
       st.primarySince = meta.primarySince;
-      st.confirmedAt = meta.confirmedAt;
+      // A file from before confirmedAt was kept says nothing: count from now.
+      st.confirmedAt = meta.confirmedAt > 0 ? meta.confirmedAt : Date.now();
+      this.armExpiry(st);
       this.log.info({ zone: snapshot.origin, serial: snapshot.serial, primary: meta.primary && `${meta.primary.host}:${meta.primary.port}` }, 'zone restored from the state directory; serving it, confirming with the primary');
       void this.refresh(st);
     }
@@ -168,7 +174,7 @@ export class Secondary {
 
   /** Undefined when every zone this agent knows of has synced at least once. */
   notReady(): string | undefined {
-    const waiting = [...this.zones.values()].filter((z) => !z.synced).map((z) => z.origin || '.');
+    const waiting = [...this.zones.values()].filter((z) => !z.synced || z.expired).map((z) => (z.origin || '.') + (z.expired ? ' (expired)' : ''));
     return waiting.length === 0 ? undefined : `zones not synced yet: ${waiting.join(', ')}`;
   }
 
@@ -179,7 +185,10 @@ export class Secondary {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const z of this.zones.values()) if (z.timer) clearTimeout(z.timer);
+    for (const z of this.zones.values()) {
+      if (z.timer) clearTimeout(z.timer);
+      if (z.expireTimer) clearTimeout(z.expireTimer);
+    }
     for (const c of this.conns) c.destroy();
     this.opts.persist?.flush();
     await closePair(this.pair);
@@ -313,6 +322,8 @@ export class Secondary {
       // from there; a pull would be a TCP transfer for what one more datagram carries.
       needPull = false;
     }
+    // The primary announcing the very serial we hold confirms it (SOA expire, readiness).
+    if (!needPull && current && announced === current.serial && this.store.get(origin) === current) this.synced(st, 'notify');
     if (!needPull) return this.notifyAnswer(p, origin, a, source.info !== undefined);
     const pulled = this.sync(st, diff ? 'notify (diff base differs)' : 'notify', announced);
     const wait = this.opts.notifyAnswerWaitMs ?? 1500;
@@ -356,7 +367,7 @@ export class Secondary {
   private state(origin: string, isStatic: boolean): ZoneState {
     let st = this.zones.get(origin);
     if (!st) {
-      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined, primarySince: -1, covers: undefined, primaryTerm: 0n, dataTerm: 0n, confirmedAt: 0, saved: undefined };
+      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined, primarySince: -1, covers: undefined, primaryTerm: 0n, dataTerm: 0n, confirmedAt: 0, expireTimer: undefined, expired: false, saved: undefined };
       this.zones.set(origin, st);
     }
     return st;
@@ -492,6 +503,8 @@ export class Secondary {
 
   private removeZone(st: ZoneState): void {
     if (st.timer) clearTimeout(st.timer);
+    if (st.expireTimer) clearTimeout(st.expireTimer);
+    zoneExpired.remove({ zone: st.origin });
     this.zones.delete(st.origin);
     this.store.delete(st.origin);
     this.opts.persist?.remove(st.origin);
@@ -500,11 +513,22 @@ export class Secondary {
 
   private synced(st: ZoneState, how: string): void {
     const z = this.store.get(st.origin);
-    if (!st.synced) this.log.info({ zone: st.origin, serial: z?.serial, how }, 'zone synced');
+    if (!st.synced) {
+      this.log.info({ zone: st.origin, serial: z?.serial, how }, 'zone synced');
+      if (!st.expired) zoneExpired.set({ zone: st.origin }, 0);
+    }
     else if (this.debug) this.log.debug({ zone: st.origin, serial: z?.serial, how }, 'zone updated');
     st.synced = true;
     st.lastError = undefined;
     st.confirmedAt = Date.now();
+    if (!st.isStatic) this.opts.persist?.confirmed(st.origin, st.confirmedAt);
+    if (st.expired) {
+      st.expired = false;
+      this.store.setExpired(st.origin, false);
+      zoneExpired.set({ zone: st.origin }, 0);
+      this.log.warn({ zone: st.origin, serial: z?.serial, how }, 'zone recovered: confirmed with its primary again; serving it');
+    }
+    this.armExpiry(st);
     if (z) zoneSerial.set({ zone: st.origin, role: 'secondary' }, z.serial);
     const saved = `${z?.serial}@${st.primary ? `${st.primary.host}:${st.primary.port}` : ''}`;
     if (!st.isStatic && saved !== st.saved) {
@@ -517,6 +541,35 @@ export class Secondary {
   private persisted(st: ZoneState): { snap: ZoneSnapshot; meta: { primary: Endpoint | undefined; primarySince: number; confirmedAt: number } } | undefined {
     const snap = this.zones.get(st.origin) === st ? this.store.get(st.origin) : undefined;
     return snap && { snap, meta: { primary: st.primary, primarySince: st.primarySince, confirmedAt: st.confirmedAt } };
+  }
+
+  /**
+   * SOA expire (RFC 1035 §3.3.13, §4.3.5): a zone not confirmed with its primary for
+   * `expire` seconds is no longer authoritative data; BIND answers SERVFAIL for it. Armed at
+   * every confirmation, so it fires only when refreshes (and NOTIFYs) have all failed since.
+   */
+  private armExpiry(st: ZoneState): void {
+    if (st.expireTimer) clearTimeout(st.expireTimer);
+    st.expireTimer = undefined;
+    const snap = this.store.get(st.origin);
+    if (!snap || this.closed) return;
+    const expire = (snap.soa.data as SoaRdata).expire;
+    const left = st.confirmedAt + expire * 1000 - Date.now();
+    if (left <= 0) {
+      this.expire(st, snap.serial, expire);
+      return;
+    }
+    // setTimeout fires at once past 2^31-1 ms (24.8 days); a longer wait is re-armed on firing.
+    st.expireTimer = setTimeout(() => this.armExpiry(st), Math.min(left + 1, 2 ** 31 - 1));
+    st.expireTimer.unref();
+  }
+
+  private expire(st: ZoneState, serial: number, expire: number): void {
+    if (st.expired || this.zones.get(st.origin) !== st) return;
+    st.expired = true;
+    this.store.setExpired(st.origin, true);
+    zoneExpired.set({ zone: st.origin }, 1);
+    this.log.warn({ zone: st.origin, serial, expire, confirmedAt: new Date(st.confirmedAt).toISOString(), primary: st.primary && `${st.primary.host}:${st.primary.port}`, lastError: st.lastError }, 'zone expired: not confirmed with its primary for the SOA expire; answering SERVFAIL for it');
   }
 
   private refreshMs(st: ZoneState): number {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { canonicalRR } from '../dns/rdata.js';
 import { buildSnapshot } from '../zone/snapshot.js';
 import { logger } from '../observability/logger.js';
-import { ZonePersistence, ZoneFileFormatError, decodeZoneFile, encodeZoneFile } from './zone-persist.js';
+import { ZonePersistence, ZoneFileFormatError, decodeAgentMeta, decodeZoneFile, encodeAgentMeta, encodeZoneFile } from './zone-persist.js';
 
 const O = 'persist.test';
 const soa = canonicalRR({ name: O, type: 'SOA', ttl: 5, data: { mname: `ns.${O}`, rname: `h.${O}`, serial: 77, refresh: 60, retry: 10, expire: 3600, minimum: 5 } });
@@ -49,5 +49,32 @@ describe('zone persistence', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('keeps the leadership term and later confirmations beside the zones, across a restart', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dnssync-persist-'));
+    try {
+      const p = new ZonePersistence(dir, logger('test'), 60_000);
+      p.save(O, () => ({ snap: buildSnapshot(O, [soa]), meta }));
+      p.flush();
+      p.saveTerm(7n << 32n);
+      p.saveTerm(3n); // older: ignored
+      p.confirmed(O, meta.confirmedAt + 60_000);
+      p.flush();
+      const again = new ZonePersistence(dir, logger('test'), 60_000);
+      expect(again.loadMeta().term).toBe(7n << 32n);
+      // The zone file says one time; the later confirmation wins.
+      expect(again.loadAll().map((z) => z.meta.confirmedAt)).toEqual([meta.confirmedAt + 60_000]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads agent state leniently: a bad term or time is left out, an unknown version refused', () => {
+    const m = decodeAgentMeta(encodeAgentMeta({ term: 2n ** 63n, confirmed: new Map([[O, 5]]) }));
+    expect(m.term).toBe(2n ** 63n);
+    expect(m.confirmed.get(O)).toBe(5);
+    expect(decodeAgentMeta('{"v":1,"term":"-1","confirmed":{"a":"x","b":-3}}')).toEqual({ term: 0n, confirmed: new Map() });
+    expect(() => decodeAgentMeta('{"v":9}')).toThrow(ZoneFileFormatError);
   });
 });

@@ -7,6 +7,12 @@
  * server uses. Written atomically (temporary file + rename) and coalesced: at most one write
  * per zone per `delayMs`, so a stream of changes costs one encode per interval, not per change.
  * A file that does not read back is skipped with a warning: the agent then pulls the zone.
+ *
+ * Beside the zones, one small file (`agent-state.json`) holds what changes without the data
+ * changing: when each zone was last confirmed (a refresh that finds the same serial rewrites
+ * no zone, but SOA expire counts from it) and the highest leadership term accepted (so a
+ * restarted agent still refuses a deposed leader). Term changes are written at once;
+ * confirmations coalesced like zones.
  */
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +38,31 @@ export interface PersistedZone {
 }
 
 const SUFFIX = '.zone.bin';
+const AGENT_STATE = 'agent-state.json';
+
+/** What the agent keeps beside its zones (see above). */
+export interface AgentMeta {
+  /** Highest leadership term accepted (0: none). */
+  readonly term: bigint;
+  /** Per zone: last confirmation with its primary, ms since the epoch. */
+  readonly confirmed: ReadonlyMap<string, number>;
+}
+
+export function encodeAgentMeta(m: AgentMeta): string {
+  return JSON.stringify({ v: 1, term: m.term.toString(), confirmed: Object.fromEntries(m.confirmed) }) + '\n';
+}
+
+/** Lenient: what does not parse is left out (worst case a zone counts as confirmed now). */
+export function decodeAgentMeta(text: string): AgentMeta {
+  const o = JSON.parse(text) as { v?: unknown; term?: unknown; confirmed?: unknown };
+  if (o.v !== 1) throw new ZoneFileFormatError('unknown agent state version');
+  const term = typeof o.term === 'string' && /^\d{1,20}$/.test(o.term) ? BigInt(o.term) : 0n;
+  const confirmed = new Map<string, number>();
+  if (typeof o.confirmed === 'object' && o.confirmed !== null) {
+    for (const [k, v] of Object.entries(o.confirmed as Record<string, unknown>)) if (typeof v === 'number' && Number.isFinite(v) && v > 0) confirmed.set(k, v);
+  }
+  return { term: term < 2n ** 64n ? term : 0n, confirmed };
+}
 
 function fileName(origin: string): string {
   return encodeURIComponent(origin === '' ? '.' : origin) + SUFFIX;
@@ -86,6 +117,9 @@ export function decodeZoneFile(buf: Buffer): PersistedZone {
 export class ZonePersistence {
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly latest = new Map<string, () => { snap: ZoneSnapshot; meta: ZoneMeta } | undefined>();
+  private term = 0n;
+  private readonly confirmedAt = new Map<string, number>();
+  private metaTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly dir: string,
@@ -95,13 +129,66 @@ export class ZonePersistence {
     mkdirSync(dir, { recursive: true });
   }
 
+  /** The agent state beside the zones (term 0 and no confirmations when there is none). */
+  loadMeta(): AgentMeta {
+    let text: string;
+    try {
+      text = readFileSync(join(this.dir, AGENT_STATE), 'utf8');
+    } catch {
+      return { term: this.term, confirmed: new Map(this.confirmedAt) };
+    }
+    try {
+      const m = decodeAgentMeta(text);
+      if (m.term > this.term) this.term = m.term;
+      for (const [o, t] of m.confirmed) if (t > (this.confirmedAt.get(o) ?? 0)) this.confirmedAt.set(o, t);
+    } catch (err) {
+      this.log.warn({ file: AGENT_STATE, err: err instanceof Error ? err.message : String(err) }, 'agent state does not read back; ignored');
+    }
+    return { term: this.term, confirmed: new Map(this.confirmedAt) };
+  }
+
+  /** A newer leadership term: written at once (a restart must not forget it). */
+  saveTerm(term: bigint): void {
+    if (term <= this.term) return;
+    this.term = term;
+    this.writeMeta();
+  }
+
+  /** The zone was confirmed with its primary at `at`; written within `delayMs`. */
+  confirmed(origin: string, at: number): void {
+    this.confirmedAt.set(origin, at);
+    this.metaSoon();
+  }
+
+  private metaSoon(): void {
+    if (this.metaTimer) return;
+    this.metaTimer = setTimeout(() => this.writeMeta(), this.delayMs);
+    this.metaTimer.unref();
+  }
+
+  private writeMeta(): void {
+    if (this.metaTimer) clearTimeout(this.metaTimer);
+    this.metaTimer = undefined;
+    const path = join(this.dir, AGENT_STATE);
+    const tmp = `${path}.tmp-${process.pid}`;
+    try {
+      writeFileSync(tmp, encodeAgentMeta({ term: this.term, confirmed: this.confirmedAt }));
+      renameSync(tmp, path);
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not write the agent state; a restart may forget the leadership term or confirmations');
+    }
+  }
+
   /** Every zone that reads back; broken files are logged and skipped. */
   loadAll(): PersistedZone[] {
     const out: PersistedZone[] = [];
+    const meta = this.loadMeta();
     for (const name of readdirSync(this.dir)) {
       if (!name.endsWith(SUFFIX)) continue;
       try {
-        out.push(decodeZoneFile(readFileSync(join(this.dir, name))));
+        const z = decodeZoneFile(readFileSync(join(this.dir, name)));
+        const later = meta.confirmed.get(z.snapshot.origin) ?? 0;
+        out.push(later > z.meta.confirmedAt ? { snapshot: z.snapshot, meta: { ...z.meta, confirmedAt: later } } : z);
       } catch (err) {
         this.log.warn({ file: name, err: err instanceof Error ? err.message : String(err) }, 'persisted zone does not read back; it will be pulled');
       }
@@ -127,11 +214,13 @@ export class ZonePersistence {
     this.pending.delete(origin);
     this.latest.delete(origin);
     rmSync(join(this.dir, fileName(origin)), { force: true });
+    if (this.confirmedAt.delete(origin)) this.metaSoon();
   }
 
   /** Writes every pending zone now (on shutdown). */
   flush(): void {
     for (const origin of [...this.pending.keys()]) this.writeNow(origin);
+    if (this.metaTimer) this.writeMeta();
   }
 
   private writeNow(origin: string): void {

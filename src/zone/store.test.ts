@@ -71,4 +71,24 @@ describe('ZoneStore', () => {
     store.set(buildSnapshot('x.test', [soa('x.test', 1)]));
     expect(heard).toBe(1);
   });
+
+  it('marks a zone expired and back, bumping the version and telling listeners; a delete clears it', () => {
+    const store = new ZoneStore();
+    const z = buildSnapshot('exp.test', [soa('exp.test', 1)]);
+    store.set(z);
+    const seen: ZoneChange[] = [];
+    store.onChange((c) => seen.push(c));
+    const v = store.version;
+    store.setExpired('EXP.test.', true);
+    store.setExpired('exp.test', true); // no change
+    expect(store.isExpired('exp.test')).toBe(true);
+    expect(store.expired()).toEqual(['exp.test']);
+    expect(store.version).toBe(v + 1);
+    store.setExpired('exp.test', false);
+    expect(store.isExpired('exp.test')).toBe(false);
+    store.setExpired('exp.test', true);
+    store.delete('exp.test');
+    expect(store.isExpired('exp.test')).toBe(false);
+    expect(seen.map((c) => c.kind)).toEqual(['expired', 'expired', 'expired', 'delete']);
+  });
 });

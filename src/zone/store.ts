@@ -7,13 +7,17 @@ import type { ZoneSnapshot } from './types.js';
 
 export type ZoneChange =
   | { readonly kind: 'set'; readonly origin: string; readonly snapshot: ZoneSnapshot; readonly previous: ZoneSnapshot | undefined }
-  | { readonly kind: 'delete'; readonly origin: string; readonly previous: ZoneSnapshot };
+  | { readonly kind: 'delete'; readonly origin: string; readonly previous: ZoneSnapshot }
+  /** The zone passed its SOA expire (answered SERVFAIL) or was confirmed again. */
+  | { readonly kind: 'expired'; readonly origin: string; readonly expired: boolean };
 
 export type ZoneListener = (change: ZoneChange, version: number) => void;
 
 export class ZoneStore {
   private readonly zones = new Map<string, ZoneSnapshot>();
   private readonly listeners = new Set<ZoneListener>();
+  /** Zones held but not to be answered from: past their SOA expire (RFC 1035 §4.3.5). */
+  private readonly expiredZones = new Set<string>();
   private v = 0;
   /**
    * The last label of every origin, bare and with its dot ('' for the root zone): a name
@@ -66,10 +70,33 @@ export class ZoneStore {
     this.emit({ kind: 'set', origin, snapshot, previous });
   }
 
+  /**
+   * Marks a zone expired (its queries are answered SERVFAIL, as BIND answers for an expired
+   * secondary zone: never NXDOMAIN, never forwarded) or serves it again. The data stays.
+   */
+  setExpired(origin: string, expired: boolean): void {
+    const o = canonicalName(origin);
+    if (this.expiredZones.has(o) === expired) return;
+    if (expired) this.expiredZones.add(o);
+    else this.expiredZones.delete(o);
+    this.v++;
+    this.emit({ kind: 'expired', origin: o, expired });
+  }
+
+  isExpired(origin: string): boolean {
+    return this.expiredZones.size > 0 && this.expiredZones.has(origin);
+  }
+
+  /** Origins marked expired now. */
+  expired(): string[] {
+    return [...this.expiredZones];
+  }
+
   delete(origin: string): boolean {
     const o = canonicalName(origin);
     const previous = this.zones.get(o);
     if (previous === undefined) return false;
+    this.expiredZones.delete(o);
     this.zones.delete(o);
     this.indexTops();
     this.v++;
