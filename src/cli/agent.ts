@@ -17,6 +17,7 @@ import { startHealthServer } from '../observability/health.js';
 import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
 import { Secondary, type StaticZone } from '../sync/secondary.js';
 import { ZonePersistence, type PersistedZone } from '../sync/zone-persist.js';
+import { isCatalog } from '../sync/catalog.js';
 import { loadTsigKeys } from './tsig-key.js';
 
 function ipHostPort(value: string): string | undefined {
@@ -156,7 +157,8 @@ export async function run(argv: string[]): Promise<void> {
   } catch (err) {
     throw new FlagError(`--state-dir: ${err instanceof Error ? err.message : String(err)}`);
   }
-  for (const z of restored) store.set(z.snapshot);
+  // The leader's catalog is the secondary's own (never answered): it keeps it apart.
+  for (const z of restored) if (!isCatalog(z.snapshot.origin)) store.set(z.snapshot);
 
   // Every flag is checked and the key read before the node's network is touched: an error
   // after that would exit leaving addresses and rules behind.

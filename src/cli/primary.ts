@@ -136,7 +136,7 @@ export async function run(argv: string[]): Promise<void> {
   let primary: Primary;
   try {
     const advertise = get.str(flags, 'transfer-advertise');
-    primary = await Primary.start({ host: listen.host, port: listen.port, keys, term: startTerm(), ...(advertise === undefined ? {} : { advertise: splitHostPort(advertise) }) });
+    primary = await Primary.start({ host: listen.host, port: listen.port, keys, term: startTerm(), catalog: true, ...(advertise === undefined ? {} : { advertise: splitHostPort(advertise) }) });
   } catch (err) {
     throw new FlagError(`--transfer-listen: ${err instanceof Error ? err.message : String(err)}`);
   }

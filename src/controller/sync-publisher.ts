@@ -96,7 +96,7 @@ export class SyncPublisher implements ZonePublisher {
  */
 export function syncPublisherFactory(opts: SyncPublisherOptions): PublisherFactory {
   return async (agents, zones, term) => {
-    const primary = await Primary.start({ host: opts.host, port: opts.port, term, ...(opts.advertise ? { advertise: opts.advertise } : {}), ...(opts.heartbeat ? { heartbeat: opts.heartbeat } : {}), keys: opts.keys, log: opts.log });
+    const primary = await Primary.start({ host: opts.host, port: opts.port, term, catalog: true, ...(opts.advertise ? { advertise: opts.advertise } : {}), ...(opts.heartbeat ? { heartbeat: opts.heartbeat } : {}), keys: opts.keys, log: opts.log });
     primary.setAgents(agents);
     if (agents.length > 0 && zones.length > 0) {
       const found = await primary.probeSerials(zones, opts.probeTimeoutMs ?? 1000);

@@ -86,3 +86,8 @@ export const zoneExpired = gauge<'zone'>({
   help: 'Per zone on an agent: 1 while it is past its SOA expire (not confirmed with its primary for that long) and answered SERVFAIL, else 0',
   labelNames: ['zone'],
 });
+
+export const zonesDropped = counter({
+  name: 'dnssync_sync_zones_dropped_total',
+  help: "Zones an agent removed because the leader's catalog no longer lists them (deleted while no NOTIFY for the removal reached it)",
+});

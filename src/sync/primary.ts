@@ -22,6 +22,7 @@ import { HEARTBEAT_DEFAULTS, Heartbeat, type HeartbeatOptions } from './heartbea
 import { NOTIFY_MAX_DATAGRAM, answerSoaSerial, encodedLength, OPCODE_NOTIFY, bareNotify, OPCODE_QUERY, RCODE, decode, errorResponse, notifyMessage, readHeader, responseTo, sectionRRs, soaSerial } from './codec.js';
 import { Journal, TOO_LARGE, type JournalLimits } from './journal.js';
 import { advertisedInfo } from './advertise.js';
+import { CATALOG_ORIGIN, catalogRecords, isCatalog } from './catalog.js';
 import { aheadVerdict, answerTerm } from './fencing.js';
 import type { LeaderInfo } from './leader-info.js';
 import { closePair, listenPair, SYNC_TCP_LIMITS, type PortPair } from './listen.js';
@@ -89,6 +90,11 @@ export interface PrimaryOptions {
    * Default in-flight: what the UDP receive buffer holds of their ACKs, 64..1024; pulls 32.
    */
   readonly window?: WindowLimits;
+  /**
+   * Serve and push the list of zones as an RFC 9432 catalog zone (catalog.ts), from the
+   * moment the set is complete (markZonesLoaded): agents drop zones it does not list.
+   */
+  readonly catalog?: boolean;
   /** SOA probes that find agents whose state differs from what we believe (heartbeat.ts); false: off. */
   readonly heartbeat?: Partial<HeartbeatOptions> | false;
   readonly log?: Logger;
@@ -237,6 +243,12 @@ const LEG_MAX_RECORDS = 512;
 const MIN_RR_WIRE = 11;
 
 const DEFAULT_SOA = { refresh: 60, retry: 10, expire: 3600, minimum: 5 };
+
+/**
+ * The catalog's timers: agents re-check it every minute as a safety net for a lost NOTIFY;
+ * its expire only marks an agent unready (the catalog is never answered), so it is long.
+ */
+const CATALOG_SOA: SoaParams = { refresh: 60, retry: 10, expire: 7 * 86_400, minimum: 0 };
 
 export class ZoneNotFoundError extends Error {
   override readonly name = 'ZoneNotFoundError';
@@ -387,6 +399,9 @@ export class Primary extends EventEmitter<PrimaryEvents> {
       const serial = this.firstSerial(o);
       const snapshot = buildSnapshot(o, [this.makeSoa(o, serial, params), ...list]);
       this.zones.set(o, { snapshot, journal: new Journal(this.opts.journal), params, notifies: new Map(), transfers: new Map() });
+      // The catalog first: an agent that re-checks the catalog after this zone's NOTIFY then
+      // finds it listed, and does not drop it as unknown.
+      if (!isCatalog(o)) this.publishCatalog();
       this.published(o, snapshot.serial);
       return snapshot.serial;
     }
@@ -465,6 +480,13 @@ export class Primary extends EventEmitter<PrimaryEvents> {
    */
   markZonesLoaded(): void {
     this.zonesLoaded = true;
+    this.publishCatalog();
+  }
+
+  /** The catalog as the zones stand now (only once their set is complete). */
+  private publishCatalog(): void {
+    if (!this.opts.catalog || !this.zonesLoaded || this.closed) return;
+    this.setZone(CATALOG_ORIGIN, catalogRecords([...this.zones.keys()].filter((o) => !isCatalog(o))), CATALOG_SOA);
   }
 
   removeZone(origin: string): void {
@@ -479,6 +501,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     }
     zoneSerial.remove({ zone: o, role: 'primary' });
     this.log.info({ zone: o }, 'zone removed');
+    this.publishCatalog();
   }
 
   /** `past`: a serial seen elsewhere that the new one must exceed (forces a new serial). */
@@ -581,8 +604,9 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   async probeSerials(origins: readonly string[], timeoutMs = 1000): Promise<Record<string, number>> {
     const found: Record<string, number> = {};
     const asks: Promise<void>[] = [];
+    const all = this.opts.catalog && origins.length > 0 ? [...origins, CATALOG_ORIGIN] : origins;
     for (const a of this.agents.values()) {
-      for (const origin of origins) {
+      for (const origin of all) {
         const o = canonicalName(origin);
         asks.push(
           querySoa(a, o, this.auth, timeoutMs).then(
@@ -916,6 +940,14 @@ export class Primary extends EventEmitter<PrimaryEvents> {
       const t = rcode === RCODE.REFUSED ? answerTerm(msg) : undefined;
       if (t !== undefined && t > this.term) {
         this.fence(s.link, { zone: s.link.origin, agent: s.link.agent.id, term: String(this.term), agentTerm: String(t) });
+        return;
+      }
+      if (isCatalog(s.link.origin) && (rcode === RCODE.REFUSED || rcode === RCODE.NOTAUTH || rcode === RCODE.NOTIMP)) {
+        // A peer that does not follow our catalog (a standard secondary, an agent without the
+        // key): it keeps its zones as configured; no point repeating the offer.
+        this.log.info({ zone: s.link.origin, agent: s.link.agent.id, rcode }, 'peer does not take the catalog; no more catalog NOTIFYs to it');
+        this.clearInflight(s.link);
+        s.link.fenced = true;
         return;
       }
       this.log.warn({ zone: s.link.origin, agent: s.link.agent.id, rcode }, 'agent refused NOTIFY');

@@ -16,7 +16,7 @@ import type { TsigKey } from '../dns/tsig.js';
 import { applyDiff } from '../zone/diff.js';
 import { DiffBaseError, DiffConflictError, ZoneError } from '../zone/errors.js';
 import { buildSnapshot } from '../zone/snapshot.js';
-import type { ZoneStore } from '../zone/store.js';
+import { ZoneStore } from '../zone/store.js';
 import type { ZoneDiff, ZoneSnapshot } from '../zone/types.js';
 import { logger, type Logger } from '../observability/logger.js';
 import { Auth, type AuthOk } from './auth.js';
@@ -25,9 +25,10 @@ import { OPCODE_NOTIFY, OPCODE_QUERY, RCODE, decode, errorResponse, notifyDiff, 
 import { pullSource } from './pull-source.js';
 import { closePair, listenPair, SYNC_TCP_LIMITS, type PortPair } from './listen.js';
 import type { ConnLimits } from './conn-limit.js';
-import type { PersistedZone, ZonePersistence } from './zone-persist.js';
+import type { PersistedZone, ZoneMeta, ZonePersistence } from './zone-persist.js';
+import { CatalogError, catalogMembers, isCatalog } from './catalog.js';
 import { termAnswer } from './fencing.js';
-import { applySeconds, notifiesFenced, pullFailures, updatesApplied, zoneExpired, zoneSerial } from './metrics.js';
+import { applySeconds, notifiesFenced, pullFailures, updatesApplied, zoneExpired, zoneSerial, zonesDropped } from './metrics.js';
 import { serialGt } from './serials.js';
 import { frame, readFrames } from './tcp.js';
 import { XfrFormatError } from './xfr.js';
@@ -107,14 +108,17 @@ export class Secondary {
   private readonly conns = new Set<TcpSocket>();
   private readonly auth: Auth;
   private readonly log: Logger;
-  private readonly store: ZoneStore;
+  /** The agent's store, but for the catalog, which is kept apart: it is never answered. */
+  private readonly store: Pick<ZoneStore, 'get' | 'set' | 'delete' | 'setExpired'>;
+  private readonly catalogStore = new ZoneStore();
   private closed = false;
   /**
    * The highest leadership term accepted from any NOTIFY: pushes from older terms are refused
    * (fencing.ts). Agent-wide, so a deposed leader cannot bring back a zone its successor
-   * removed either. In memory: a restarted agent learns it again from the current leader.
+   * removed either. Kept in the state directory: a restarted agent still refuses a deposed
+   * leader that reaches it before the current one does.
    */
-  private highestTerm = 0n;
+  private highestTerm: bigint;
   /** Debug logging on (checked once: the hot path would build the log object for nothing). */
   private readonly debug: boolean;
 
@@ -124,7 +128,14 @@ export class Secondary {
     auth: Auth,
   ) {
     this.auth = auth;
-    this.store = opts.store;
+    const pick = (origin: string): ZoneStore => (isCatalog(origin) ? this.catalogStore : opts.store);
+    this.store = {
+      get: (o) => pick(o).get(o),
+      set: (snap) => pick(snap.origin).set(snap),
+      delete: (o) => pick(o).delete(o),
+      setExpired: (o, e) => pick(o).setExpired(o, e),
+    };
+    this.highestTerm = opts.persist?.loadMeta().term ?? 0n;
     this.log = opts.log ?? logger('secondary');
     this.debug = this.log.isLevelEnabled('debug');
   }
@@ -160,6 +171,8 @@ export class Secondary {
       const st = this.state(snapshot.origin, false);
       st.primary = meta.primary;
       st.primarySince = meta.primarySince;
+      st.primaryTerm = meta.primaryTerm ?? 0n;
+      st.dataTerm = meta.dataTerm ?? 0n;
       // A file from before confirmedAt was kept says nothing: count from now.
       st.confirmedAt = meta.confirmedAt > 0 ? meta.confirmedAt : Date.now();
       this.armExpiry(st);
@@ -295,6 +308,7 @@ export class Secondary {
       if (term > this.highestTerm) {
         this.log.info({ zone: origin, term: String(term), previous: String(this.highestTerm) }, 'new leadership term');
         this.highestTerm = term;
+        this.opts.persist?.saveTerm(term);
       }
     }
 
@@ -529,8 +543,9 @@ export class Secondary {
       this.log.warn({ zone: st.origin, serial: z?.serial, how }, 'zone recovered: confirmed with its primary again; serving it');
     }
     this.armExpiry(st);
+    if (isCatalog(st.origin)) this.followCatalog(st);
     if (z) zoneSerial.set({ zone: st.origin, role: 'secondary' }, z.serial);
-    const saved = `${z?.serial}@${st.primary ? `${st.primary.host}:${st.primary.port}` : ''}`;
+    const saved = `${z?.serial}@${st.primary ? `${st.primary.host}:${st.primary.port}` : ''}#${st.primaryTerm}/${st.dataTerm}`;
     if (!st.isStatic && saved !== st.saved) {
       st.saved = saved;
       this.opts.persist?.save(st.origin, () => this.persisted(st));
@@ -538,9 +553,52 @@ export class Secondary {
     this.schedule(st, this.refreshMs(st));
   }
 
-  private persisted(st: ZoneState): { snap: ZoneSnapshot; meta: { primary: Endpoint | undefined; primarySince: number; confirmedAt: number } } | undefined {
+  private persisted(st: ZoneState): { snap: ZoneSnapshot; meta: ZoneMeta } | undefined {
     const snap = this.zones.get(st.origin) === st ? this.store.get(st.origin) : undefined;
-    return snap && { snap, meta: { primary: st.primary, primarySince: st.primarySince, confirmedAt: st.confirmedAt } };
+    return snap && { snap, meta: { primary: st.primary, primarySince: st.primarySince, confirmedAt: st.confirmedAt, primaryTerm: st.primaryTerm, dataTerm: st.dataTerm } };
+  }
+
+  /**
+   * The leader's catalog (catalog.ts) was installed or confirmed: add the zones it lists that
+   * we lack, drop those it does not list. Only a signed catalog from the newest leadership
+   * term we know is acted on: an older leader's list may lack zones its successor added.
+   * Static zones (--secondary) and zone files are not the leader's and stay.
+   */
+  private followCatalog(cat: ZoneState): void {
+    const snap = this.store.get(cat.origin);
+    if (!snap) return;
+    if (!this.auth.enabled) {
+      this.log.warn({ zone: cat.origin, serial: snap.serial }, 'catalog not acted on: without a TSIG key nothing proves it is the leader\'s');
+      return;
+    }
+    if (cat.dataTerm !== this.highestTerm) {
+      this.log.info({ zone: cat.origin, serial: snap.serial, term: String(cat.dataTerm), highestTerm: String(this.highestTerm) }, 'catalog from an older leadership term: not acted on');
+      return;
+    }
+    let members: Set<string>;
+    try {
+      members = catalogMembers(snap);
+    } catch (err) {
+      if (!(err instanceof CatalogError)) throw err;
+      this.log.warn({ zone: cat.origin, serial: snap.serial, err: err.message }, 'catalog is malformed: not acted on');
+      return;
+    }
+    for (const st of [...this.zones.values()]) {
+      if (st === cat || st.isStatic || members.has(st.origin)) continue;
+      this.log.info({ zone: st.origin, serial: this.store.get(st.origin)?.serial, catalogSerial: snap.serial }, "zone not in the leader's catalog: removing it");
+      zonesDropped.inc();
+      this.removeZone(st);
+    }
+    for (const origin of members) {
+      // A zone file for the same origin wins, as it does over a NOTIFY.
+      if (this.zones.has(origin) || this.store.get(origin) !== undefined) continue;
+      const st = this.state(origin, false);
+      st.primary = cat.primary;
+      st.primaryTerm = cat.primaryTerm;
+      st.primarySince = cat.primarySince;
+      this.log.info({ zone: origin, catalogSerial: snap.serial }, "zone in the leader's catalog but not here: pulling it");
+      void this.sync(st, 'catalog');
+    }
   }
 
   /**

@@ -10,7 +10,7 @@ import { ZonePersistence, ZoneFileFormatError, decodeAgentMeta, decodeZoneFile, 
 const O = 'persist.test';
 const soa = canonicalRR({ name: O, type: 'SOA', ttl: 5, data: { mname: `ns.${O}`, rname: `h.${O}`, serial: 77, refresh: 60, retry: 10, expire: 3600, minimum: 5 } });
 const records = [soa, ...Array.from({ length: 2000 }, (_, i) => canonicalRR({ name: `h${i}.${O}`, type: 'A', ttl: 60, data: `10.0.${i >> 8}.${i & 255}` })), canonicalRR({ name: `t.${O}`, type: 'TXT', ttl: 60, data: [Buffer.from('x'.repeat(250))] })];
-const meta = { primary: { host: '10.1.2.3', port: 5354 }, primarySince: 1_700_000_000, confirmedAt: 1_700_000_123_456 };
+const meta = { primary: { host: '10.1.2.3', port: 5354 }, primarySince: 1_700_000_000, confirmedAt: 1_700_000_123_456, primaryTerm: 7n << 32n, dataTerm: (7n << 32n) - 1n };
 
 describe('zone persistence', () => {
   it('round-trips a zone spanning several messages, with its meta', () => {

@@ -30,6 +30,10 @@ export interface ZoneMeta {
   readonly primarySince: number;
   /** When the zone was last confirmed with its primary (ms since the epoch), for SOA expire. */
   readonly confirmedAt: number;
+  /** Leadership term of `primary` (absent in older files: 0). */
+  readonly primaryTerm?: bigint;
+  /** Term of the leader the data came from (the catalog is acted on only from the newest). */
+  readonly dataTerm?: bigint;
 }
 
 export interface PersistedZone {
@@ -69,7 +73,7 @@ function fileName(origin: string): string {
 }
 
 export function encodeZoneFile(snap: ZoneSnapshot, meta: ZoneMeta): Buffer {
-  const head = Buffer.from(JSON.stringify({ v: 1, origin: snap.origin, serial: snap.serial, ...meta }) + '\n');
+  const head = Buffer.from(JSON.stringify({ v: 1, origin: snap.origin, serial: snap.serial, primary: meta.primary, primarySince: meta.primarySince, confirmedAt: meta.confirmedAt, primaryTerm: String(meta.primaryTerm ?? 0n), dataTerm: String(meta.dataTerm ?? 0n) }) + '\n');
   const msgs = xfrMessages(0, { name: snap.origin, type: 'AXFR', class: 'IN' }, axfrRecords(snap));
   const parts: Buffer[] = [head];
   for (const m of msgs) {
@@ -87,7 +91,7 @@ export class ZoneFileFormatError extends Error {
 export function decodeZoneFile(buf: Buffer): PersistedZone {
   const nl = buf.indexOf(0x0a);
   if (nl < 0) throw new ZoneFileFormatError('no header line');
-  let head: { v?: unknown; origin?: unknown; primary?: unknown; primarySince?: unknown; confirmedAt?: unknown };
+  let head: { v?: unknown; origin?: unknown; primary?: unknown; primarySince?: unknown; confirmedAt?: unknown; primaryTerm?: unknown; dataTerm?: unknown };
   try {
     head = JSON.parse(buf.subarray(0, nl).toString('utf8')) as typeof head;
   } catch {
@@ -111,7 +115,8 @@ export function decodeZoneFile(buf: Buffer): PersistedZone {
   const p = head.primary as { host?: unknown; port?: unknown } | undefined;
   const primary = p && typeof p.host === 'string' && typeof p.port === 'number' ? { host: p.host, port: p.port } : undefined;
   const num = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
-  return { snapshot: buildSnapshot(head.origin, r.records), meta: { primary, primarySince: num(head.primarySince), confirmedAt: num(head.confirmedAt) } };
+  const term = (x: unknown): bigint => (typeof x === 'string' && /^\d{1,20}$/.test(x) && BigInt(x) < 2n ** 64n ? BigInt(x) : 0n);
+  return { snapshot: buildSnapshot(head.origin, r.records), meta: { primary, primarySince: num(head.primarySince), confirmedAt: num(head.confirmedAt), primaryTerm: term(head.primaryTerm), dataTerm: term(head.dataTerm) } };
 }
 
 export class ZonePersistence {

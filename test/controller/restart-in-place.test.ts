@@ -170,3 +170,44 @@ describe('an agent restarted in place', () => {
     await waitFor(async () => (await readyCondition()) === 'True 2/2', { what: 'www Ready on 2/2', timeoutMs: 20_000 });
   });
 });
+
+describe('a DNSZone deleted while no controller runs', () => {
+  it('is dropped by every agent once a controller is back (the leader\'s catalog no longer lists it)', async () => {
+    const GONE = `rip-gone-${suffix}.test`;
+    // Long SOA timers: without the catalog only the next refresh, an hour on, would notice.
+    const zone = { apiVersion: 'dnssync.io/v1alpha1', kind: 'DNSZone', metadata: { name: `rip-gone-${suffix}` }, spec: { zone: `${GONE}.`, soa: { refresh: 3600, retry: 600 } } };
+    const rec = { apiVersion: 'dnssync.io/v1alpha1', kind: 'DNSRecord', metadata: { name: 'old', namespace: appNs }, spec: { name: `old.${GONE}.`, type: 'A', values: ['10.37.9.9'] } };
+    const r = await cp.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [zone, rec] }));
+    expect(r.code, r.stderr).toBe(0);
+    const old = async (a: AgentProc): Promise<string | undefined> => {
+      try {
+        return (await kdig(a.ip, a.dns, `old.${GONE}`, 'A')).join(',');
+      } catch {
+        return undefined;
+      }
+    };
+    for (const a of agents) await waitFor(async () => (await old(a)) === '10.37.9.9', { what: `${a.ip} answers old.${GONE}`, timeoutMs: 20_000 });
+
+    await ctl?.proc.stop();
+    ctl = undefined;
+    for (const kind of ['dnsrecord', 'dnszone']) {
+      const d = await cp.kubectl(kind === 'dnsrecord' ? ['delete', kind, '-n', appNs, 'old'] : ['delete', kind, `rip-gone-${suffix}`]);
+      expect(d.code, d.stderr).toBe(0);
+    }
+    ctl = await startCtl();
+    const t0 = Date.now();
+    for (const a of agents) {
+      await waitFor(async () => {
+        const v = await old(a);
+        return v !== undefined && v !== '10.37.9.9';
+      }, { what: `${a.ip} drops ${GONE} (today: served until its SOA refresh, an hour on)`, timeoutMs: 15_000, intervalMs: 100 });
+    }
+    console.log(`DNSZone deleted while no controller ran: dropped by both agents ${Date.now() - t0} ms after the controller was ready`);
+    // The other zone is untouched, and both agents are ready.
+    for (const a of agents) {
+      expect(await www(a)).toBe(wwwValue);
+      await waitFor(async () => (await readyz(a)) === 200, { what: `${a.ip} ready`, timeoutMs: 10_000 });
+    }
+  });
+});
+

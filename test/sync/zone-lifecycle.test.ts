@@ -3,6 +3,10 @@
  * refresh. Real processes from dist/: `dnssync primary` (the sync engine alone, as behind
  * the controller) and `dnssync agent`, on 127.0.38.0/24, checked with kdig.
  *
+ * - A zone removed while no primary ran (the removal's NOTIFY never reached anyone) is
+ *   dropped by the agent once a primary is back — also when that primary serves from another
+ *   address, as a new leader does from its own Pod IP — because the agent learns the list of
+ *   zones from the leader's catalog.
  * - A zone the agent could not refresh for its SOA `expire` is answered SERVFAIL (not
  *   NXDOMAIN, not forwarded: the agent's upstream holds the same zone with other data), with
  *   a metric and a log line, until the primary confirms it again.
@@ -71,6 +75,43 @@ beforeAll(() => {
   stops.push(t.cleanup);
   dir = t.dir;
   keyFile = writeKey(dir, KEY);
+});
+
+describe('a zone removed while no primary ran', () => {
+  it('is dropped by the agent once a primary (on another address) is back', async () => {
+    const KEEP = 'keep.lifecycle.test';
+    const GONE = 'gone.lifecycle.test';
+    // Long SOA timers: no refresh or expire happens during the test; only the catalog can tell.
+    const keepFile = join(dir, `${KEEP}.zone`);
+    const goneFile = join(dir, `${GONE}.zone`);
+    writeFileSync(keepFile, `$ORIGIN ${KEEP}.\n$TTL 30\n@ SOA ns hostmaster 1 3600 600 86400 5\n@ NS ns\nns A 192.0.2.53\nweb A 192.0.2.1\n`);
+    writeFileSync(goneFile, `$ORIGIN ${GONE}.\n$TTL 30\n@ SOA ns hostmaster 1 3600 600 86400 5\n@ NS ns\nns A 192.0.2.53\nweb A 192.0.2.2\n`);
+    const ag = await agentPorts('127.0.38.1');
+    const agent = startAgent(ag, keyFile);
+    await waitFor(async () => (await fetch(`http://${ag.host}:${ag.metrics}/healthz`)).ok, { what: 'agent health endpoint', timeoutMs: 20_000, intervalMs: 100 });
+
+    const first = startPrimary([keepFile, goneFile], `${P_HOST}:${await freePort(P_HOST)}`, [ag], keyFile, join(dir, 'p1.state'));
+    for (const [zone, ip] of [[KEEP, '192.0.2.1'], [GONE, '192.0.2.2']] as const) {
+      await waitFor(async () => (await ask(ag.host, ag.dns, `web.${zone}`))?.answers.includes(ip), { what: `agent answers web.${zone}`, timeoutMs: 20_000, intervalMs: 100 });
+    }
+    await first.stop();
+
+    // The next primary (a new leader, from its own address) no longer has GONE: nothing
+    // NOTIFYs its removal.
+    const P2 = '127.0.38.11';
+    const second = startPrimary([keepFile], `${P2}:${await freePort(P2)}`, [ag], keyFile, join(dir, 'p2.state'));
+    await waitFor(() => /zone loaded/.test(second.output()), { what: 'second primary up', timeoutMs: 20_000 });
+    const t0 = Date.now();
+    const gone = await waitFor(async () => {
+      const r = await ask(ag.host, ag.dns, `web.${GONE}`);
+      return r !== undefined && !r.answers.includes('192.0.2.2') ? r : undefined;
+    }, { what: `agent drops ${GONE} (still answering it: served until the next refresh, or forever from a primary gone)`, timeoutMs: 10_000, intervalMs: 100 });
+    console.log(`zone removed while no primary ran: dropped ${Date.now() - t0} ms after the next primary started`);
+    // No upstream: a name in no zone is refused, not answered from the dropped data.
+    expect(gone.status).toBe('REFUSED');
+    expect((await ask(ag.host, ag.dns, `web.${KEEP}`))?.answers).toEqual(['192.0.2.1']);
+    expect(agent.output()).toMatch(/"zone":"gone\.lifecycle\.test".*not in the leader's catalog/);
+  }, 90_000);
 });
 
 describe('SOA expire', () => {
