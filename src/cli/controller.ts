@@ -88,7 +88,10 @@ export async function run(argv: string[]): Promise<void> {
 
   const statusClient = new StatusClient(kc);
   const events = new EventRecorder(kc, 'dnssync-controller', identity, root.child({ component: 'events' }));
+  // Set once leader election starts; an agent saying we were deposed makes it check at once.
+  let elector: LeaderElector | undefined;
   const controller = new Controller({
+    onDeposed: () => elector?.recheck(),
     log,
     parse: recordRdata,
     publisher: syncPublisherFactory({ host: transfer.host, port: transfer.port, advertise, heartbeat: { intervalMs: get.num(flags, 'heartbeat-interval') as number, maxPerSecond: get.num(flags, 'heartbeat-qps') as number }, keys, log: root.child({ component: 'primary' }) }),
@@ -150,7 +153,6 @@ export async function run(argv: string[]): Promise<void> {
   });
   log.info('informers synced');
 
-  let elector: LeaderElector | undefined;
   if (get.bool(flags, 'leader-elect')) {
     elector = new LeaderElector(new LeaseClient(kc, get.str(flags, 'lease-namespace') ?? agentNs, get.str(flags, 'lease-name') as string), {
       identity,

@@ -12,7 +12,7 @@ import type { EventToEmit } from '../k8s/events.js';
 import type { Logger } from '../observability/logger.js';
 import { FanoutPacer, cpuMs, type PacerOptions } from '../sync/pacer.js';
 import { sameRecordSpec } from './decode.js';
-import { agentsGauge, pendingChanges, propagationSeconds, zoneSerialGauge } from './metrics.js';
+import { agentsGauge, deposedTotal, pendingChanges, propagationSeconds, zoneSerialGauge } from './metrics.js';
 import { recordKey, type AgentPod, type NamespaceObject, type RecordObject, type ZoneObject } from './objects.js';
 import type { RdataParser } from './policy.js';
 import type { AgentEndpoint, PublisherFactory, ZonePublisher } from './publisher.js';
@@ -36,6 +36,8 @@ export interface ControllerOptions {
   /** How a burst is paced into serials (src/sync/pacer.ts); its minGapMs is the above. */
   readonly pacing?: Omit<PacerOptions, 'minGapMs'>;
   readonly now?: () => Date;
+  /** An agent follows a newer leader than us: the leader election should check the Lease now. */
+  readonly onDeposed?: () => void;
 }
 
 const GROUP_VERSION = 'dnssync.io/v1alpha1';
@@ -224,6 +226,7 @@ export class Controller {
     const pub = await this.opts.publisher(this.endpoints, origins, term);
     pub.onAck((agent, origin, serial) => this.acked(agent, origin, serial));
     pub.onDrift((agent, origin, serial) => this.drifted(agent, origin, serial));
+    pub.onDeposed((agent, origin) => this.deposed(agent, origin));
     this.publisher = pub;
     this.leading = true;
     this.written.clear();
@@ -406,6 +409,17 @@ export class Controller {
   }
 
   /** Counts can go down: every record is re-evaluated (drift is rare; a restart, not a change). */
+  /**
+   * An agent refused our push for a newer leader's: the primary pushes there no more. Whether
+   * we still lead is the Lease's to say, so ask it now (the CLI checks the Lease at once and
+   * steps down if someone else holds it) rather than push elsewhere until the renew deadline.
+   */
+  private deposed(agent: string, origin: string): void {
+    deposedTotal.inc();
+    this.log.warn({ agent, zone: origin }, 'an agent follows a newer leader: no more pushes to it; checking the lease now');
+    this.opts.onDeposed?.();
+  }
+
   private drifted(agent: string, origin: string, serial: number | undefined): void {
     this.log.info({ agent, zone: origin, serial: serial ?? null }, 'agent lost data it had acknowledged; statuses re-evaluated while it resyncs');
     this.allDirty = true;

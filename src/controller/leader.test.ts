@@ -175,4 +175,36 @@ describe('LeaderElector', () => {
     await waitFor(() => a.isLeader, { what: 'a leads again once the API is back', timeoutMs: 3000 });
     await a.stop();
   });
+
+  it('a leader that finds the Lease held by another steps down at once, not at its renew deadline; recheck() looks now', async () => {
+    for (const viaRecheck of [false, true]) {
+      const store = new MemoryLease();
+      const events: string[] = [];
+      // A long renew deadline (and, for recheck, a long retry period): only seeing the other
+      // holder can make it step down within the bound below.
+      const a = new LeaderElector(store, {
+        identity: 'a',
+        leaseDurationMs: 20_000,
+        renewDeadlineMs: 10_000,
+        retryPeriodMs: viaRecheck ? 30_000 : 50,
+        log,
+        onStartedLeading: () => void events.push('a leads'),
+        onStoppedLeading: () => void events.push('a stops'),
+      });
+      a.start();
+      await waitFor(() => a.isLeader, { what: 'a leads', timeoutMs: 2000 });
+      // Another controller took the Lease (a's renewals had stalled for a lease duration, as
+      // that one saw it).
+      const cur = store.rec as LeaseRecordLike;
+      await store.update(cur, { holder: 'b', durationSeconds: cur.durationSeconds, acquireTime: new Date(), renewTime: new Date(), transitions: cur.transitions + 1 });
+      const t0 = performance.now();
+      if (viaRecheck) a.recheck();
+      await waitFor(() => !a.isLeader, { what: `a steps down${viaRecheck ? ' on recheck' : ''}`, timeoutMs: 3000 });
+      expect(performance.now() - t0).toBeLessThan(2000);
+      expect(events).toEqual(['a leads', 'a stops']);
+      expect(store.rec?.holder).toBe('b');
+      await a.stop();
+    }
+  });
 });
+

@@ -64,6 +64,8 @@ export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** Set when a leader finds the Lease held by someone else: it steps down at once. */
+  private lostTo: string | undefined;
 
   constructor(
     private readonly store: LeaseStore,
@@ -76,6 +78,14 @@ export class LeaderElector {
 
   start(): void {
     this.loop = this.run();
+  }
+
+  /**
+   * Checks the Lease now rather than at the next retry period: called when an agent says it
+   * follows a newer leader. A leader that finds another holder steps down at once.
+   */
+  recheck(): void {
+    this.wake?.();
   }
 
   /** Stops campaigning; a leader releases the lease so a standby takes over at once. */
@@ -136,12 +146,21 @@ export class LeaderElector {
             await this.opts.onStoppedLeading();
           }
         }
+      } else if (this.leading && this.lostTo !== undefined) {
+        // Someone else renewed the Lease since we did: we were deposed (our renewals stalled
+        // longer than the lease duration, as the other side saw it). Waiting for our renew
+        // deadline would only keep two leaders pushing.
+        this.leading = false;
+        isLeader.set(0);
+        this.opts.log.warn({ identity: this.opts.identity, holder: this.lostTo }, 'the lease is held by another controller, stepping down');
+        await this.opts.onStoppedLeading();
       } else if (this.leading && now - this.lastRenew >= this.opts.renewDeadlineMs) {
         this.leading = false;
         isLeader.set(0);
         this.opts.log.warn({ identity: this.opts.identity }, 'lost the lease (renew deadline passed), stepping down');
         await this.opts.onStoppedLeading();
       }
+      this.lostTo = undefined;
       if (this.stopped) break;
       await new Promise<void>((resolve) => {
         this.wake = resolve;
@@ -185,6 +204,10 @@ export class LeaderElector {
     }
     if (!this.observed || this.observed.resourceVersion !== cur.resourceVersion) this.observe(cur);
     const heldByOther = cur.holder !== '' && cur.holder !== me;
+    if (heldByOther && this.leading) {
+      this.lostTo = cur.holder;
+      return false;
+    }
     if (heldByOther && performance.now() - this.observedAt < cur.durationSeconds * 1000) return false;
     const mine = cur.holder === me;
     const next = await this.store.update(cur, {

@@ -1,5 +1,5 @@
 /** The controller's own metrics (the status writer and informers register theirs). */
-import { gauge, histogram } from '../observability/metrics.js';
+import { counter, gauge, histogram } from '../observability/metrics.js';
 
 export const propagationSeconds = histogram({
   name: 'dnssync_propagation_seconds',
@@ -19,3 +19,8 @@ export const pendingChanges = gauge({
 });
 
 export const zoneSerialGauge = gauge<'zone'>({ name: 'dnssync_zone_serial', help: 'The newest serial of each zone.', labelNames: ['zone'] });
+
+export const deposedTotal = counter({
+  name: 'dnssync_controller_deposed_total',
+  help: 'Times an agent refused this controller\'s push because it follows a newer leader (the lease is then checked at once)',
+});

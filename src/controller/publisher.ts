@@ -33,6 +33,11 @@ export interface ZonePublisher {
    * undefined: it lacks the zone). Records it counted for may no longer be applied there.
    */
   onDrift(listener: (agentId: string, origin: string, serial: number | undefined) => void): void;
+  /**
+   * An agent follows a newer leadership term than ours for `origin` (sync/fencing.ts): pushes
+   * to it have stopped; we may have been deposed without knowing yet.
+   */
+  onDeposed(listener: (agentId: string, origin: string) => void): void;
   close(): Promise<void>;
 }
 

@@ -84,6 +84,10 @@ export class SyncPublisher implements ZonePublisher {
     this.primary.on('drift', listener);
   }
 
+  onDeposed(listener: (agentId: string, origin: string) => void): void {
+    this.primary.on('deposed', listener);
+  }
+
   close(): Promise<void> {
     return this.primary.close();
   }

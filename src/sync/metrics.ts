@@ -91,3 +91,8 @@ export const zonesDropped = counter({
   name: 'dnssync_sync_zones_dropped_total',
   help: "Zones an agent removed because the leader's catalog no longer lists them (deleted while no NOTIFY for the removal reached it)",
 });
+
+export const heartbeatProbes = counter({
+  name: 'dnssync_sync_heartbeat_probes_total',
+  help: "SOA probes the leader's heartbeat sent to agents (links fenced by a newer leader are not probed)",
+});

@@ -29,7 +29,7 @@ import { closePair, listenPair, SYNC_TCP_LIMITS, type PortPair } from './listen.
 import type { ConnLimits } from './conn-limit.js';
 import { SendWindow, type WindowLimits } from './send-window.js';
 import { RetryTimer } from './rtt.js';
-import { agentDrift, agentLag, agentSerial, notifiesAcked, notifiesRetried, notifiesSent, transfersServed, zoneSerial } from './metrics.js';
+import { agentDrift, heartbeatProbes, agentLag, agentSerial, notifiesAcked, notifiesRetried, notifiesSent, transfersServed, zoneSerial } from './metrics.js';
 import { nextSerial, serialGt } from './serials.js';
 import { frame, readFrames } from './tcp.js';
 import { axfrRecords, ixfrRecords, xfrMessages, type XfrKind } from './xfr.js';
@@ -304,10 +304,14 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     }
   }
 
-  /** Links with nothing outstanding: what we believe of them is what the heartbeat checks. */
+  /**
+   * Links with nothing outstanding: what we believe of them is what the heartbeat checks. Not
+   * fenced ones: an agent that follows a newer leader is not ours to resync, and probing it
+   * would report its successor's data as drift (an event the controller acts on) every round.
+   */
   private settledLinks(): Link[] {
     const out: Link[] = [];
-    for (const a of this.agents.values()) for (const l of a.links.values()) if (!l.inflight && l.acked !== undefined) out.push(l);
+    for (const a of this.agents.values()) for (const l of a.links.values()) if (!l.inflight && l.acked !== undefined && !l.fenced) out.push(l);
     return out;
   }
 
@@ -315,6 +319,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private async checkAgent(link: Link): Promise<void> {
     let holds: number | undefined;
     const believed = link.acked;
+    heartbeatProbes.inc();
     try {
       holds = soaSerial(await querySoa(link.agent, link.origin, this.auth, 1000));
     } catch (err) {
@@ -322,7 +327,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
       if (!(err instanceof PeerRcodeError && err.rcode === RCODE.REFUSED)) return;
     }
     // Anything acknowledged meanwhile is newer than this answer: then it says nothing.
-    if (this.closed || link.inflight || link.agent.links.get(link.origin) !== link || link.acked !== believed || holds === believed) return;
+    if (this.closed || link.inflight || link.fenced || link.agent.links.get(link.origin) !== link || link.acked !== believed || holds === believed) return;
     this.log.warn({ zone: link.origin, agent: link.agent.id, serial: link.acked, agentSerial: holds ?? null }, 'agent holds other than it acknowledged (restarted or lost state); resyncing it');
     agentDrift.inc();
     link.acked = holds;
@@ -481,6 +486,24 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   markZonesLoaded(): void {
     this.zonesLoaded = true;
     this.publishCatalog();
+  }
+
+  /**
+   * Whether to offer `a` the catalog: only a dnssync agent follows it, known by a NOTIFY
+   * answer carrying its serial (a standard secondary's carries none, and BIND or Knot
+   * answer a NOTIFY for a zone they lack unsigned, which would be retried for ever).
+   */
+  private followsCatalog(a: Agent): boolean {
+    for (const l of a.links.values()) if (l.acked !== undefined && !l.standard) return true;
+    return false;
+  }
+
+  /** An agent just showed it is a dnssync agent: bring its catalog up to date if it is not. */
+  private offerCatalog(a: Agent): void {
+    const cat = this.zones.get(CATALOG_ORIGIN);
+    if (!cat) return;
+    const l = a.links.get(CATALOG_ORIGIN);
+    if (l === undefined || (l.acked !== cat.snapshot.serial && !l.inflight)) this.kick(this.link(a, CATALOG_ORIGIN));
   }
 
   /** The catalog as the zones stand now (only once their set is complete). */
@@ -656,6 +679,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     const z = this.zones.get(link.origin);
     if (!z || this.closed || link.fenced) return;
     if (link.acked === z.snapshot.serial) return;
+    if (link.acked === undefined && isCatalog(link.origin) && !this.followsCatalog(link.agent)) return;
     link.behindSince ??= Date.now();
     if (link.inflight && !link.inflight.receipt) return;
     this.send(link, 0);
@@ -864,6 +888,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     if (f.attempt === 0 && f.lastFrom !== undefined) this.retry.sample(performance.now() - f.sentAt);
     const agentId = link.agent.id;
     link.acked = serial;
+    if (this.opts.catalog && !isCatalog(link.origin) && !link.standard) this.offerCatalog(link.agent);
     // The agent's serial and lag gauges follow on the lag clock (updateLag), not per ack.
     this.emit('ack', agentId, link.origin, serial);
     if (serial === z.snapshot.serial) {
