@@ -68,4 +68,17 @@ describe('worker threads', () => {
     expect(r?.toString('latin1')).toContain('a string');
     expect(r?.toString('latin1')).toContain('another');
   });
+
+  it('a zone marked expired (SOA expire) is SERVFAIL in every worker until it is served again', async () => {
+    const rcodes = async (): Promise<Set<number>> => {
+      const replies = await Promise.all(Array.from({ length: 40 }, (_, i) => udpExchange(HOST, port, rawQuery('www.w.test', 1, { id: i }), 1000)));
+      return new Set(replies.map((r) => (r === undefined ? -1 : (r[3] as number) & 0x0f)));
+    };
+    pool.store.setExpired('w.test', true);
+    await waitFor(async () => { const s = await rcodes(); return s.size === 1 && s.has(2); }, { what: 'every worker answering SERVFAIL' });
+    pool.store.setExpired('w.test', false);
+    await waitFor(async () => { const s = await rcodes(); return s.size === 1 && s.has(0); }, { what: 'every worker answering again' });
+    expect(await answersFromManySockets(40)).toEqual(new Set(['10.2.2.2']));
+  });
 });
+
