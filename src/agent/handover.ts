@@ -10,9 +10,15 @@
  *
  * Each agent rewrites its marker every heartbeat; a marker older than the stale limit
  * belongs to a dead process (SIGKILL leaves it behind) and is ignored, then removed.
+ *
+ * Only agents that share the DNS sockets hand over to each other, and SO_REUSEPORT sharing
+ * never crosses a network namespace: markers live in a subdirectory named after ours. Where
+ * one directory is seen from several network namespaces (nodes of a test cluster sharing a
+ * host filesystem, or a hostPath on a node that runs agents in other namespaces), an agent
+ * restarting on one node must not make the agent of another node leave its sockets.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export type Phase = 'starting' | 'serving' | 'retired';
@@ -49,9 +55,24 @@ export function parseMarker(text: string): Marker | undefined {
   }
 }
 
+/**
+ * Our network namespace, as a directory name: `net-4026531840` from the namespace link's
+ * inode ("net:[4026531840]"); `net-unknown` where /proc does not say (then every agent seeing
+ * the directory shares one scope, as before namespaces were told apart).
+ */
+export async function netnsScope(): Promise<string> {
+  const link = await readlink('/proc/self/ns/net').catch(() => '');
+  const inode = /^net:\[(\d+)\]$/.exec(link)?.[1];
+  return `net-${inode ?? 'unknown'}`;
+}
+
 export class Handover {
   private phase: Phase = 'starting';
   private timer: NodeJS.Timeout | undefined;
+  /** The write in flight, so close() never races a rename that would resurrect the marker. */
+  private writing: Promise<void> = Promise.resolve();
+  private closed = false;
+  private seq = 0;
   readonly me: Marker;
 
   private constructor(
@@ -61,9 +82,11 @@ export class Handover {
     this.me = { id: `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`, phase: 'starting', started: Date.now() };
   }
 
-  static async open(dir: string, opts: HandoverOptions = HANDOVER_DEFAULTS): Promise<Handover> {
-    await mkdir(dir, { recursive: true });
-    return new Handover(dir, opts);
+  /** `scope` defaults to our network namespace (netnsScope); tests pass their own. */
+  static async open(dir: string, opts: HandoverOptions = HANDOVER_DEFAULTS, scope?: string): Promise<Handover> {
+    const scoped = join(dir, scope ?? (await netnsScope()));
+    await mkdir(scoped, { recursive: true });
+    return new Handover(scoped, opts);
   }
 
   private get file(): string {
@@ -80,10 +103,16 @@ export class Handover {
     }
   }
 
-  private async write(): Promise<void> {
-    const tmp = `${this.file}.tmp`;
-    await writeFile(tmp, JSON.stringify({ ...this.me, phase: this.phase }));
-    await rename(tmp, this.file);
+  /** Writes run one after another, each through its own temporary name. */
+  private write(): Promise<void> {
+    const next = this.writing.catch(() => undefined).then(async () => {
+      if (this.closed) return;
+      const tmp = `${this.file}.${++this.seq}.tmp`;
+      await writeFile(tmp, JSON.stringify({ ...this.me, phase: this.phase }));
+      await rename(tmp, this.file);
+    });
+    this.writing = next;
+    return next;
   }
 
   /** The other live agents' markers; stale ones (dead agents) are removed on the way. */
@@ -127,6 +156,8 @@ export class Handover {
   async close(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.closed = true;
+    await this.writing.catch(() => undefined);
     await unlink(this.file).catch(() => undefined);
   }
 }

@@ -565,7 +565,9 @@ export class Primary extends EventEmitter<PrimaryEvents> {
 
   private published(o: string, serial: number): void {
     zoneSerial.set({ zone: o, role: 'primary' }, serial);
-    this.log.debug({ zone: o, serial }, 'zone has a new serial');
+    // Info, like BIND's per-transfer lines: one line per published serial (changes are
+    // coalesced first), so `kubectl logs` shows every change at the default level.
+    this.log.info({ zone: o, serial }, 'zone has a new serial');
     this.emit('serial', o, serial);
     for (const a of this.agents.values()) this.kick(this.link(a, o));
   }

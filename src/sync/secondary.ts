@@ -119,8 +119,6 @@ export class Secondary {
    * leader that reaches it before the current one does.
    */
   private highestTerm: bigint;
-  /** Debug logging on (checked once: the hot path would build the log object for nothing). */
-  private readonly debug: boolean;
 
   private constructor(
     private readonly pair: PortPair,
@@ -137,7 +135,6 @@ export class Secondary {
     };
     this.highestTerm = opts.persist?.loadMeta().term ?? 0n;
     this.log = opts.log ?? logger('secondary');
-    this.debug = this.log.isLevelEnabled('debug');
   }
 
   static async start(opts: SecondaryOptions): Promise<Secondary> {
@@ -530,8 +527,7 @@ export class Secondary {
     if (!st.synced) {
       this.log.info({ zone: st.origin, serial: z?.serial, how }, 'zone synced');
       if (!st.expired) zoneExpired.set({ zone: st.origin }, 0);
-    }
-    else if (this.debug) this.log.debug({ zone: st.origin, serial: z?.serial, how }, 'zone updated');
+    } else this.log.info({ zone: st.origin, serial: z?.serial, how }, 'zone updated');
     st.synced = true;
     st.lastError = undefined;
     st.confirmedAt = Date.now();

@@ -61,6 +61,12 @@ async function recordStatus(name: string): Promise<{ ready: string; nodes: strin
   return { ready: r.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? '', nodes: r.status?.nodes ?? '' };
 }
 
+/** The zone's serial as the n1 agent answers it (the SOA's third field). */
+async function zoneSerial(): Promise<number> {
+  const a = await digUntil(CLIENTS, 'pod-n1', NODE_LOCAL, ZONE, (x) => x.rcode === 'NOERROR' && x.answers.length === 1, 'the zone SOA', 30_000, 'SOA');
+  return Number((a.answers[0] ?? '').split(/\s+/)[2]);
+}
+
 function record(name: string, values: string[]): string {
   return JSON.stringify({
     apiVersion: 'dnssync.io/v1alpha1',
@@ -153,7 +159,7 @@ describe('helm install with default values, on two nodes', () => {
       const secret = async (): Promise<string> => kubectl(['-n', NS, 'get', 'secret', `${REL}-tsig`, '-o', 'jsonpath={.data}']);
       const key = await secret();
       const oldPods = (await agentPods()).map((p) => p.metadata.name).sort();
-      await helm(['upgrade', REL, CHART, '-n', NS, '--reuse-values', '--set', 'logLevel=debug']);
+      await helm(['upgrade', REL, CHART, '-n', NS, '--reuse-values', '--set', 'agent.nodeOptions=--max-semi-space-size=8']);
       await waitFor(
         async () => {
           const pods = await agentPods();
@@ -164,14 +170,15 @@ describe('helm install with default values, on two nodes', () => {
       expect(await secret()).toBe(key);
       await everyClientAnswers((a) => [...a.answers].sort().join() === '10.9.8.8,10.9.8.9', 'www after the upgrade');
       const args = JSON.parse(await kubectl(['-n', NS, 'get', 'daemonset', '-o', 'json'])) as { items: { spec: { template: unknown } }[] };
-      expect(JSON.stringify(args.items[0]?.spec.template)).toContain('debug');
+      expect(JSON.stringify(args.items[0]?.spec.template)).toContain('--max-semi-space-size=8');
     });
 
-    // Default logLevel (info) logs no line per change (the per-change lines are debug); the
-    // upgrade above set logLevel=debug, as a person following a change would.
-    it('kubectl logs of the controller and of an agent show the change with the stable keys (logLevel=debug)', async () => {
+    // At the default logLevel (info): one line per published serial on the leader, one per
+    // applied transfer on each agent (as BIND logs each transfer).
+    it('kubectl logs of the controller and of an agent show the change with the stable keys', async () => {
       await kubectl(['apply', '-f', '-'], record('www', ['10.9.8.10']));
       await everyClientAnswers((a) => a.answers.join() === '10.9.8.10', 'www changed again');
+      const serialNow = await zoneSerial();
       const lines = (text: string): Record<string, unknown>[] =>
         text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
       const controller = (await Promise.all(
@@ -179,9 +186,9 @@ describe('helm install with default values, on two nodes', () => {
           .filter((p) => p.metadata.ownerReferences?.some((o) => o.kind === 'ReplicaSet'))
           .map((p) => kubectl(['-n', NS, 'logs', p.metadata.name])),
       )).flatMap(lines);
-      expect(controller.some((l) => sameZone(l['zone']) && typeof l['serial'] === 'number' && typeof l['agent'] === 'string'), 'controller (leader): a line with zone, serial, agent').toBe(true);
+      expect(controller.some((l) => sameZone(l['zone']) && l['serial'] === serialNow), `controller (leader): a line with zone and serial ${serialNow}`).toBe(true);
       const agents = (await Promise.all((await agentPods()).map((p) => kubectl(['-n', NS, 'logs', p.metadata.name])))).map(lines);
-      for (const a of agents) expect(a.some((l) => sameZone(l['zone']) && typeof l['serial'] === 'number'), 'agent: a line with zone and serial').toBe(true);
+      for (const a of agents) expect(a.some((l) => sameZone(l['zone']) && l['serial'] === serialNow), `agent: a line with zone and serial ${serialNow}`).toBe(true);
     });
 
     // Fault 3 (#12): the agent container restarted in place (same Pod, same IP) came back empty
@@ -190,7 +197,7 @@ describe('helm install with default values, on two nodes', () => {
     // watcher saw 2 TIMEOUTs while n2 restarted. "TIMEOUT" also covers a failed `kubectl exec`,
     // and the cause is not known yet, so this stays expected-to-fail (#12). It runs last before
     // uninstall (in an earlier ordering the upgrade after it never got the zone).
-    it.fails('an agent container killed in place comes back serving; the other node never answers NXDOMAIN meanwhile', async () => {
+    it('an agent container killed in place comes back serving; the other node never answers NXDOMAIN meanwhile', async () => {
       const before = (await agentPods()).find((p) => p.spec.nodeName === 'n2');
       const cs = before?.status.containerStatuses?.[0];
       expect(cs?.containerID).toMatch(/^containerd:\/\//);
@@ -198,10 +205,10 @@ describe('helm install with default values, on two nodes', () => {
       const kill = await run('ctr', ['-a', `${STATE}/n2/containerd.sock`, '-n', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', id]);
       expect(kill.code, kill.stderr).toBe(0);
       // Poll n1 the whole time n2's agent is down and coming back.
-      const seen: string[] = [];
+      const seen: DigAnswer[] = [];
       let done = false;
       const watcher = (async () => {
-        while (!done) seen.push((await dig(CLIENTS, 'pod-n1', NODE_LOCAL, NAME)).rcode);
+        while (!done) seen.push(await dig(CLIENTS, 'pod-n1', NODE_LOCAL, NAME));
       })();
       try {
         await waitFor(
@@ -219,8 +226,10 @@ describe('helm install with default values, on two nodes', () => {
         done = true;
         await watcher;
       }
-      expect(seen.length).toBeGreaterThan(0);
-      expect(seen.filter((r) => r !== 'NOERROR'), 'n1 answers while n2 restarts').toEqual([]);
+      // 'EXEC' is kubectl exec failing to run kdig at all: no DNS query was sent.
+      const asked = seen.filter((a) => a.rcode !== 'EXEC');
+      expect(asked.length).toBeGreaterThan(0);
+      expect(asked.filter((a) => a.rcode !== 'NOERROR' || a.answers.join() !== '10.9.8.10'), `n1 answers while n2 restarts (${seen.length - asked.length} exec failures)`).toEqual([]);
     });
 
     it('helm uninstall removes the workloads and keeps the CRDs, the records and the TSIG Secret (README)', async () => {

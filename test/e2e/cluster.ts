@@ -81,18 +81,28 @@ export async function waitPodReady(namespace: string, name: string, timeoutMs = 
 }
 
 export interface DigAnswer {
+  /** The DNS rcode, or 'TIMEOUT' (kdig got no reply), or 'EXEC' (kubectl exec itself failed). */
   readonly rcode: string;
   readonly answers: readonly string[];
+  /** Why there is no rcode: kdig's or kubectl's own words. */
+  readonly detail?: string;
 }
 
+/** kdig's words for "asked, got nothing back" (as opposed to kubectl exec failing). */
+const NO_REPLY = /failed to query server|response timeout|connection refused|network is unreachable|no reply/i;
+
 /**
- * kdig from inside a pod: the response code and the answer RRs' data. A timeout or no reply
- * is rcode 'TIMEOUT' (kdig says "no reply"), never an exception, so callers can poll.
+ * kdig from inside a pod: the response code and the answer RRs' data. No reply is rcode
+ * 'TIMEOUT'; a `kubectl exec` that never ran kdig is 'EXEC' (the DNS path was not tried, so
+ * callers must not count it as a DNS failure). Never an exception, so callers can poll.
  */
 export async function dig(namespace: string, pod: string, server: string, name: string, type = 'A', tcp = false): Promise<DigAnswer> {
   const r = await kubectlRun(['-n', namespace, 'exec', pod, '--', '/usr/bin/kdig', `@${server}`, name, type, '+time=2', '+retry=0', ...(tcp ? ['+tcp'] : [])]);
   const status = /status: ([A-Z]+)/.exec(r.stdout);
-  if (status === null) return { rcode: 'TIMEOUT', answers: [] };
+  if (status === null) {
+    const words = `${r.stdout}\n${r.stderr}`.trim();
+    return { rcode: NO_REPLY.test(words) ? 'TIMEOUT' : 'EXEC', answers: [], detail: words.slice(0, 300) };
+  }
   const answers: string[] = [];
   const section = r.stdout.split(';; ANSWER SECTION:')[1];
   if (section !== undefined) {
@@ -107,13 +117,13 @@ export async function dig(namespace: string, pod: string, server: string, name: 
 
 /** Polls dig until `ok` holds for its answer; the timeout message shows the last answer. */
 export async function digUntil(
-  namespace: string, pod: string, server: string, name: string, ok: (a: DigAnswer) => boolean, what: string, timeoutMs = 60_000,
+  namespace: string, pod: string, server: string, name: string, ok: (a: DigAnswer) => boolean, what: string, timeoutMs = 60_000, type = 'A',
 ): Promise<DigAnswer> {
   let last: DigAnswer | undefined;
   try {
     return await waitFor(
       async () => {
-        last = await dig(namespace, pod, server, name);
+        last = await dig(namespace, pod, server, name, type);
         return ok(last) ? last : undefined;
       },
       { what, timeoutMs, intervalMs: 500 },
