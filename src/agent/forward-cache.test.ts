@@ -17,6 +17,10 @@ const plain: ServeOptions = { opt: undefined, limit: 65535, wantsAd: false, dnss
 const opts = { maxEntries: 3, maxBytes: 10_000, maxTtl: 3600, maxNegativeTtl: 60, maxStaleMs: 10_000 };
 
 describe('ForwardCache', () => {
+  it('refuses a byte bound its 32-bit offsets cannot address, before allocating anything', () => {
+    expect(() => ForwardCache.allocate({ ...opts, maxBytes: 2 ** 31 })).toThrow(RangeError);
+  });
+
   it('evicts the least recently used entry past the entry bound', () => {
     const c = new ForwardCache(opts);
     c.put('a', scanned(100), 0);

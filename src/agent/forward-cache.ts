@@ -548,8 +548,15 @@ export class ForwardCache {
   }
 }
 
+/**
+ * The largest ring: entries are addressed by byte offsets kept in Int32Array slots (shared
+ * between workers, read with Atomics), so the ring must stay well inside 2^31 bytes.
+ */
+export const MAX_RING_BYTES = 2 ** 30;
+
 /** Ring size for these options: the byte bound, rounded down to whole 8-byte words. */
 function ringBytes(opts: ForwardCacheOptions): number {
+  if (!(opts.maxBytes <= MAX_RING_BYTES)) throw new RangeError(`forwarding cache bound ${opts.maxBytes} bytes exceeds ${MAX_RING_BYTES}`);
   return Math.max(8, Math.floor(opts.maxBytes / 8) * 8);
 }
 

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { Agent, DEFAULTS, type AgentOptions, type DataPlane, type HostPort } from '../agent/agent.js';
 import { WorkerPool } from '../agent/workers.js';
+import { MAX_RING_BYTES } from '../agent/forward-cache.js';
 import { loadZoneFile } from '../agent/zone-files.js';
 import { ZoneStore } from '../zone/store.js';
 import { configureLogger, logger, LOG_LEVELS } from '../observability/logger.js';
@@ -42,7 +43,7 @@ export const AGENT_FLAGS: FlagSpec[] = [
   { name: 'log-level', kind: 'string', default: 'info', validate: (v) => (LOG_LEVELS.includes(v as never) ? undefined : `'${v}' is not one of ${LOG_LEVELS.join(', ')}`), help: 'pino log level' },
   { name: 'max-udp-size', kind: 'int', default: String(DEFAULTS.maxUdpSize), validate: intRange(512, 4096), help: 'largest UDP answer, whatever the client offers' },
   { name: 'cache-max-entries', kind: 'int', default: String(DEFAULTS.cache.maxEntries), validate: intRange(1, 100_000_000), help: 'forwarding cache bound in entries' },
-  { name: 'cache-max-bytes', kind: 'int', default: String(DEFAULTS.cache.maxBytes), validate: intRange(4096, 2 ** 40), help: 'forwarding cache bound in bytes' },
+  { name: 'cache-max-bytes', kind: 'int', default: String(DEFAULTS.cache.maxBytes), validate: intRange(4096, MAX_RING_BYTES), help: 'forwarding cache bound in bytes (at most 1 GiB: offsets in the shared cache are 32-bit)' },
   { name: 'max-stale', kind: 'duration', default: '24h', help: 'how long past expiry a cached answer may be served when every upstream fails (RFC 8767; 0 disables)' },
   { name: 'upstream-timeout', kind: 'duration', default: `${DEFAULTS.upstreamTimeoutMs}ms`, help: 'per-upstream attempt timeout' },
   { name: 'max-forwards', kind: 'int', default: String(DEFAULTS.maxForwards), validate: intRange(1, 1_000_000), help: 'client queries waiting on the upstreams at once (per query thread); more are answered SERVFAIL at once' },

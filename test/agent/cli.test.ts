@@ -54,6 +54,8 @@ describe('dnssync agent flags', () => {
     [['--listen', 'nonsense'], /^dnssync agent: --listen: 'nonsense' is not HOST:PORT\n$/],
     [['--upstream', 'dns.google:53'], /^dnssync agent: --upstream: 'dns.google:53': host must be an IP address\n$/],
     [['--max-udp-size', '100'], /^dnssync agent: --max-udp-size: '100' must be an integer in 512\.\.4096\n$/],
+    // Past 2^31 bytes the cache's 32-bit offsets wrapped (accepted up to 2^40 before).
+    [['--cache-max-bytes', String(3 * 2 ** 30)], /^dnssync agent: --cache-max-bytes: '3221225472' must be an integer in 4096\.\.1073741824\n$/],
     [['--zone-file', '/nonexistent/zone.db', '--listen', `${HOST}:0`], /^dnssync agent: --zone-file: .*nonexistent.*\n$/],
   ])('%j → one line on stderr, exit 2', async (args, message) => {
     const r = agent(args);
