@@ -59,6 +59,16 @@ export class Forwarder {
     return out;
   }
 
+  /**
+   * Stale data for `q` (RFC 8767), if the cache still holds an expired entry for it; for when
+   * no new upstream query may start (the forward cap): a stale answer beats SERVFAIL.
+   */
+  staleOnly(buf: Buffer, q: Query, opt: Buffer | undefined, limit: number): Buffer | undefined {
+    const now = Date.now();
+    const e = this.cache.get(forwardKey(q), now);
+    return e === undefined ? undefined : serveEntry(e, buf, q.questionEnd, now, now >= e.expiresAt, serveOptions(q, opt, limit));
+  }
+
   /** Answers `q` from the cache, the upstreams, or stale data; as `cached` for the rest. */
   async forward(buf: Buffer, q: Query, opt: Buffer | undefined, limit: number): Promise<Forwarded> {
     const key = forwardKey(q);

@@ -21,8 +21,9 @@ export interface HandlerOptions {
   readonly answerCacheEntries: number;
   /**
    * Client queries that may wait on the upstreams at once; past it a query that needs an
-   * upstream is answered SERVFAIL at once (memory and upstream load stay bounded when the
-   * upstreams are slow or a client sprays unique names).
+   * upstream is answered at once from stale cache data if there is any, else SERVFAIL
+   * (memory and upstream load stay bounded when the upstreams are slow or a client sprays
+   * unique names).
    */
   readonly maxForwards: number;
 }
@@ -105,6 +106,12 @@ export class QueryHandler {
     // server answers for a name it does not serve (unbound refuses RD=0 outright by default).
     if ((q.flagsHi & FLAG_RD) === 0) return this.local(buf, q, Rcode.Refused);
     if (this.forwarding >= this.opts.maxForwards) {
+      // No new upstream query may start; what the cache still holds, stale, beats SERVFAIL.
+      const stale = this.forwarder.staleOnly(buf, q, opt, limit);
+      if (stale !== undefined) {
+        this.stats.count(SOURCE_STALE, (stale[3] as number) & 0x0f);
+        return stale;
+      }
       this.stats.add(FORWARDS_REFUSED, 1);
       return this.local(buf, q, Rcode.ServFail);
     }

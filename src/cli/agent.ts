@@ -46,7 +46,7 @@ export const AGENT_FLAGS: FlagSpec[] = [
   { name: 'cache-max-bytes', kind: 'int', default: String(DEFAULTS.cache.maxBytes), validate: intRange(4096, MAX_RING_BYTES), help: 'forwarding cache bound in bytes (at most 1 GiB: offsets in the shared cache are 32-bit)' },
   { name: 'max-stale', kind: 'duration', default: '24h', help: 'how long past expiry a cached answer may be served when every upstream fails (RFC 8767; 0 disables)' },
   { name: 'upstream-timeout', kind: 'duration', default: `${DEFAULTS.upstreamTimeoutMs}ms`, help: 'per-upstream attempt timeout' },
-  { name: 'max-forwards', kind: 'int', default: String(DEFAULTS.maxForwards), validate: intRange(1, 1_000_000), help: 'client queries waiting on the upstreams at once (per query thread); more are answered SERVFAIL at once' },
+  { name: 'max-forwards', kind: 'int', default: String(DEFAULTS.maxForwards), validate: intRange(1, 1_000_000), help: 'client queries waiting on the upstreams at once (per query thread); more are answered at once from stale cache data, else SERVFAIL' },
   { name: 'tcp-idle-timeout', kind: 'duration', default: `${DEFAULTS.tcp.idleTimeoutMs}ms`, help: 'close idle TCP connections after this long (RFC 7766)' },
   { name: 'tcp-max-connections', kind: 'int', default: String(DEFAULTS.tcp.maxConnections), validate: intRange(1, 1_000_000), help: 'open TCP connections on the DNS port, in total (per query thread); more are closed at accept' },
   { name: 'tcp-max-connections-per-client', kind: 'int', default: String(DEFAULTS.tcp.maxConnectionsPerClient), validate: intRange(1, 1_000_000), help: 'open TCP connections on the DNS port from one client address (per query thread)' },

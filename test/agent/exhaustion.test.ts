@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import packet from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../util/wait.js';
 import { rawQuery, tcpPipeline, udpExchange, writeZone } from './helpers.js';
@@ -252,7 +253,73 @@ describe('TCP connection caps on the sync ports', () => {
   });
 });
 
+/** The first answer RR's data and TTL. */
+function firstAnswer(m: Buffer): { data: unknown; ttl: number | undefined } | undefined {
+  const a = packet.decode(m).answers?.[0] as { data?: unknown; ttl?: number } | undefined;
+  return a === undefined ? undefined : { data: a.data, ttl: a.ttl };
+}
+
 describe('forwards in flight', () => {
+  // Before: at the cap every query that needed an upstream got SERVFAIL, even one the cache
+  // still held stale (RFC 8767 would serve it).
+  it('at the cap, a name the cache holds stale is answered from it, not SERVFAIL', async () => {
+    const host = '127.0.10.21';
+    // Answers old.flood.example once (TTL 1), then never answers anything.
+    const upstream = dgram.createSocket('udp4');
+    let answered = false;
+    let upstreamGot = 0;
+    upstream.on('message', (m, from) => {
+      upstreamGot++;
+      const q = packet.decode(m);
+      if (answered || q.questions?.[0]?.name !== 'old.flood.example') return;
+      answered = true;
+      upstream.send(packet.encode({ id: q.id, type: 'response', flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE, questions: q.questions, answers: [{ name: 'old.flood.example', type: 'A', ttl: 1, data: '192.0.2.77' }] }), from.port, from.address);
+    });
+    await new Promise<void>((r) => upstream.bind(0, '127.0.10.22', () => r()));
+    const p = await freePort(host);
+    const mp = await freePort(host);
+    const agent = spawn(
+      process.execPath,
+      [MAIN, 'agent', '--listen', `${host}:${p}`, '--upstream', `127.0.10.22:${upstream.address().port}`, '--upstream-timeout', '60s', '--max-forwards', '64', '--metrics-listen', `${host}:${mp}`, '--log-level', 'error'],
+      { stdio: 'ignore' },
+    );
+    const client = dgram.createSocket('udp4');
+    const replies = new Map<number, Buffer>();
+    client.on('message', (m) => replies.set(m.readUInt16BE(0), m));
+    try {
+      await waitFor(async () => (await fetch(`http://${host}:${mp}/metrics`).catch(() => undefined))?.ok, { what: 'agent up', timeoutMs: 10_000 });
+      await new Promise<void>((r) => client.bind(0, '127.0.10.23', () => r()));
+      client.send(rawQuery('old.flood.example', 1, { id: 1 }), p, host);
+      await waitFor(() => replies.get(1), { what: 'old.flood.example answered', timeoutMs: 10_000 });
+      expect(firstAnswer(replies.get(1) as Buffer)).toEqual({ data: '192.0.2.77', ttl: 1 });
+      // Its TTL runs out: a cache-only question (RD=0) is refused once the entry is not fresh.
+      let id = 2;
+      await waitFor(async () => {
+        const mine = id++;
+        client.send(rawQuery('old.flood.example', 1, { id: mine, rd: false }), p, host);
+        const r = await waitFor(() => replies.get(mine), { what: 'RD=0 answer', timeoutMs: 5_000 });
+        return ((r[3] as number) & 0x0f) === 5 ? true : undefined;
+      }, { what: 'old.flood.example no longer fresh', timeoutMs: 10_000, intervalMs: 100 });
+      // 64 distinct names fill the cap (the upstream never answers them).
+      const before = upstreamGot;
+      for (let k = 0; k < 64; k++) client.send(rawQuery(`n${k}.flood.example`, 1, { id: 1000 + k }), p, host);
+      await waitFor(() => upstreamGot - before >= 64, { what: '64 queries waiting upstream', timeoutMs: 10_000 });
+      client.send(rawQuery('new.flood.example', 1, { id: 2000 }), p, host);
+      client.send(rawQuery('old.flood.example', 1, { id: 2001 }), p, host);
+      const fresh = await waitFor(() => replies.get(2000), { what: 'new name past the cap', timeoutMs: 10_000 });
+      const stale = await waitFor(() => replies.get(2001), { what: 'stale name past the cap', timeoutMs: 10_000 });
+      expect((fresh[3] as number) & 0x0f).toBe(2);
+      expect((stale[3] as number) & 0x0f).toBe(0);
+      expect(firstAnswer(stale)).toEqual({ data: '192.0.2.77', ttl: 30 }); // RFC 8767's stale TTL
+      const m = await (await fetch(`http://${host}:${mp}/metrics`)).text();
+      expect(metricValue(m, 'dnssync_agent_forwards_refused_total')).toBe(1);
+    } finally {
+      agent.kill('SIGKILL');
+      client.close();
+      upstream.close();
+    }
+  });
+
   it('past 2,048 client queries waiting on upstreams, answers SERVFAIL at once and counts it', async () => {
     const host = '127.0.10.11';
     // An upstream that reads every query and never answers.
