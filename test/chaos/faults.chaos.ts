@@ -97,6 +97,7 @@ async function runFault(fault: string, item: string, inject: (b: BurstHandle) =>
   const b = work.burst(BURST);
   const [notes] = await Promise.all([inject(b), b.done]);
   const c = await converge();
+  const st = c.convergeMs === null ? { ms: null, stale: [] as string[] } : await statusesSettle();
   const r: FaultResult = {
     fault,
     item,
@@ -107,12 +108,50 @@ async function runFault(fault: string, item: string, inject: (b: BurstHandle) =>
     zonesChecked: c.last.zonesChecked,
     divergences: c.last.differing,
     sample: c.last.divergences.slice(0, 5),
-    notes: { sweeps: c.sweeps, ...(notes ?? {}) },
+    statusMs: st.ms === null ? null : Math.round(st.ms),
+    statusStale: st.stale.length,
+    notes: { sweeps: c.sweeps, ...(st.stale.length > 0 ? { staleStatuses: st.stale.slice(0, 5).join('; ') } : {}), ...(notes ?? {}) },
   };
   if (r.divergences > 0) console.log(`[chaos] ${fault} diverged; state:\n${await diagnose()}`);
   results.push(r);
   console.log(`[chaos] ${fault}: ${r.recordsCompared} records compared, ${r.divergences} divergences, converged in ${r.convergeMs ?? 'never'} ms`);
   return r;
+}
+
+interface ApiRecordStatus {
+  metadata: { name: string; generation?: number };
+  status?: { observedGeneration?: number; nodes?: string; conditions?: { type: string; status: string; reason: string }[] };
+}
+
+/** Records whose status does not (yet) say what the agents show: every one accepted is Ready on 3/3, at its generation. */
+async function staleStatuses(): Promise<string[]> {
+  const api = cluster.kc.makeApiClient(CustomObjectsApi);
+  const list = (await api.listNamespacedCustomObject({ group: 'dnssync.io', version: 'v1alpha1', plural: 'dnsrecords', namespace: APP_NS })) as { items: ApiRecordStatus[] };
+  const stale: string[] = [];
+  for (const o of list.items) {
+    const cond = (t: string): { status: string; reason: string } | undefined => o.status?.conditions?.find((c) => c.type === t);
+    const accepted = cond('Accepted');
+    const ready = cond('Ready');
+    const ok = o.status?.observedGeneration === o.metadata.generation && accepted !== undefined && (accepted.status === 'True' ? ready?.status === 'True' && o.status?.nodes === `${cluster.agents.length}/${cluster.agents.length}` : ready?.status === 'False');
+    if (!ok) stale.push(`${o.metadata.name}: gen ${o.metadata.generation} observed ${o.status?.observedGeneration} Accepted=${accepted?.status} Ready=${ready?.status} nodes ${o.status?.nodes}`);
+  }
+  return stale;
+}
+
+/**
+ * Once the agents equal the API, how long until every status says so (30 s deadline).
+ * Reported, not asserted: on a loaded machine the leader's Lease calls time out and
+ * leadership changes hands every few seconds, and statuses have lagged past 30 s (README).
+ */
+async function statusesSettle(): Promise<{ ms: number | null; stale: string[] }> {
+  const t0 = performance.now();
+  let stale: string[] = [];
+  try {
+    await waitFor(async () => (stale = await staleStatuses()).length === 0, { what: 'every status settled', timeoutMs: 30_000, intervalMs: 250 });
+    return { ms: performance.now() - t0, stale: [] };
+  } catch {
+    return { ms: null, stale };
+  }
 }
 
 /** What each agent and controller believes, for the report of a divergence. */

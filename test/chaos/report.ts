@@ -15,6 +15,10 @@ export interface FaultResult {
   readonly changes: number;
   /** From the fault stopped (and the burst written) to every agent equal to the API; null: never. */
   readonly convergeMs: number | null;
+  /** From the agents equal to the API to every DNSRecord's status saying so (Ready 3/3 at its generation); null: not within 30 s. */
+  readonly statusMs: number | null;
+  /** Records whose status had not settled 30 s after the agents did. */
+  readonly statusStale: number;
   readonly recordsCompared: number;
   readonly absentChecked: number;
   readonly zonesChecked: number;
@@ -55,8 +59,8 @@ export function totals(faults: readonly FaultResult[]): Report['totals'] {
 const sec = (ms: number | null): string => (ms === null ? 'never' : `${(ms / 1000).toFixed(2)} s`);
 
 export function table(r: Report): string {
-  const rows = [['fault', 'item', 'changes', 'records compared', 'divergences', 'converged in'], ...r.faults.map((f) => [f.fault, f.item, String(f.changes), String(f.recordsCompared), String(f.divergences), sec(f.convergeMs)])];
-  rows.push(['total', '', String(r.faults.reduce((n, f) => n + f.changes, 0)), String(r.totals.recordsCompared), String(r.totals.divergences), `p50 ${sec(r.totals.convergeP50Ms)}, max ${sec(r.totals.convergeMaxMs)}`]);
+  const rows = [['fault', 'item', 'changes', 'records compared', 'divergences', 'converged in', 'statuses after'], ...r.faults.map((f) => [f.fault, f.item, String(f.changes), String(f.recordsCompared), String(f.divergences), sec(f.convergeMs), sec(f.statusMs)])];
+  rows.push(['total', '', String(r.faults.reduce((n, f) => n + f.changes, 0)), String(r.totals.recordsCompared), String(r.totals.divergences), `p50 ${sec(r.totals.convergeP50Ms)}, max ${sec(r.totals.convergeMaxMs)}`, '']);
   const w = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
   const line = (row: readonly string[]): string => row.map((c, i) => c.padEnd(w[i] ?? 0)).join('  ');
   return [line(rows[0] as string[]), w.map((n) => '-'.repeat(n)).join('  '), ...rows.slice(1).map(line)].join('\n') + `\n${r.totals.faultsRun} faults in ${(r.durationMs / 1000).toFixed(0)} s, load average ${r.loadavg.start.map((x) => x.toFixed(2)).join('/')} at start, ${r.loadavg.end.map((x) => x.toFixed(2)).join('/')} at end`;
