@@ -15,9 +15,9 @@ export interface FaultResult {
   readonly changes: number;
   /** From the fault stopped (and the burst written) to every agent equal to the API; null: never. */
   readonly convergeMs: number | null;
-  /** From the agents equal to the API to every DNSRecord's status saying so (Ready 3/3 at its generation); null: not within 30 s. */
+  /** From the agents equal to the API to every DNSRecord's status saying so (Ready 3/3 at its generation); null: not within the deadline (10 s). */
   readonly statusMs: number | null;
-  /** Records whose status had not settled 30 s after the agents did. */
+  /** Records whose status had not settled 10 s after the agents did. */
   readonly statusStale: number;
   readonly recordsCompared: number;
   readonly absentChecked: number;
