@@ -21,6 +21,7 @@ import { startHealthServer } from '../observability/health.js';
 import { registerGcMetric } from '../observability/metrics.js';
 import { LOG_LEVELS, configureLogger } from '../observability/logger.js';
 import { loadTsigKeys } from './tsig-key.js';
+import { testClockSeconds } from './test-clock.js';
 import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
 
 const intRange =
@@ -86,6 +87,7 @@ export async function run(argv: string[]): Promise<void> {
   const agentSelector = get.str(flags, 'agent-selector') as string;
   const relistMs = get.num(flags, 'relist-interval');
 
+  const frozen = testClockSeconds();
   const statusClient = new StatusClient(kc);
   const events = new EventRecorder(kc, 'dnssync-controller', identity, root.child({ component: 'events' }));
   // Set once leader election starts; an agent saying we were deposed makes it check at once.
@@ -94,7 +96,7 @@ export async function run(argv: string[]): Promise<void> {
     onDeposed: () => elector?.recheck(),
     log,
     parse: recordRdata,
-    publisher: syncPublisherFactory({ host: transfer.host, port: transfer.port, advertise, heartbeat: { intervalMs: get.num(flags, 'heartbeat-interval') as number, maxPerSecond: get.num(flags, 'heartbeat-qps') as number }, keys, log: root.child({ component: 'primary' }) }),
+    publisher: syncPublisherFactory({ host: transfer.host, port: transfer.port, advertise, heartbeat: { intervalMs: get.num(flags, 'heartbeat-interval') as number, maxPerSecond: get.num(flags, 'heartbeat-qps') as number }, keys, log: root.child({ component: 'primary' }), ...(frozen === undefined ? {} : { clock: (): number => frozen }) }),
     patchStatus: (t, status) => statusClient.patch(t.kind === 'DNSRecord' ? RECORDS : ZONES, t.namespace, t.name, status),
     isNotFound,
     emitEvent: (e) => void events.emit(e),

@@ -21,6 +21,7 @@ import { startTerm } from '../sync/fencing.js';
 import { readSerials, writeSerials } from '../sync/state-file.js';
 import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
 import { loadTsigKeys } from './tsig-key.js';
+import { testClockSeconds } from './test-clock.js';
 
 function ipHostPort(value: string): string | undefined {
   const bad = validateHostPort(value);
@@ -136,7 +137,9 @@ export async function run(argv: string[]): Promise<void> {
   let primary: Primary;
   try {
     const advertise = get.str(flags, 'transfer-advertise');
-    primary = await Primary.start({ host: listen.host, port: listen.port, keys, term: startTerm(), catalog: true, ...(advertise === undefined ? {} : { advertise: splitHostPort(advertise) }) });
+    const frozen = testClockSeconds();
+    const clock = frozen === undefined ? {} : { clock: (): number => frozen };
+    primary = await Primary.start({ host: listen.host, port: listen.port, keys, term: startTerm(frozen === undefined ? undefined : frozen * 1000), catalog: true, ...clock, ...(advertise === undefined ? {} : { advertise: splitHostPort(advertise) }) });
   } catch (err) {
     throw new FlagError(`--transfer-listen: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -13,15 +13,18 @@ export interface Relay {
   readonly address: Endpoint;
   readonly dropped: number;
   readonly forwarded: number;
+  /** From now on drop this share of the datagrams (1: a path that is down; 0: a clean one). */
+  setLoss(loss: number): void;
   close(): Promise<void>;
 }
 
 const rng = mulberry32;
 
-export async function startRelay(host: string, primary: Endpoint, agent: Endpoint, loss: number, seed = 1): Promise<Relay> {
+export async function startRelay(host: string, primary: Endpoint, agent: Endpoint, initialLoss: number, seed = 1): Promise<Relay> {
+  let loss = initialLoss;
   const rand = rng(seed);
   const udp: Socket = createSocket('udp4');
-  // Queries the agent (or anyone else) sends towards the primary, by ID, to route answers back.
+  // Who sent each query through us, by ID, to route its answer back.
   const askers = new Map<number, { port: number; address: string }>();
   let dropped = 0;
   let forwarded = 0;
@@ -32,19 +35,19 @@ export async function startRelay(host: string, primary: Endpoint, agent: Endpoin
       return;
     }
     forwarded++;
-    const fromPrimary = rinfo.address === primary.host && rinfo.port === primary.port;
+    const fromAgent = rinfo.address === agent.host && rinfo.port === agent.port;
     const qr = ((msg[2] as number) & 0x80) !== 0;
     const id = msg.readUInt16BE(0);
-    if (fromPrimary) {
-      if (!qr) udp.send(msg, agent.port, agent.host); // NOTIFY → agent
-      else {
-        const back = askers.get(id);
-        if (back) udp.send(msg, back.port, back.address);
-      }
+    if (qr) {
+      // An answer goes back to whoever asked through us: the primary's NOTIFY port, its SOA
+      // probe's own socket, or the agent.
+      const back = askers.get(id) ?? (fromAgent ? { port: primary.port, address: primary.host } : undefined);
+      if (back) udp.send(msg, back.port, back.address);
       return;
     }
-    if (!qr) askers.set(id, { port: rinfo.port, address: rinfo.address }); // e.g. SOA refresh
-    udp.send(msg, primary.port, primary.host); // NOTIFY answers and queries → primary
+    askers.set(id, { port: rinfo.port, address: rinfo.address });
+    if (fromAgent) udp.send(msg, primary.port, primary.host); // e.g. an SOA refresh → primary
+    else udp.send(msg, agent.port, agent.host); // NOTIFYs and SOA probes, from any socket → agent
   });
   const conns = new Set<TcpSocket>();
   const tcp: Server = createServer((c) => {
@@ -76,6 +79,9 @@ export async function startRelay(host: string, primary: Endpoint, agent: Endpoin
     },
     get forwarded() {
       return forwarded;
+    },
+    setLoss: (l: number) => {
+      loss = l;
     },
     close: async () => {
       for (const c of conns) c.destroy();
