@@ -136,6 +136,7 @@ describe('leader failover and agent restarts', () => {
     // Within the lease duration (3 s) plus a retry period, with slack for two busy cores.
     expect(at - killedAt).toBeLessThan(15_000);
     await waitFor(() => convergedOrExplain(agents), { what: 'agents equal the API after failover', timeoutMs: 30_000, intervalMs: 250 });
+    // Forward by any of three mechanisms; each alone: takeover-serials.test.ts.
     const serialAfter = agents[0]?.serial(ZONE) ?? 0;
     expect(serialAfter > serialBefore || serialAfter < serialBefore - 2 ** 31).toBe(true);
     const records = await api.listNamespacedCustomObject({ ...G, namespace: APP });

@@ -176,7 +176,7 @@ export interface ControllerProcess {
   readonly logFile: string;
 }
 
-export async function startController(opts: { dir: string; name: string; kubeconfig: string; ip: string; agentNs: string; syncPort: number; keyFile: string; transfer?: string; extra?: readonly string[] }): Promise<ControllerProcess> {
+export async function startController(opts: { dir: string; name: string; kubeconfig: string; ip: string; agentNs: string; syncPort: number; keyFile: string; transfer?: string; extra?: readonly string[]; env?: Readonly<Record<string, string>> }): Promise<ControllerProcess> {
   requireBuild();
   const transfer = opts.transfer ?? `${opts.ip}:${await freePort(opts.ip)}`;
   const metrics = `${opts.ip}:${await freePort(opts.ip)}`;
@@ -186,6 +186,7 @@ export async function startController(opts: { dir: string; name: string; kubecon
     command: nodeBin,
     args: [mainJs, 'controller', '--kubeconfig', opts.kubeconfig, '--transfer-listen', transfer, '--metrics-listen', metrics, '--agent-namespace', opts.agentNs, '--agent-sync-port', String(opts.syncPort), '--tsig-key-file', opts.keyFile, '--identity', opts.name, ...(opts.extra ?? [])],
     logFile,
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
   });
   return { proc, transfer, metrics, logFile };
 }

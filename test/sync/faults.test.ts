@@ -119,6 +119,7 @@ describe('sync under faults', () => {
       writeFileSync(zoneFile, body(n));
       await waitFor(holds(n), { what: `agents at version ${n} after restart`, timeoutMs: 10_000 });
     }
+    // Forward by any of four mechanisms; each alone: restart-serials.test.ts.
     const serialAfter = ag1.store.get(ORIGIN)?.serial as number;
     expect(serialGt(serialAfter, serialBefore)).toBe(true);
     expect(ag2.store.get(ORIGIN)?.serial).toBe(serialAfter);
