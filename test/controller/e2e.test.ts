@@ -1,10 +1,13 @@
 /**
- * The controller end to end: the real CLI as a process against the shared kube-apiserver,
+ * The controller end to end: the real CLI as a process against a kube-apiserver of this file's
+ * own (ownControlPlane: a controller writes the status of every record it sees),
  * three agents on 127.0.50.1-3 (each with a Pod whose status this test sets, as a kubelet
  * would), and kubectl/kdig as the user's tools.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedControlPlane, uniqueNamespace } from '../controlplane/shared.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ownControlPlane } from '../controlplane/own.js';
+import { uniqueNamespace } from '../controlplane/shared.js';
 import { waitFor } from '../util/wait.js';
 import {
   agentsDiffer,
@@ -25,8 +28,8 @@ import {
   type TestAgent,
 } from './harness.js';
 
-const cp = sharedControlPlane();
-const kc = cp.kubeConfig();
+const cp = ownControlPlane();
+let kc: KubeConfig;
 const suffix = Math.random().toString(36).slice(2, 7);
 const ZONE = `e2e-${suffix}.test`;
 const agentNs = uniqueNamespace('agents');
@@ -87,6 +90,7 @@ async function warningEvents(ns: string, name: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
+  kc = cp.kubeConfig();
   const dir = await tempDir('e2e');
   const keyFile = await writeKeyFile(dir);
   await ensureNamespace(kc, agentNs);

@@ -8,13 +8,15 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../controlplane/ports.js';
-import { sharedControlPlane, uniqueNamespace } from '../controlplane/shared.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ownControlPlane } from '../controlplane/own.js';
+import { uniqueNamespace } from '../controlplane/shared.js';
 import { waitFor } from '../util/wait.js';
 import { agentsDiffer, createAgentPod, ensureNamespace, expectedZones, httpGet, kdig, startAgents, startController, tempDir, writeKeyFile, type ControllerProcess, type TestAgent } from './harness.js';
 
 const exec = promisify(execFile);
-const cp = sharedControlPlane();
-const kc = cp.kubeConfig();
+const cp = ownControlPlane(); // its controller would write other files' record statuses on the shared one
+let kc: KubeConfig;
 const suffix = Math.random().toString(36).slice(2, 7);
 const ZONE = `v6-${suffix}.test`;
 const agentNs = uniqueNamespace('v6-agents');
@@ -32,6 +34,7 @@ async function condition(name: string, type: string): Promise<{ status: string; 
 }
 
 beforeAll(async () => {
+  kc = cp.kubeConfig();
   await exec('ip', ['-6', 'addr', 'add', `${IPS[1]}/128`, 'dev', 'lo', 'nodad']).catch((err: { stderr?: string }) => {
     // Left by a run that was killed before its afterAll: the address is there, which is all we need.
     if (!/File exists|already assigned/.test(err.stderr ?? '')) throw err;

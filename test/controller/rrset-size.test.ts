@@ -6,12 +6,14 @@
  */
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedControlPlane, uniqueNamespace } from '../controlplane/shared.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ownControlPlane } from '../controlplane/own.js';
+import { uniqueNamespace } from '../controlplane/shared.js';
 import { waitFor } from '../util/wait.js';
 import { createAgentPod, ensureNamespace, httpGet, startAgents, startController, tempDir, writeKeyFile, type ControllerProcess, type TestAgent } from './harness.js';
 
-const cp = sharedControlPlane();
-const kc = cp.kubeConfig();
+const cp = ownControlPlane(); // its controller would write other files' record statuses on the shared one
+let kc: KubeConfig;
 const suffix = Math.random().toString(36).slice(2, 7);
 const ZONE = `big-${suffix}.test`;
 const agentNs = uniqueNamespace('agents');
@@ -87,6 +89,7 @@ function aValues(i: number): string[] {
 const aName = (i: number): string => `a${String(i).padStart(2, '0')}`;
 
 beforeAll(async () => {
+  kc = cp.kubeConfig();
   const dir = await tempDir('rrset-size');
   const keyFile = await writeKeyFile(dir);
   await ensureNamespace(kc, agentNs);

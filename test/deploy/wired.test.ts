@@ -15,13 +15,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../controlplane/assets.js';
 import { freePort } from '../controlplane/ports.js';
 import { ManagedProcess } from '../controlplane/process.js';
-import { sharedControlPlane, uniqueNamespace } from '../controlplane/shared.js';
+import { ownControlPlane } from '../controlplane/own.js';
+import { uniqueNamespace } from '../controlplane/shared.js';
 import { requireCurrentDist } from '../util/dist.js';
 import { waitFor } from '../util/wait.js';
 import { find, render, type K8sObject } from './helm.js';
 
 const execFileP = promisify(execFile);
-const cp = sharedControlPlane();
+// Its own API server: the chart's controller watches every namespace, and on the shared one
+// it would push every other file's zones to its agent and write their records' statuses.
+const cp = ownControlPlane();
 const kubectl = cp.kubectl;
 const CONTROLLER_IP = '127.0.80.20';
 const AGENT_IP = '127.0.80.21';
@@ -114,9 +117,13 @@ describe('the chart wired to the real controller and agent', () => {
       DNSSYNC_LISTEN: `${AGENT_IP}:53`, // the chart's 169.254.20.10:53
       DNSSYNC_TSIG_KEY_FILE: keyFile,
       DNSSYNC_STATE_DIR: join(dir, 'agent-state'), // the chart's emptyDir at /var/lib/dnssync
+      // The chart's hostPath /run/dnssync is one per machine: another run's agent there would
+      // take this one's sync port over (seen: "an older agent serves this node").
+      DNSSYNC_HANDOVER_DIR: join(dir, 'handover'),
     };
     expect(agentEnv.DNSSYNC_SYNC_LISTEN).toBe(`${AGENT_IP}:5354`);
     expect(containerEnv(agentContainer?.env ?? [], { 'status.podIP': AGENT_IP, 'spec.nodeName': 'node1' })['DNSSYNC_STATE_DIR']).toBe('/var/lib/dnssync');
+    expect(containerEnv(agentContainer?.env ?? [], { 'status.podIP': AGENT_IP, 'spec.nodeName': 'node1' })['DNSSYNC_HANDOVER_DIR']).toBe('/run/dnssync');
     agent = new ManagedProcess({ name: 'agent', command: nodeBin, args: [mainJs, ...(agentContainer?.args ?? [])], logFile: join(dir, 'agent.log'), env: { PATH: process.env['PATH'], ...agentEnv } });
 
     const dep = find(objects, 'Deployment', '-controller') as Workload;
