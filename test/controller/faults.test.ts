@@ -10,7 +10,7 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } fr
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
 import { freePort } from '../controlplane/ports.js';
 import { waitFor } from '../util/wait.js';
-import { agentsDiffer, createAgentPod, ensureNamespace, expectedZones, httpGet, startAgents, startController, tempDir, writeKeyFile, type ControllerProcess, type TestAgent } from './harness.js';
+import { agentsMatchApi, createAgentPod, ensureNamespace, httpGet, startAgents, startController, tempDir, writeKeyFile, type ControllerProcess, type TestAgent } from './harness.js';
 import { LossyRelay } from './relay.js';
 
 const ZONE = 'faults.test';
@@ -49,18 +49,6 @@ async function burst(api: CustomObjectsApi, prefix: string, n: number, parallel:
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));
-}
-
-async function converged(agents: readonly TestAgent[]): Promise<boolean> {
-  const want = await expectedZones(kc);
-  const problem = agentsDiffer(agents, want);
-  return problem === undefined;
-}
-
-async function convergedOrExplain(agents: readonly TestAgent[]): Promise<true> {
-  const problem = agentsDiffer(agents, await expectedZones(kc));
-  if (problem) throw new Error(problem);
-  return true;
 }
 
 beforeAll(async () => {
@@ -117,7 +105,7 @@ describe('leader failover and agent restarts', () => {
     const first = await leader();
     const api = kc.makeApiClient(CustomObjectsApi);
     await createRecord(api, 'warmup', '10.0.0.1');
-    await waitFor(() => converged(agents), { what: 'warm-up change everywhere', timeoutMs: 15_000 });
+    await waitFor(() => agentsMatchApi(kc, agents), { what: 'warm-up change everywhere', timeoutMs: 15_000 });
     const serialBefore = agents[0]?.serial(ZONE) ?? 0;
     let killedAt = 0;
     // Watched from the kill on, beside the rest of the burst: timed after the burst, the
@@ -135,7 +123,7 @@ describe('leader failover and agent restarts', () => {
     expect(second).not.toBe(first);
     // Within the lease duration (3 s) plus a retry period, with slack for two busy cores.
     expect(at - killedAt).toBeLessThan(15_000);
-    await waitFor(() => convergedOrExplain(agents), { what: 'agents equal the API after failover', timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor(() => agentsMatchApi(kc, agents), { what: 'agents equal the API after failover', timeoutMs: 30_000, intervalMs: 250 });
     // Forward by any of three mechanisms; each alone: takeover-serials.test.ts.
     const serialAfter = agents[0]?.serial(ZONE) ?? 0;
     expect(serialAfter > serialBefore || serialAfter < serialBefore - 2 ** 31).toBe(true);
@@ -149,7 +137,7 @@ describe('leader failover and agent restarts', () => {
     await victim.stop();
     await burst(api, 'while-down', 20, 4);
     await victim.start();
-    await waitFor(() => convergedOrExplain(agents), { what: 'restarted agent caught up', timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor(() => agentsMatchApi(kc, agents), { what: 'restarted agent caught up', timeoutMs: 30_000, intervalMs: 250 });
   });
 });
 
@@ -170,9 +158,9 @@ describe('a lossy network', () => {
     }
     const ctl = await startController({ dir, name: 'ctl-lossy', kubeconfig: cp.kubeconfig, ip: ctlIp, agentNs, syncPort: started.syncPort, keyFile, transfer: `${ctlIp}:${primaryPort}` });
     try {
-      await waitFor(() => convergedOrExplain(agents), { what: 'initial sync through the relays', timeoutMs: 30_000, intervalMs: 250 });
+      await waitFor(() => agentsMatchApi(kc, agents), { what: 'initial sync through the relays', timeoutMs: 30_000, intervalMs: 250 });
       await burst(kc.makeApiClient(CustomObjectsApi), 'lossy', 200, 4);
-      await waitFor(() => convergedOrExplain(agents), { what: 'agents equal the API despite drops', timeoutMs: 60_000, intervalMs: 250 });
+      await waitFor(() => agentsMatchApi(kc, agents), { what: 'agents equal the API despite drops', timeoutMs: 60_000, intervalMs: 250 });
       const dropped = relays.reduce((s, r) => s + r.stats.dropped, 0);
       expect(dropped).toBeGreaterThan(0);
     } finally {
@@ -192,13 +180,13 @@ describe('the API server and etcd restart under the controller', () => {
     for (const [i, a] of agents.entries()) await createAgentPod(kc, agentNs, `agent-${i}`, a.ip, true);
     const ctl = await startController({ dir, name: 'ctl-restarts', kubeconfig: cp.kubeconfig, ip: '127.0.52.120', agentNs, syncPort: started.syncPort, keyFile });
     try {
-      await waitFor(() => convergedOrExplain(agents), { what: 'initial sync', timeoutMs: 30_000, intervalMs: 250 });
+      await waitFor(() => agentsMatchApi(kc, agents), { what: 'initial sync', timeoutMs: 30_000, intervalMs: 250 });
       await cp.restartEtcd({ graceful: false });
       await cp.restartApiServer({ graceful: false });
       const api = kc.makeApiClient(CustomObjectsApi);
       await waitFor(async () => (await createRecord(api, 'after-restart', '10.9.0.1').then(() => true)), { what: 'API accepting writes again', timeoutMs: 60_000, intervalMs: 500 });
       await burst(api, 'post', 20, 4);
-      await waitFor(() => convergedOrExplain(agents), { what: 'agents equal the API after the restarts', timeoutMs: 60_000, intervalMs: 250 });
+      await waitFor(() => agentsMatchApi(kc, agents), { what: 'agents equal the API after the restarts', timeoutMs: 60_000, intervalMs: 250 });
       ctl.proc.assertRunning();
       const m = await httpGet(ctl.metrics, '/metrics');
       expect(m.body).toMatch(/dnssync_informer_restarts_total\{informer="dnsrecords",cause="(error|closed|gone)"\} [1-9]/);

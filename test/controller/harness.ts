@@ -241,6 +241,17 @@ export function agentsDiffer(agents: readonly HeldZones[], expected: ReadonlyMap
   return undefined;
 }
 
+/**
+ * True when every agent holds exactly what the API's objects say (within `scope`); otherwise
+ * it throws what differs, which waitFor keeps as its last error, so a wait that times out
+ * names the difference.
+ */
+export async function agentsMatchApi(kc: KubeConfig, agents: readonly HeldZones[], scope: (origin: string) => boolean = () => true): Promise<true> {
+  const problem = agentsDiffer(agents, await expectedZones(kc, scope), scope);
+  if (problem) throw new Error(problem);
+  return true;
+}
+
 // ---- kdig -----------------------------------------------------------------------------------
 
 export function kdig(server: string, port: number, name: string, type: string): Promise<string[]> {

@@ -14,7 +14,7 @@ import { canonicalName } from '../../src/dns/rr.js';
 import { waitFor } from '../util/wait.js';
 import { ApiRelay } from './api-relay.js';
 import { CutRelay } from './cut-relay.js';
-import { agentsDiffer, createAgentPod, ensureNamespace, expectedZones, httpGet, startAgents, startController, tempDir, writeKeyFile, type ControllerProcess, type TestAgent } from './harness.js';
+import { agentsMatchApi, createAgentPod, ensureNamespace, httpGet, startAgents, startController, tempDir, writeKeyFile, type ControllerProcess, type TestAgent } from './harness.js';
 
 const ZONE = 'leaders.test';
 const APP = 'app';
@@ -63,12 +63,6 @@ function holds(agent: TestAgent, name: string, ip: string): boolean {
   return z !== undefined && [...z.records()].some((r) => r.name === canonicalName(name) && r.type === 'A' && r.data === ip);
 }
 
-async function converged(agents: readonly TestAgent[]): Promise<true> {
-  const problem = agentsDiffer(agents, await expectedZones(kc));
-  if (problem) throw new Error(problem);
-  return true;
-}
-
 beforeAll(async () => {
   cp = await startControlPlane();
   kc = cp.kubeConfig();
@@ -103,7 +97,7 @@ describe('a leader cut off from the API server', () => {
     a = await startController({ dir, name: 'ctl-a', kubeconfig: viaRelay, ip: '127.0.57.100', agentNs: ns, syncPort: started.syncPort, keyFile, extra: election });
     await waitFor(() => isLeader(a), { what: 'controller A leads', timeoutMs: 30_000 });
     b = await startController({ dir, name: 'ctl-b', kubeconfig: cp.kubeconfig, ip: '127.0.57.101', agentNs: ns, syncPort: started.syncPort, keyFile, extra: election });
-    await waitFor(() => converged(agents), { what: 'agents hold the API data from A', timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor(() => agentsMatchApi(kc, agents), { what: 'agents hold the API data from A', timeoutMs: 30_000, intervalMs: 250 });
   }, 120_000);
 
   afterAll(async () => {
@@ -129,7 +123,7 @@ describe('a leader cut off from the API server', () => {
     const other = b as ControllerProcess;
     await waitFor(() => isLeader(other), { what: 'B takes over', timeoutMs: 15_000 });
     await setRecord('www', '10.0.0.2');
-    await waitFor(() => converged(agents), { what: "agents hold the API data from B", timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor(() => agentsMatchApi(kc, agents), { what: "agents hold the API data from B", timeoutMs: 30_000, intervalMs: 250 });
     await waitFor(async () => (await metric(other, /^dnssync_agents\{state="in_sync"\} (\d+)$/m)) === '2', { what: 'B counts both agents in sync', timeoutMs: 10_000 });
   });
 });
@@ -170,7 +164,7 @@ describe('a deposed leader that does not know it (fencing by leadership term)', 
     a = await startController({ dir, name: 'ctl-fa', kubeconfig: viaRelay, ip: aIp, agentNs: ns, syncPort: started.syncPort, keyFile, extra: ['--leader-elect', '--lease-namespace', ns, '--lease-duration', '2s', '--renew-deadline', '60s', '--retry-period', '200ms'] });
     await waitFor(() => isLeader(a), { what: 'A leads', timeoutMs: 30_000 });
     b = await startController({ dir, name: 'ctl-fb', kubeconfig: cp.kubeconfig, ip: '127.0.57.111', agentNs: ns, syncPort: started.syncPort, keyFile, extra: ['--leader-elect', '--lease-namespace', ns, '--lease-duration', '2s', '--renew-deadline', '1s', '--retry-period', '200ms'] });
-    await waitFor(() => converged(agents), { what: 'agents hold the API data from A', timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor(() => agentsMatchApi(kc, agents), { what: 'agents hold the API data from A', timeoutMs: 30_000, intervalMs: 250 });
 
     // A change A pushes to the first agent only: it keeps retrying the second.
     cut.cutOff(aIp);
@@ -182,7 +176,7 @@ describe('a deposed leader that does not know it (fencing by leadership term)', 
     await waitFor(() => isLeader(b), { what: 'B takes over', timeoutMs: 20_000 });
     expect(await isLeader(a)).toBe(true);
     await setRecord('api', '10.1.0.2');
-    await waitFor(() => converged(agents), { what: "agents hold the API data from B", timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor(() => agentsMatchApi(kc, agents), { what: "agents hold the API data from B", timeoutMs: 30_000, intervalMs: 250 });
     // Now A's retries reach the second agent again, with A's stale zone.
     const before = cut.passed.get(aIp) ?? 0;
     cut.restore(aIp);
@@ -191,7 +185,7 @@ describe('a deposed leader that does not know it (fencing by leadership term)', 
     // agent's and pushed its stale zone). Watch for 3 s that nothing moves the agents off B.
     const until = Date.now() + 3000;
     while (Date.now() < until) {
-      await converged(agents);
+      await agentsMatchApi(kc, agents);
       const bSerial = Number(await metric(b, /^dnssync_zone_serial\{zone="leaders\.test"\} (\d+)$/m));
       for (const ag of agents) expect(ag.serial(ZONE)).toBe(bSerial);
       expect(await metric(b, /^dnssync_agents\{state="in_sync"\} (\d+)$/m)).toBe('2');

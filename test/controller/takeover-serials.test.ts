@@ -16,7 +16,7 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type Kube
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
 import { serialGt } from '../../src/dns/serial.js';
 import { waitFor } from '../util/wait.js';
-import { agentsDiffer, createAgentPod, ensureNamespace, expectedZones, httpGet, setPodStatus, startAgents, startController, tempDir, writeKeyFile, type ControllerProcess, type TestAgent } from './harness.js';
+import { agentsMatchApi, createAgentPod, ensureNamespace, httpGet, setPodStatus, startAgents, startController, tempDir, writeKeyFile, type ControllerProcess } from './harness.js';
 
 const ZONE = 'takeover.test';
 const APP = 'app';
@@ -52,12 +52,6 @@ async function unsetPodIp(ns: string, name: string): Promise<void> {
 
 const inZone = (origin: string): boolean => origin === ZONE;
 
-async function converged(agents: readonly TestAgent[]): Promise<true> {
-  const problem = agentsDiffer(agents, await expectedZones(kc, inZone), inZone);
-  if (problem) throw new Error(problem);
-  return true;
-}
-
 async function leads(c: ControllerProcess): Promise<boolean> {
   const m = await httpGet(c.metrics, '/metrics').catch(() => undefined);
   return m !== undefined && /^dnssync_leader 1$/m.test(m.body);
@@ -91,7 +85,7 @@ async function takeover(tag: string, net: number, clockB: number, agentsAwayDuri
     const b = await start('b', `127.0.61.${net + 11}`, clockB);
     for (let i = 0; i < 2; i++) {
       await createRecord(`${tag}-${i}`, `10.61.${net}.${i + 1}`);
-      await waitFor(() => converged(agents), { what: `change ${i} on every agent`, timeoutMs: 20_000, intervalMs: 250 });
+      await waitFor(() => agentsMatchApi(kc, agents, inZone), { what: `change ${i} on every agent`, timeoutMs: 20_000, intervalMs: 250 });
     }
     const before = agents[0]?.serial(ZONE) as number;
     expect(agents[1]?.serial(ZONE)).toBe(before);
@@ -103,7 +97,7 @@ async function takeover(tag: string, net: number, clockB: number, agentsAwayDuri
     await waitFor(() => leads(b), { what: 'b takes over', timeoutMs: 20_000 });
     await waitFor(async () => (await log(b)).includes('leading: zones pushed to agents'), { what: 'b past its probe and first push', timeoutMs: 20_000 });
     if (agentsAwayDuringTakeover) for (const [i, ag] of agents.entries()) await setPodStatus(kc, ns, `agent-${i}`, ag.ip, true);
-    await waitFor(() => converged(agents), { what: "the agents on b's data", timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor(() => agentsMatchApi(kc, agents, inZone), { what: "the agents on b's data", timeoutMs: 30_000, intervalMs: 250 });
     const after = agents[0]?.serial(ZONE) as number;
     expect(agents[1]?.serial(ZONE)).toBe(after);
     return { before, after, resumed: (await log(b)).includes('resuming past it') };
