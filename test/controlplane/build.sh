@@ -13,12 +13,13 @@
 set -euo pipefail
 no_build=0
 [ "${1:-}" = "--no-build" ] && no_build=1
+. "$(dirname "$0")/../lib/gobuild.sh"
 
 K8S_VERSION="${K8S_VERSION:-v1.35.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.20.2}"
-CACHE_ROOT="${DNSSYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dnssync}"
-OUT="$CACHE_ROOT/controlplane/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION"
+LABEL=controlplane
+OUT="$(gobuild_cache_root)/controlplane/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION"
 BINS=(kube-apiserver etcd helm)
 
 step=0
@@ -29,6 +30,7 @@ have_all() {
   local dir=$1
   for b in "${BINS[@]}"; do [ -x "$dir/$b" ] || return 1; done
 }
+complete() { have_all "$OUT" && [ -x "$OUT/kubectl" ]; }
 
 if [ -n "${KUBEBUILDER_ASSETS:-}" ] && have_all "$KUBEBUILDER_ASSETS"; then
   echo "[controlplane] using KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS" >&2
@@ -36,7 +38,7 @@ if [ -n "${KUBEBUILDER_ASSETS:-}" ] && have_all "$KUBEBUILDER_ASSETS"; then
   exit 0
 fi
 
-if have_all "$OUT" && [ -x "$OUT/kubectl" ]; then
+if complete; then
   echo "[controlplane] cached in $OUT" >&2
   echo "$OUT"
   exit 0
@@ -48,14 +50,7 @@ if [ $no_build = 1 ]; then
 fi
 
 command -v go >/dev/null || { echo "controlplane: go is required to build kube-apiserver, etcd and helm" >&2; exit 1; }
-mkdir -p "$OUT"
-# One build at a time per cache directory: a second caller waits, then finds the cache.
-exec 9>"$OUT.lock"
-if ! flock -n 9; then
-  echo "[controlplane] another build is running; waiting for it" >&2
-  flock 9
-  if have_all "$OUT" && [ -x "$OUT/kubectl" ]; then echo "$OUT"; exit 0; fi
-fi
+gobuild_lock complete
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"; rm -f "$OUT"/.*.partial' EXIT
 # GOTOOLCHAIN is left to the machine's go env: a stock Go (GOTOOLCHAIN=auto) older than
@@ -63,57 +58,13 @@ trap 'rm -rf "$WORK"; rm -f "$OUT"/.*.partial' EXIT
 # fails with go's own message naming the version required.
 export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
 
-# A go command that prints a dot every 10 s so a long, silent compile still shows life.
-with_heartbeat() {
-  local label=$1; shift
-  local start=$SECONDS
-  "$@" &
-  local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && echo "    $label: still working ($((SECONDS - start)) s)" >&2
-  done
-  wait "$pid"
-  echo "    $label: done in $((SECONDS - start)) s" >&2
-}
-
-# Builds into a temporary name and renames, so an interrupted build never leaves a
-# half-written binary that the cache check would accept. Skips a binary already built.
-build_bin() {
-  local name=$1 pkg=$2 ldflags=$3
-  if [ -x "$OUT/$name" ]; then echo "    $name: cached" >&2; return 0; fi
-  with_heartbeat "build $name" go build -trimpath -ldflags "$ldflags" -o "$OUT/.$name.partial" "$pkg"
-  mv "$OUT/.$name.partial" "$OUT/$name"
-}
-
-# k8s.io/kubernetes points its staging modules at ./staging; a consumer must replace each
-# with its published v0.x twin. The list comes from that release's own go.mod.
 progress "kube-apiserver $K8S_VERSION: resolving staging modules"
-minor=${K8S_VERSION#v1.}
-staging_version="v0.$minor"
 mkdir -p "$WORK/k8s"
 cd "$WORK/k8s"
-gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-{
-  echo "module dnssync.local/controlplane/k8s"
-  echo "go 1.24"
-  echo "require k8s.io/kubernetes $K8S_VERSION"
-  grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging' "$gomod" | awk '{print $1}' | sort -u |
-    while read -r m; do echo "replace $m => $m $staging_version"; done
-} >go.mod
-echo 'package tools
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)' >tools.go
+k8s_wrapper_module dnssync.local/controlplane/k8s "$K8S_VERSION" kube-apiserver kubectl
 progress "kube-apiserver $K8S_VERSION: downloading modules and compiling (the long step)"
 with_heartbeat "go mod tidy" go mod tidy
-ldk="k8s.io/component-base/version"
-ldc="k8s.io/client-go/pkg/version"
-ld="-s -w"
-for p in $ldk $ldc; do
-  ld="$ld -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=${minor%%.*} -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-done
+ld=$(k8s_ldflags "$K8S_VERSION")
 build_bin kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$ld"
 progress "kubectl $K8S_VERSION (same modules, so mostly compiling)"
 build_bin kubectl k8s.io/kubernetes/cmd/kubectl "$ld"

@@ -16,10 +16,11 @@
 set -euo pipefail
 no_build=0
 [ "${1:-}" = "--no-build" ] && no_build=1
+. "$(dirname "$0")/../lib/gobuild.sh"
 
 COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"
-CACHE_ROOT="${DNSSYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dnssync}"
-OUT="$CACHE_ROOT/coredns/coredns-$COREDNS_VERSION"
+LABEL=coredns
+OUT="$(gobuild_cache_root)/coredns/coredns-$COREDNS_VERSION"
 
 if [ -n "${COREDNS_BIN:-}" ] && [ -x "$COREDNS_BIN" ]; then
   echo "[coredns] using COREDNS_BIN=$COREDNS_BIN" >&2
@@ -27,7 +28,8 @@ if [ -n "${COREDNS_BIN:-}" ] && [ -x "$COREDNS_BIN" ]; then
   exit 0
 fi
 
-if [ -x "$OUT/coredns" ]; then
+built() { [ -x "$OUT/coredns" ]; }
+if built; then
   echo "[coredns] cached in $OUT" >&2
   echo "$OUT"
   exit 0
@@ -38,33 +40,12 @@ if [ $no_build = 1 ]; then
 fi
 
 command -v go >/dev/null || { echo "coredns: go is required to build CoreDNS" >&2; exit 1; }
-mkdir -p "$OUT"
-# One build at a time per cache directory: a second caller waits, then finds the cache.
-exec 9>"$OUT.lock"
-if ! flock -n 9; then
-  echo "[coredns] another build is running; waiting for it" >&2
-  flock 9
-  if [ -x "$OUT/coredns" ]; then echo "$OUT"; exit 0; fi
-fi
+gobuild_lock built
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 # GOTOOLCHAIN is left to the machine's go env: CoreDNS v1.15.0 needs go >= 1.26.0; an older
 # local Go fails with go's own message naming the version required.
 export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
-
-# Runs a go command, printing a line every 10 s so a long, silent compile still shows life.
-with_heartbeat() {
-  local label=$1; shift
-  local start=$SECONDS
-  "$@" &
-  local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && echo "    $label: still working ($((SECONDS - start)) s)" >&2
-  done
-  wait "$pid"
-  echo "    $label: done in $((SECONDS - start)) s" >&2
-}
 
 echo "[coredns 1/2] downloading github.com/coredns/coredns@$COREDNS_VERSION and its modules" >&2
 # Installs into a scratch GOBIN and renames, so an interrupted build never leaves a
