@@ -9,7 +9,7 @@ import { ForwardCache, type ForwardCacheOptions } from './forward-cache.js';
 import { Forwarder } from './forwarder.js';
 import { QueryHandler } from './handler.js';
 import { InflightTracker } from './inflight.js';
-import { QueryStats, registerAgentMetrics } from './stats.js';
+import { QueryStats, registerAgentMetrics, statsLength } from './stats.js';
 import { listenTcp, type TcpListener, type TcpOptions } from './tcp.js';
 import { listenUdp, type UdpListener } from './udp.js';
 import { UpstreamPool } from './upstreams.js';
@@ -110,19 +110,24 @@ export class Agent implements DataPlane {
   static async start(opts: AgentOptions): Promise<Agent> {
     const store = opts.store ?? new ZoneStore();
     const maxUdpSize = opts.maxUdpSize ?? DEFAULTS.maxUdpSize;
+    const stats = new QueryStats(opts.stats ?? new Float64Array(statsLength(opts.upstreams.length)));
     let pool: UpstreamPool | undefined;
     let forwarder: Forwarder | undefined;
     if (opts.upstreams.length > 0) {
-      pool = new UpstreamPool(opts.upstreams, {
-        timeoutMs: opts.upstreamTimeoutMs ?? DEFAULTS.upstreamTimeoutMs,
-        downMs: opts.upstreamDownMs ?? DEFAULTS.upstreamDownMs,
-        udpSize: maxUdpSize,
-      });
+      pool = new UpstreamPool(
+        opts.upstreams,
+        {
+          timeoutMs: opts.upstreamTimeoutMs ?? DEFAULTS.upstreamTimeoutMs,
+          downMs: opts.upstreamDownMs ?? DEFAULTS.upstreamDownMs,
+          udpSize: maxUdpSize,
+        },
+        stats,
+      );
       const cache = new ForwardCache(cacheOptions(opts.cache), opts.cacheBuffer);
-      forwarder = new Forwarder(pool, cache, { staleAnswerTimeoutMs: opts.staleAnswerTimeoutMs ?? DEFAULTS.staleAnswerTimeoutMs });
+      forwarder = new Forwarder(pool, cache, { staleAnswerTimeoutMs: opts.staleAnswerTimeoutMs ?? DEFAULTS.staleAnswerTimeoutMs }, stats);
     }
-    const handler = new QueryHandler(store, forwarder, { maxUdpSize, answerCacheEntries: opts.answerCacheEntries ?? DEFAULTS.answerCacheEntries, maxForwards: opts.maxForwards ?? DEFAULTS.maxForwards }, new QueryStats(opts.stats));
-    if (opts.stats === undefined) registerAgentMetrics(() => handler.stats, () => forwarder?.cache, () => serials(store));
+    const handler = new QueryHandler(store, forwarder, { maxUdpSize, answerCacheEntries: opts.answerCacheEntries ?? DEFAULTS.answerCacheEntries, maxForwards: opts.maxForwards ?? DEFAULTS.maxForwards }, stats);
+    if (opts.stats === undefined) registerAgentMetrics(() => handler.stats, () => forwarder?.cache, () => serials(store), upstreamNames(opts.upstreams));
     else if (forwarder !== undefined) publishCacheStats(handler.stats, forwarder.cache);
     const inflight = new InflightTracker();
     const udp: UdpListener[] = [];
@@ -185,7 +190,12 @@ export class Agent implements DataPlane {
   }
 }
 
-/** A worker's cache numbers go to shared memory once a second for the main thread. */
+/** HOST:PORT of each upstream, as the upstream metrics label them. */
+export function upstreamNames(upstreams: readonly HostPort[]): string[] {
+  return upstreams.map((u) => `${u.host}:${u.port}`);
+}
+
+/** A worker's cache size goes to shared memory once a second for the main thread. */
 function publishCacheStats(stats: QueryStats, cache: ForwardCache): void {
   const t = setInterval(() => stats.publishCache(cache), 1000);
   t.unref();

@@ -119,8 +119,6 @@ export class ForwardCache {
   private readonly cap: number;
   /** Stamp of the entry the last find() returned. */
   private found = 0;
-  hits = 0;
-  misses = 0;
 
   /** `buffer`: one from ForwardCache.allocate(opts) (or another cache's), to share it. */
   constructor(

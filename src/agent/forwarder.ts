@@ -12,6 +12,7 @@
  */
 import { ForwardCache, serveEntry, type CacheEntry, type ServeOptions } from './forward-cache.js';
 import type { Query } from './query.js';
+import { QueryStats } from './stats.js';
 import { AllUpstreamsFailedError, type UpstreamPool } from './upstreams.js';
 import { scanResponse, type ScannedResponse } from './upstream-message.js';
 import { logger } from '../observability/logger.js';
@@ -41,6 +42,8 @@ export class Forwarder {
     private readonly pool: UpstreamPool,
     readonly cache: ForwardCache,
     private readonly opts: ForwarderOptions,
+    /** Where cache hits and misses are counted (the query thread's stats). */
+    private readonly stats: QueryStats = new QueryStats(),
   ) {}
 
   get inflightCount(): number {
@@ -55,7 +58,7 @@ export class Forwarder {
    */
   cached(buf: Buffer, q: Query, opt: Buffer | undefined, limit: number): Buffer | undefined {
     const out = this.cache.serveFresh(forwardKey(q), buf, q.questionEnd, Date.now(), serveOptions(q, opt, limit));
-    if (out !== undefined) this.cache.hits++;
+    if (out !== undefined) this.stats.cacheHit();
     return out;
   }
 
@@ -76,10 +79,10 @@ export class Forwarder {
     const now = Date.now();
     const cached = this.cache.get(key, now);
     if (cached !== undefined && now < cached.expiresAt) {
-      this.cache.hits++;
+      this.stats.cacheHit();
       return { response: serveEntry(cached, buf, q.questionEnd, now, false, so), source: 'cache', rcode: cached.rcode };
     }
-    this.cache.misses++;
+    this.stats.cacheMiss();
     const pending = this.resolve(key, buf, q);
     if (cached !== undefined) {
       // Stale data on hand: do not make the client wait on upstreams known to be down.

@@ -65,6 +65,7 @@ function frame(msg: Buffer): Buffer {
 export async function listenTcp(host: string, port: number, handler: QueryHandler, inflight: InflightTracker, opts: TcpOptions): Promise<TcpListener> {
   const conns = new Set<net.Socket>();
   const stats = handler.stats;
+  const ipv6 = net.isIPv6(host);
   let receiving = true;
 
   const limiter = new ConnLimiter({ perClient: opts.maxConnectionsPerClient, total: opts.maxConnections });
@@ -130,7 +131,7 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
         acc = acc.subarray(2 + n);
         let reply;
         try {
-          reply = handler.handle(msg, 'tcp');
+          reply = handler.handle(msg, 'tcp', ipv6);
         } catch (err) {
           log().error({ err }, 'query handler failed');
           reply = null;

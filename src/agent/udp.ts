@@ -30,7 +30,8 @@ export interface UdpListener {
 }
 
 export async function listenUdp(host: string, port: number, handler: QueryHandler, inflight: InflightTracker, reusePort: boolean): Promise<UdpListener> {
-  const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: reusePort, reusePort, lookup: literalLookup });
+  const ipv6 = isIPv6(host);
+  const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', reuseAddr: reusePort, reusePort, lookup: literalLookup });
   let receiving = true;
   let closed = false;
   let forwarding = 0;
@@ -40,7 +41,7 @@ export async function listenUdp(host: string, port: number, handler: QueryHandle
     if (!receiving) return;
     let reply;
     try {
-      reply = handler.handle(msg, 'udp');
+      reply = handler.handle(msg, 'udp', ipv6);
     } catch (err) {
       log().error({ err }, 'query handler failed');
       return;

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-import { histogram, counter } from '../observability/metrics.js';
+import { QueryStats, type UpstreamFailure } from './stats.js';
 
 export class UpstreamError extends Error {
   override readonly name: string = 'UpstreamError';
@@ -62,18 +62,6 @@ export interface UpstreamOptions {
   /** Our EDNS UDP size towards upstreams. */
   readonly udpSize: number;
 }
-
-const latency = histogram<'upstream' | 'transport'>({
-  name: 'dnssync_agent_upstream_duration_seconds',
-  help: 'Time from sending a query to an upstream to its answer.',
-  labelNames: ['upstream', 'transport'],
-  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-});
-const failures = counter<'upstream' | 'reason'>({
-  name: 'dnssync_agent_upstream_failures_total',
-  help: 'Upstream attempts that gave no usable answer, by reason (timeout, error, rcode, busy: every query ID of the upstream socket pending).',
-  labelNames: ['upstream', 'reason'],
-});
 
 interface Pending {
   readonly resolve: (b: Buffer) => void;
@@ -224,9 +212,14 @@ export interface UpstreamAnswer {
 export class UpstreamPool {
   private readonly upstreams: Upstream[];
 
+  /**
+   * `stats`: where each upstream's answers, failures and round trips are counted, by its
+   * index in `addrs` (an array with room for that many: statsLength(addrs.length)).
+   */
   constructor(
     addrs: readonly { host: string; port: number }[],
     private readonly opts: UpstreamOptions,
+    private readonly stats: QueryStats = new QueryStats(),
   ) {
     this.upstreams = addrs.map((a) => new Upstream(a.host, a.port, opts));
   }
@@ -259,20 +252,21 @@ export class UpstreamPool {
     const attempts: string[] = [];
     let lastResponse: Buffer | undefined;
     for (const u of this.order(Date.now())) {
+      const index = this.upstreams.indexOf(u);
       const query = buildUpstreamQuery(clientQuery, questionEnd, this.opts.udpSize, flags);
       const started = process.hrtime.bigint();
       try {
         let response = await u.queryUdp(query, questionEnd);
-        let transport = 'udp';
+        let tcp = false;
         if (((response[2] as number) & 0x02) !== 0) {
           response = await u.queryTcp(query, questionEnd);
-          transport = 'tcp';
+          tcp = true;
         }
-        latency.observe({ upstream: u.name, transport }, Number(process.hrtime.bigint() - started) / 1e9);
         const rcode = (response[3] as number) & 0x0f;
+        this.count((s) => s.upstreamAnswer(index, tcp, rcode, Number(process.hrtime.bigint() - started) / 1e9));
         // SERVFAIL, NOTIMP, REFUSED, FORMERR: this upstream could not answer; another may.
         if (rcode !== 0 && rcode !== 3) {
-          failures.inc({ upstream: u.name, reason: 'rcode' });
+          this.count((s) => s.upstreamFailure(index, 'rcode'));
           attempts.push(`${u.name}: rcode ${rcode}`);
           lastResponse = response;
           continue;
@@ -280,14 +274,24 @@ export class UpstreamPool {
         u.downUntil = 0;
         return { response, upstream: u.name };
       } catch (err) {
-        const reason = err instanceof UpstreamBusyError ? 'busy' : err instanceof UpstreamError && err.message === 'timeout' ? 'timeout' : 'error';
-        failures.inc({ upstream: u.name, reason });
+        const reason: UpstreamFailure = err instanceof UpstreamBusyError ? 'busy' : err instanceof UpstreamError && err.message === 'timeout' ? 'timeout' : 'error';
+        this.count((s) => s.upstreamFailure(index, reason));
         // Busy is our own limit, not a sign the upstream is down.
         if (reason !== 'busy') u.downUntil = Date.now() + this.opts.downMs;
         attempts.push(`${u.name}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
     throw new AllUpstreamsFailedError(attempts, lastResponse);
+  }
+
+  /** HOST:PORT of each upstream, in the order given (the order of their stats). */
+  get names(): string[] {
+    return this.upstreams.map((u) => u.name);
+  }
+
+  /** Counts only when the stats array has room for every upstream (a pool built without one has not). */
+  private count(f: (s: QueryStats) => void): void {
+    if (this.stats.upstreams >= this.upstreams.length) f(this.stats);
   }
 
   close(): void {

@@ -11,9 +11,9 @@ import { Worker } from 'node:worker_threads';
 import { diffRecords } from '../zone/diff.js';
 import { ZoneStore, type ZoneChange } from '../zone/store.js';
 import type { ZoneSnapshot } from '../zone/types.js';
-import { cacheOptions, firstFailing, serials, type DataPlane, type HostPort, type ReadinessCheck } from './agent.js';
+import { cacheOptions, firstFailing, serials, upstreamNames, type DataPlane, type HostPort, type ReadinessCheck } from './agent.js';
 import { ForwardCache } from './forward-cache.js';
-import { QueryStats, registerAgentMetrics, STATS_SLOTS, sumStats, type CacheView } from './stats.js';
+import { QueryStats, registerAgentMetrics, statsLength, sumStats } from './stats.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { logger } from '../observability/logger.js';
 
@@ -51,7 +51,8 @@ export class WorkerPool implements DataPlane {
     store = new ZoneStore(),
     script: URL = new URL('./worker-main.js', import.meta.url),
   ): Promise<WorkerPool> {
-    const shared = new SharedArrayBuffer(n * STATS_SLOTS * 8);
+    const slotsEach = statsLength(options.upstreams.length);
+    const shared = new SharedArrayBuffer(n * slotsEach * 8);
     if (options.upstreams.length > 0) options = { ...options, cacheBuffer: options.cacheBuffer ?? ForwardCache.allocate(cacheOptions(options.cache)) };
     const slots: Slot[] = [];
     let listen = options.listen;
@@ -63,9 +64,9 @@ export class WorkerPool implements DataPlane {
     try {
       for (let i = 0; i < n; i++) {
         // The first worker resolves any port 0; the others join it on the same ports.
-        const init: WorkerInit = { index: i, logLevel, options: { ...options, listen }, shared, statsOffset: i * STATS_SLOTS * 8, statsLength: STATS_SLOTS, zones, expired: store.expired() };
+        const init: WorkerInit = { index: i, logLevel, options: { ...options, listen }, shared, statsOffset: i * slotsEach * 8, statsLength: slotsEach, zones, expired: store.expired() };
         const worker = new Worker(script, { workerData: init });
-        const slot: Slot = { worker, stats: new QueryStats(new Float64Array(shared, i * STATS_SLOTS * 8, STATS_SLOTS)), applied: new Map(), stopped: Promise.resolve() };
+        const slot: Slot = { worker, stats: new QueryStats(new Float64Array(shared, i * slotsEach * 8, slotsEach)), applied: new Map(), stopped: Promise.resolve() };
         slot.stopped = new Promise((resolve) => worker.once('exit', () => resolve()));
         slots.push(slot);
         const ready = await new Promise<HostPort[]>((resolve, reject) => {
@@ -90,11 +91,11 @@ export class WorkerPool implements DataPlane {
       throw err;
     }
     const pool = new WorkerPool(store, slots, addresses);
-    pool.wire(initial);
+    pool.wire(initial, upstreamNames(options.upstreams));
     return pool;
   }
 
-  private wire(initial: readonly ZoneSnapshot[]): void {
+  private wire(initial: readonly ZoneSnapshot[], upstreams: readonly string[]): void {
     const atStart = new Map(initial.map((z) => [z.origin, z]));
     for (const slot of this.slots) {
       slot.worker.on('message', (m: FromWorker) => {
@@ -129,8 +130,9 @@ export class WorkerPool implements DataPlane {
     });
     registerAgentMetrics(
       () => sumStats(this.slots.map((s) => s.stats)),
-      () => sumCache(this.slots.map((s) => s.stats.cacheView())),
+      () => sumStats(this.slots.map((s) => s.stats)).cacheView(),
       () => serials(this.store),
+      upstreams,
     );
   }
 
@@ -198,14 +200,4 @@ function toWorkers(change: ZoneChange): ToWorker {
   if (prev === undefined) return full(next);
   const { deleted, added } = diffRecords(prev.records(), next.records());
   return { kind: 'diff', diff: { origin: next.origin, fromSerial: prev.serial, toSerial: next.serial, soa: next.soa, deleted, added } };
-}
-
-/** Hits and misses add up; entries and bytes are the one shared cache's (the latest any worker published). */
-function sumCache(views: readonly CacheView[]): CacheView {
-  return views.reduce((a, v) => ({ entries: Math.max(a.entries, v.entries), bytes: Math.max(a.bytes, v.bytes), hits: a.hits + v.hits, misses: a.misses + v.misses }), {
-    entries: 0,
-    bytes: 0,
-    hits: 0,
-    misses: 0,
-  });
 }

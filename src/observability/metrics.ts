@@ -109,3 +109,43 @@ export function histogram<L extends string>(cfg: Omit<HistogramConfiguration<L>,
   checkName(cfg.name);
   return existing<Histogram<L>>(cfg.name) ?? new Histogram<L>({ ...cfg, registers: [registry] });
 }
+
+/** One line of a live metric: a value with its labels, under the family name plus a suffix. */
+export interface LiveSample {
+  /** '' for the family itself, '_bucket'/'_sum'/'_count' for a histogram's lines. */
+  readonly suffix: '' | '_bucket' | '_sum' | '_count';
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/**
+ * A metric whose lines are computed at scrape time from numbers kept elsewhere (typed arrays
+ * a hot path counts into), instead of prom-client calls on the hot path. A second
+ * registration under the same name replaces the way its lines are computed.
+ */
+export function liveMetric(name: string, help: string, type: 'counter' | 'gauge' | 'histogram', samples: () => readonly LiveSample[]): void {
+  checkName(name);
+  const found = existing<{ samples?: () => readonly LiveSample[] }>(name);
+  if (found !== undefined && 'samples' in found) {
+    found.samples = samples;
+    return;
+  }
+  const metric = {
+    name,
+    help,
+    type,
+    aggregator: 'sum',
+    samples,
+    get() {
+      return {
+        name,
+        help,
+        type,
+        aggregator: 'sum',
+        values: metric.samples().map((s) => ({ metricName: name + s.suffix, labels: s.labels, value: s.value })),
+      };
+    },
+    reset() {},
+  };
+  registry.registerMetric(metric as unknown as Parameters<RegistryT['registerMetric']>[0]);
+}

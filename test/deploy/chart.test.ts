@@ -317,7 +317,10 @@ describe('rendered objects', () => {
   });
 });
 
-/** Metric names the source registers (`name: 'dnssync_…'`), plus prom-client's default process metrics. */
+/**
+ * Metric names the source registers (`name: 'dnssync_…'`, or `live('dnssync_…'` for the agent's
+ * metrics computed at scrape time), plus prom-client's default process metrics.
+ */
 async function definedMetricNames(): Promise<Set<string>> {
   const names = new Set<string>();
   const walk = async (dir: string): Promise<void> => {
@@ -325,7 +328,7 @@ async function definedMetricNames(): Promise<Set<string>> {
       const p = join(dir, e.name);
       if (e.isDirectory()) await walk(p);
       else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) {
-        for (const m of (await readFile(p, 'utf8')).matchAll(/name:\s*'(dnssync_[a-z0-9_]+)'/g)) names.add(m[1] as string);
+        for (const m of (await readFile(p, 'utf8')).matchAll(/(?:name:\s*|live\(\s*)'(dnssync_[a-z0-9_]+)'/g)) names.add(m[1] as string);
       }
     }
   };
