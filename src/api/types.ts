@@ -243,6 +243,49 @@ export interface DNSZoneSpec {
   namespaceSelector?: LabelSelector;
 }
 
+export interface DNSZoneStatusBehindAgentsItem {
+  /**
+   * The agent Pod, namespace/name.
+   */
+  agent: string;
+  /**
+   * The node the agent runs on (the Pod's spec.nodeName).
+   */
+  node?: string;
+  /**
+   * Whether the agent Pod is Ready.
+   */
+  ready: boolean;
+  /**
+   * The serial the agent last acknowledged; absent when it never acknowledged one.
+   */
+  serial?: number;
+  /**
+   * Since when the agent has been behind the current serial.
+   */
+  since: string;
+  /**
+   * The last thing that went wrong between the controller and this agent for this zone
+   * (unanswered NOTIFYs, a refusal, a failed signature, lost data).
+   */
+  lastError?: string;
+}
+
+/**
+ * The agents behind the zone's current serial for more than 10 seconds (a push still in flight
+ * does not count), longest behind first. `dnssync status` prints them as a table.
+ */
+export interface DNSZoneStatusBehind {
+  /**
+   * How many agents are behind; at most 20 of them are listed.
+   */
+  count: number;
+  /**
+   * The longest behind of them.
+   */
+  agents: DNSZoneStatusBehindAgentsItem[];
+}
+
 /**
  * What the controller observed and did; written by the controller only.
  */
@@ -264,6 +307,11 @@ export interface DNSZoneStatus {
    * How many ready agents serve the current serial, out of how many ready agents, e.g. 12/12.
    */
   nodes?: string;
+  /**
+   * The agents behind the zone's current serial for more than 10 seconds (a push still in
+   * flight does not count), longest behind first. `dnssync status` prints them as a table.
+   */
+  behind?: DNSZoneStatusBehind;
   /**
    * Ready: every ready agent serves the current serial. Other conditions may report problems
    * with the zone as a whole.

@@ -56,6 +56,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'status-qps', kind: 'int', default: '100', validate: intRange(1, 100_000), help: 'status writes per second at most' },
   { name: 'status-burst', kind: 'int', default: '200', validate: intRange(1, 100_000), help: 'status writes allowed in a burst' },
   { name: 'relist-interval', kind: 'duration', default: '10m', help: 'bounded periodic relist of every informer' },
+  { name: 'behind-after', kind: 'duration', default: '10s', help: "a zone's status (and `dnssync status`) lists the agents behind its serial for longer than this, at most 20 per zone" },
   { name: 'log-level', kind: 'string', default: 'info', validate: (v) => (LOG_LEVELS.includes(v as never) ? undefined : `'${v}' is not one of ${LOG_LEVELS.join(', ')}`), help: 'pino log level' },
 ];
 
@@ -103,6 +104,7 @@ export async function run(argv: string[]): Promise<void> {
     agentSyncPort: get.num(flags, 'agent-sync-port') as number,
     statusQps: get.num(flags, 'status-qps'),
     statusBurst: get.num(flags, 'status-burst'),
+    behindAfterMs: get.num(flags, 'behind-after'),
   });
 
   const informerLog = root.child({ component: 'informer' });

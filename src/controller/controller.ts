@@ -11,6 +11,7 @@ import { serialCompare } from '../dns/serial.js';
 import type { EventToEmit } from '../k8s/events.js';
 import type { Logger } from '../observability/logger.js';
 import { FanoutPacer, cpuMs, type PacerOptions } from '../sync/pacer.js';
+import { zonesBehind, type ZoneBehind } from './agent-status.js';
 import { sameRecordSpec } from './decode.js';
 import { agentsGauge, deposedTotal, pendingChanges, propagationSeconds, zoneSerialGauge } from './metrics.js';
 import { recordKey, type AgentPod, type NamespaceObject, type RecordObject, type ZoneObject } from './objects.js';
@@ -38,6 +39,12 @@ export interface ControllerOptions {
   readonly now?: () => Date;
   /** An agent follows a newer leader than us: the leader election should check the Lease now. */
   readonly onDeposed?: () => void;
+  /**
+   * A zone's status lists the agents behind its serial for longer than this (default 10 s),
+   * at most `behindCap` of them (default 20).
+   */
+  readonly behindAfterMs?: number;
+  readonly behindCap?: number;
 }
 
 const GROUP_VERSION = 'dnssync.io/v1alpha1';
@@ -88,6 +95,8 @@ export class Controller {
   private readonly pods = new Map<string, AgentPod>();
   private endpoints: AgentEndpoint[] = [];
   private readyAgents: string[] = [];
+  /** Agent Pods that exist (not being deleted) but are not Ready. */
+  private notReadyAgents = 0;
 
   private readonly zoneSerial = new Map<string, number>();
   /** Per record: the serial of its zone that holds its current generation. */
@@ -112,6 +121,9 @@ export class Controller {
   private readonly pacer: FanoutPacer;
   private statusQueued = false;
   private agentsQueued = false;
+  /** Per zone origin: the agents behind it, as the zone's status shows them. */
+  private behind = new Map<string, ZoneBehind>();
+  private behindTimer: NodeJS.Timeout | undefined;
   /** Per zone: how many ready agents are known to hold the oldest unsettled serial (allAcked). */
   private readonly settleCursor = new Map<string, number>();
 
@@ -234,6 +246,9 @@ export class Controller {
     for (const origin of this.rec.activeOrigins()) this.pushWhole(origin, undefined);
     pub.markLoaded();
     pub.setAgents(this.endpoints);
+    const afterMs = this.opts.behindAfterMs ?? 10_000;
+    this.behindTimer = setInterval(() => this.refreshBehind(), Math.min(5_000, Math.max(250, afterMs / 2)));
+    this.behindTimer.unref();
     for (const key of this.rec.allRecordKeys()) this.noteNeeded(key);
     this.allDirty = true;
     this.scheduleStatus();
@@ -257,6 +272,11 @@ export class Controller {
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     this.ackedSoon.clear();
+    if (this.behindTimer) clearInterval(this.behindTimer);
+    this.behindTimer = undefined;
+    this.behind = new Map();
+    // A standby reports no agent states: only the leader knows them (alerts sum over controllers).
+    agentsGauge.reset();
     await pub?.close();
     this.log.info('standing by: no longer pushing or writing status');
   }
@@ -386,7 +406,9 @@ export class Controller {
     this.agentsQueued = false;
     const endpoints: AgentEndpoint[] = [];
     const ready: string[] = [];
+    let notReady = 0;
     for (const [id, p] of this.pods) {
+      if (!p.deleting && !p.ready) notReady++;
       if (!p.podIP || p.deleting) continue;
       endpoints.push({ id, host: p.podIP, port: this.opts.agentSyncPort });
       if (p.ready) ready.push(id);
@@ -397,6 +419,10 @@ export class Controller {
     const readyChanged = JSON.stringify(ready) !== JSON.stringify(this.readyAgents);
     this.endpoints = endpoints;
     this.readyAgents = ready;
+    if (notReady !== this.notReadyAgents) {
+      this.notReadyAgents = notReady;
+      this.scheduleStatus();
+    }
     this.ackIndex.clear();
     this.settleCursor.clear();
     if (endpointsChanged && this.leading) this.publisher?.setAgents(endpoints);
@@ -503,6 +529,36 @@ export class Controller {
     }
   }
 
+  /**
+   * Which agents are behind each zone, from the sync engine's per-agent state: run on a timer,
+   * since "behind for longer than the threshold" becomes true with no event. A zone's status
+   * is rewritten only when its list changes.
+   */
+  private refreshBehind(): void {
+    const pub = this.publisher;
+    if (!this.leading || pub?.agentStates === undefined) return;
+    const pods = this.pods;
+    const next = zonesBehind(
+      pub.agentStates(),
+      (id) => {
+        const p = pods.get(id);
+        return p === undefined ? undefined : { node: p.node, ready: p.ready };
+      },
+      this.now().getTime(),
+      { afterMs: this.opts.behindAfterMs ?? 10_000, cap: this.opts.behindCap ?? 20 },
+    );
+    for (const origin of this.rec.activeOrigins()) {
+      const was = this.behind.get(origin);
+      const now = next.get(origin) ?? { count: 0, agents: [] };
+      next.set(origin, now);
+      if (was !== undefined && JSON.stringify(was) === JSON.stringify(now)) continue;
+      const obj = this.rec.activeZone(origin);
+      if (obj) this.dirtyZones.add(obj.meta.name);
+      this.scheduleStatus();
+    }
+    this.behind = next;
+  }
+
   // ---- status ----------------------------------------------------------------------------
 
   private scheduleStatus(): void {
@@ -589,7 +645,7 @@ export class Controller {
     const prop = this.propagation(z.origin, serial);
     const skey = `z:${name}`;
     const prev = this.written.get(skey) ?? this.observed.get(skey);
-    const next = zoneStatus(z.meta.generation, v, serial, this.rec.recordCount(z.origin), prop, prev, now);
+    const next = zoneStatus(z.meta.generation, v, serial, this.rec.recordCount(z.origin), prop, prev, now, v.accepted ? this.behind.get(z.origin) : undefined);
     const refusal = refusalTransition(prev, next);
     if (refusal && this.eventsSent.get(skey) !== `${refusal.reason}\u0000${refusal.message}`) {
       this.eventsSent.set(skey, `${refusal.reason}\u0000${refusal.message}`);
@@ -610,6 +666,7 @@ export class Controller {
     }
     agentsGauge.set({ state: 'in_sync' }, inSync);
     agentsGauge.set({ state: 'lagging' }, this.readyAgents.length - inSync);
+    agentsGauge.set({ state: 'not_ready' }, this.notReadyAgents);
     let pending = this.rec.pendingCount;
     for (const l of this.inFlight.values()) pending += l.length;
     pendingChanges.set(pending);

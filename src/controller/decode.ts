@@ -121,9 +121,11 @@ export function decodePod(raw: unknown): AgentPod | undefined {
     return o?.type === 'Ready' && o.status === 'True';
   });
   const podIP = str(status?.podIP);
+  const node = str(obj(obj(raw)?.spec)?.nodeName);
   return {
     meta,
     podIP: podIP === '' ? undefined : podIP,
+    node: node === '' ? undefined : node,
     ready,
     deleting: obj(obj(raw)?.metadata)?.deletionTimestamp !== undefined && obj(obj(raw)?.metadata)?.deletionTimestamp !== null,
   };

@@ -9,7 +9,7 @@ export const propagationSeconds = histogram({
 
 export const agentsGauge = gauge<'state'>({
   name: 'dnssync_agents',
-  help: 'Ready agents by state: in_sync (holds every zone\'s newest serial) or lagging.',
+  help: 'Agents by state, on the leader only: in_sync (ready, holds every zone\'s newest serial), lagging (ready, behind on some zone) or not_ready (an agent Pod that is not Ready).',
   labelNames: ['state'],
 });
 

@@ -64,6 +64,8 @@ export interface NamespaceObject {
 export interface AgentPod {
   readonly meta: Meta;
   readonly podIP: string | undefined;
+  /** spec.nodeName: where the agent runs (shown in status). */
+  readonly node?: string | undefined;
   readonly ready: boolean;
   readonly deleting: boolean;
 }

@@ -4,6 +4,7 @@
  * cli/controller.ts adapts the sync engine's Primary to it.
  */
 import type { RR } from '../dns/rr.js';
+import type { AgentReport } from './agent-status.js';
 import type { ZoneSpec } from './reconciler.js';
 
 export interface AgentEndpoint {
@@ -38,6 +39,8 @@ export interface ZonePublisher {
    * to it have stopped; we may have been deposed without knowing yet.
    */
   onDeposed(listener: (agentId: string, origin: string) => void): void;
+  /** Every agent's state per zone (behind since when, last error), for the zones' status. */
+  agentStates?(): readonly AgentReport[];
   close(): Promise<void>;
 }
 

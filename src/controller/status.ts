@@ -4,6 +4,7 @@
  * its lastTransitionTime while its status stays the same, so an unchanged status compares
  * equal and is never written again.
  */
+import type { ZoneBehind } from './agent-status.js';
 import type { Verdict, ZoneVerdict } from './policy.js';
 
 export interface Condition {
@@ -27,6 +28,8 @@ export interface ZoneStatus {
   readonly serial?: number;
   readonly records: number;
   readonly nodes: string;
+  /** Agents behind the current serial for a while (agent-status.ts); absent until known. */
+  readonly behind?: ZoneBehind;
   readonly conditions: readonly Condition[];
 }
 
@@ -95,7 +98,7 @@ function readyCondition(g: number, prop: Propagation): ConditionInput {
   return { type: 'Ready', status: 'False', observedGeneration: g, reason: 'Propagating', message };
 }
 
-export function zoneStatus(generation: number, verdict: ZoneVerdict, serial: number | undefined, records: number, prop: Propagation, prev: unknown, now: string): ZoneStatus {
+export function zoneStatus(generation: number, verdict: ZoneVerdict, serial: number | undefined, records: number, prop: Propagation, prev: unknown, now: string, behind?: ZoneBehind): ZoneStatus {
   const old = conditionsOf(prev);
   const g = generation;
   if (!verdict.accepted) {
@@ -114,6 +117,7 @@ export function zoneStatus(generation: number, verdict: ZoneVerdict, serial: num
     ...(serial !== undefined ? { serial } : {}),
     records,
     nodes: nodesColumn(prop),
+    ...(behind !== undefined ? { behind } : {}),
     conditions: [
       withTransition(old, { type: 'Accepted', status: 'True', observedGeneration: g, reason: 'Accepted', message: 'zone is served' }, now),
       withTransition(old, readyCondition(g, prop), now),

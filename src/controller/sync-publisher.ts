@@ -7,6 +7,7 @@ import type { RR } from '../dns/rr.js';
 import type { TsigKey } from '../dns/tsig.js';
 import type { Logger } from '../observability/logger.js';
 import { Primary, type SoaParams } from '../sync/primary.js';
+import type { AgentReport } from './agent-status.js';
 import type { AgentEndpoint, PublisherFactory, ZonePublisher } from './publisher.js';
 import type { ZoneSpec } from './reconciler.js';
 
@@ -88,6 +89,10 @@ export class SyncPublisher implements ZonePublisher {
 
   onDeposed(listener: (agentId: string, origin: string) => void): void {
     this.primary.on('deposed', listener);
+  }
+
+  agentStates(): readonly AgentReport[] {
+    return this.primary.agentStates();
   }
 
   close(): Promise<void> {

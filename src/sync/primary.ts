@@ -108,8 +108,12 @@ export interface AgentZoneState {
   readonly inSync: boolean;
   /** Seconds the agent has been behind, 0 when in sync. */
   readonly lagSeconds: number;
+  /** Since when (ms since the epoch) it has been behind; undefined when in sync. */
+  readonly behindSince: number | undefined;
   /** NOTIFYs sent for the outstanding change, 0 when nothing is outstanding. */
   readonly attempts: number;
+  /** The last thing that went wrong with this agent and zone, for people (dnssync status). */
+  readonly lastError: string | undefined;
 }
 
 export interface AgentState extends AgentEndpoint {
@@ -206,6 +210,8 @@ interface Link {
   lastSharedMac: Buffer | undefined;
   /** The agent follows a newer leadership term: we are deposed there and push no more. */
   fenced: boolean;
+  /** The last refusal, bad answer or loss of data seen from this agent for this zone. */
+  lastError: string | undefined;
   /**
    * Shared MACs sent to this agent before the last one: legs go back to back, so a retry of a
    * chain repeats MACs other than the last (a replay to the agent's cache). Last few only.
@@ -330,6 +336,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     if (this.closed || link.inflight || link.fenced || link.agent.links.get(link.origin) !== link || link.acked !== believed || holds === believed) return;
     this.log.warn({ zone: link.origin, agent: link.agent.id, serial: link.acked, agentSerial: holds ?? null }, 'agent holds other than it acknowledged (restarted or lost state); resyncing it');
     agentDrift.inc();
+    link.lastError = `held ${holds ?? 'no zone'} after acknowledging ${link.acked ?? 'nothing'} (restarted or lost state); resynced`;
     link.acked = holds;
     this.emit('drift', link.agent.id, link.origin, holds);
     this.kick(link);
@@ -615,7 +622,9 @@ export class Primary extends EventEmitter<PrimaryEvents> {
           currentSerial: z.snapshot.serial,
           inSync,
           lagSeconds: inSync || !link?.behindSince ? 0 : (now - link.behindSince) / 1000,
+          behindSince: inSync ? undefined : (link?.behindSince ?? now),
           attempts: link?.inflight?.attempt ?? 0,
+          lastError: lastError(link),
         };
       }),
     }));
@@ -654,7 +663,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private link(a: Agent, o: string): Link {
     let l = a.links.get(o);
     if (!l) {
-      l = { agent: a, origin: o, acked: undefined, behindSince: undefined, inflight: undefined, standard: false, plainOnly: false, lastSharedMac: undefined, fenced: false, sharedMacs: [] };
+      l = { agent: a, origin: o, acked: undefined, behindSince: undefined, inflight: undefined, standard: false, plainOnly: false, lastSharedMac: undefined, fenced: false, lastError: undefined, sharedMacs: [] };
       a.links.set(o, l);
     }
     return l;
@@ -861,6 +870,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   private fence(link: Link, ctx: Record<string, unknown>): void {
     this.clearInflight(link);
     if (!link.fenced) this.log.warn(ctx, 'agent follows a newer leadership term: we are deposed there, no more pushes to it');
+    link.lastError = 'follows a newer leadership term (this controller is deposed there)';
     link.fenced = true;
     this.emit('deposed', link.agent.id, link.origin);
   }
@@ -961,6 +971,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
       msg = this.auth.response(raw, s.mac);
     } catch (err) {
       this.log.warn({ zone: s.link.origin, agent: s.link.agent.id, err: String(err) }, 'NOTIFY response failed TSIG verification; ignored');
+      s.link.lastError = `NOTIFY answer failed TSIG verification: ${String(err)}`;
       return;
     }
     if (rcode !== RCODE.NOERROR) {
@@ -978,6 +989,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
         return;
       }
       this.log.warn({ zone: s.link.origin, agent: s.link.agent.id, rcode }, 'agent refused NOTIFY');
+      s.link.lastError = `answered NOTIFY with ${RCODE_NAMES[rcode] ?? `rcode ${rcode}`}`;
       return;
     }
     let serial: number | undefined;
@@ -1135,4 +1147,13 @@ function windowFor(udp: UdpSocket): number {
 function sameParams(a: SoaParams, b: SoaParams): boolean {
   const keys: (keyof SoaParams)[] = ['mname', 'rname', 'refresh', 'retry', 'expire', 'minimum', 'ttl'];
   return keys.every((k) => a[k] === b[k]);
+}
+
+const RCODE_NAMES: Readonly<Record<number, string>> = { 1: 'FORMERR', 2: 'SERVFAIL', 4: 'NOTIMP', 5: 'REFUSED', 9: 'NOTAUTH' };
+
+/** What went wrong last on a link; a NOTIFY retried without an answer counts while it lasts. */
+function lastError(link: Link | undefined): string | undefined {
+  const attempts = link?.inflight?.attempt ?? 0;
+  if (attempts >= 2 && link?.inflight?.receipt !== true) return `no answer to ${attempts + 1} NOTIFYs for the current change${link?.lastError === undefined ? '' : `; before: ${link.lastError}`}`;
+  return link?.lastError;
 }
