@@ -4,7 +4,7 @@
  * check), each with its reason when failing.
  */
 import type { Server } from 'node:http';
-import { registry } from './metrics.js';
+import { gauge, registry } from './metrics.js';
 
 // Not `import … from 'node:http'`: an ES import of that built-in builds a namespace of all its
 // exports, which runs the lazy getters for http.WebSocket & co. and loads undici — 13-14 MB
@@ -19,7 +19,18 @@ export interface Readiness {
 /** Undefined when healthy; otherwise why not (the kubelet restarts a container that stays unhealthy). */
 export type Liveness = () => Promise<string | undefined>;
 
+/** The readiness /readyz reports, as a metric (the last health server started in this process). */
+let readiness: Readiness = () => 'not started';
+gauge({
+  name: 'dnssync_ready',
+  help: '1 when /readyz passes (agent: every zone confirmed with the leader; controller: informers synced), else 0.',
+  collect() {
+    this.set(readiness() === undefined ? 1 : 0);
+  },
+});
+
 export async function startHealthServer(host: string, port: number, notReady: Readiness, notLive?: Liveness): Promise<Server> {
+  readiness = notReady;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {

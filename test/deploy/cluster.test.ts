@@ -30,18 +30,21 @@ function documents(yaml: string): { kind: string; text: string }[] {
 }
 
 describe('server-side dry run of every value set', () => {
-  const serviceMonitorCrd = join(import.meta.dirname, 'fixtures', 'servicemonitor-crd.yaml');
+  const monitoringCrds = ['servicemonitor-crd.yaml', 'prometheusrule-crd.yaml'].map((f) => join(import.meta.dirname, 'fixtures', f));
 
   beforeAll(async () => {
-    // The monitoring value set renders ServiceMonitors; the test API server needs their CRD.
-    const r = await kubectl(['apply', '-f', serviceMonitorCrd]);
-    expect(r.code, r.stderr).toBe(0);
-    const w = await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com']);
+    // The monitoring value set renders ServiceMonitors and a PrometheusRule; the test API
+    // server needs their CRDs.
+    for (const crd of monitoringCrds) {
+      const r = await kubectl(['apply', '-f', crd]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const w = await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
     expect(w.code, w.stderr).toBe(0);
   });
 
   afterAll(async () => {
-    await kubectl(['delete', '--ignore-not-found', '-f', serviceMonitorCrd]);
+    for (const crd of monitoringCrds) await kubectl(['delete', '--ignore-not-found', '-f', crd]);
   });
 
   it.each(VALUE_SETS.map((s) => [s]))('%s: every object is accepted', async (set: ValueSet) => {
