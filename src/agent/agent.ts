@@ -4,6 +4,7 @@
  * listeners. Readiness is a list of checks others add to (the sync side adds "every zone
  * synced once"); shutdown stops reading, lets in-flight answers go out, then closes.
  */
+import { socketKey, type InheritedSockets } from './supervised.js';
 import { ZoneStore } from '../zone/store.js';
 import { ForwardCache, type ForwardCacheOptions } from './forward-cache.js';
 import { Forwarder } from './forwarder.js';
@@ -43,6 +44,8 @@ export interface AgentOptions {
   readonly tcp?: Partial<TcpOptions>;
   /** SO_REUSEPORT on the sockets, so several threads or processes can share one address. */
   readonly reusePort?: boolean;
+  /** Sockets held by the supervisor, by `host|port` (supervised.ts); bound here otherwise. */
+  readonly inherited?: ReadonlyMap<string, InheritedSockets>;
   /**
    * Count into this array (a worker's slice of shared memory) instead of registering the
    * process's metrics: the main thread adds the workers' arrays up.
@@ -135,10 +138,11 @@ export class Agent implements DataPlane {
     const tcpOpts = { ...DEFAULTS.tcp, ...definedOnly(opts.tcp ?? {}), reusePort: opts.reusePort ?? false };
     try {
       for (const l of opts.listen) {
-        const u = await listenUdp(l.host, l.port, handler, inflight, opts.reusePort ?? false);
+        const held = opts.inherited?.get(socketKey(l));
+        const u = await listenUdp(l.host, l.port, handler, inflight, opts.reusePort ?? false, held?.udp);
         udp.push(u);
         // Port 0 means "any": TCP takes the port UDP got, so both share one number.
-        tcp.push(await listenTcp(l.host, u.address.port, handler, inflight, tcpOpts));
+        tcp.push(await listenTcp(l.host, u.address.port, handler, inflight, { ...tcpOpts, inherited: held?.tcp }));
       }
     } catch (err) {
       await Promise.all([...udp, ...tcp].map((x) => x.close()));

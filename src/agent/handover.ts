@@ -28,6 +28,11 @@ export interface Marker {
   readonly phase: Phase;
   /** Start time in ms; orders agents (a newer one replaces an older one). */
   readonly started: number;
+  /**
+   * The node addresses this agent listens on; the older agent gives up (removes) those the
+   * newer one will not answer on. Absent in markers of agents from before it existed.
+   */
+  readonly listen?: readonly string[];
 }
 
 export interface HandoverOptions {
@@ -49,7 +54,8 @@ export function parseMarker(text: string): Marker | undefined {
   try {
     const m = JSON.parse(text) as Partial<Marker>;
     if (typeof m.id !== 'string' || typeof m.started !== 'number' || !['starting', 'serving', 'retired'].includes(m.phase as string)) return undefined;
-    return { id: m.id, phase: m.phase as Phase, started: m.started };
+    const listen = Array.isArray(m.listen) && m.listen.every((a) => typeof a === 'string') ? { listen: m.listen } : {};
+    return { id: m.id, phase: m.phase as Phase, started: m.started, ...listen };
   } catch {
     return undefined;
   }
@@ -78,15 +84,29 @@ export class Handover {
   private constructor(
     private readonly dir: string,
     private readonly opts: HandoverOptions,
+    listen: readonly string[] | undefined,
+    identity: { id: string; started: number } | undefined,
   ) {
-    this.me = { id: `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`, phase: 'starting', started: Date.now() };
+    const id = identity ?? { id: `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`, started: Date.now() };
+    this.me = { ...id, phase: 'starting', ...(listen ? { listen } : {}) };
   }
 
-  /** `scope` defaults to our network namespace (netnsScope); tests pass their own. */
-  static async open(dir: string, opts: HandoverOptions = HANDOVER_DEFAULTS, scope?: string): Promise<Handover> {
+  /**
+   * `scope` defaults to our network namespace (netnsScope); tests pass their own.
+   * `who.identity`: the supervisor's, when a supervisor runs this agent (supervised.ts): an
+   * agent process restarted after a crash is the same agent to the others, not a newer one,
+   * and never mistakes its dead predecessor's marker for an older agent to take over from.
+   * `who.listen`: our node addresses, for the older agent to give back those we do not take.
+   */
+  static async open(
+    dir: string,
+    opts: HandoverOptions = HANDOVER_DEFAULTS,
+    scope?: string,
+    who: { listen?: readonly string[]; identity?: { id: string; started: number } } = {},
+  ): Promise<Handover> {
     const scoped = join(dir, scope ?? (await netnsScope()));
     await mkdir(scoped, { recursive: true });
-    return new Handover(scoped, opts);
+    return new Handover(scoped, opts, who.listen, who.identity);
   }
 
   private get file(): string {

@@ -35,6 +35,8 @@ export interface TcpOptions {
   readonly maxUnsentBytes: number;
   /** SO_REUSEPORT, for several worker threads on one address. */
   readonly reusePort?: boolean;
+  /** A bound listening-socket handle from the supervisor to listen on instead of binding. */
+  readonly inherited?: unknown;
 }
 
 export interface TcpListener {
@@ -174,10 +176,12 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port, exclusive: false, reusePort: opts.reusePort ?? false }, () => {
+    const listening = (): void => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    if (opts.inherited !== undefined) server.listen(opts.inherited as net.Server, listening);
+    else server.listen({ host, port, exclusive: false, reusePort: opts.reusePort ?? false }, listening);
   });
   const a = server.address() as net.AddressInfo;
   return {

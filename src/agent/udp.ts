@@ -29,7 +29,11 @@ export interface UdpListener {
   close(): Promise<void>;
 }
 
-export async function listenUdp(host: string, port: number, handler: QueryHandler, inflight: InflightTracker, reusePort: boolean): Promise<UdpListener> {
+/**
+ * `inherited`: a bound socket handle from the supervisor (supervisor.ts) to read instead of
+ * binding one; the same kernel socket outlives this process.
+ */
+export async function listenUdp(host: string, port: number, handler: QueryHandler, inflight: InflightTracker, reusePort: boolean, inherited?: unknown): Promise<UdpListener> {
   const ipv6 = isIPv6(host);
   const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', reuseAddr: reusePort, reusePort, lookup: literalLookup });
   let receiving = true;
@@ -71,10 +75,13 @@ export async function listenUdp(host: string, port: number, handler: QueryHandle
   socket.on('error', (err) => log().error({ err }, 'udp socket error'));
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
-    socket.bind({ address: host, port, exclusive: !reusePort }, () => {
+    const bound = (): void => {
       socket.off('error', reject);
       resolve();
-    });
+    };
+    // dgram's bind takes a libuv UDP handle too: how child_process hands sockets over.
+    if (inherited !== undefined) socket.bind(inherited as number, bound);
+    else socket.bind({ address: host, port, exclusive: !reusePort }, bound);
   });
   // Big socket buffers absorb bursts (dnsperf, or many pods starting at once).
   try {

@@ -12,7 +12,10 @@ import { ZoneStore } from '../zone/store.js';
 import { configureLogger, logger, LOG_LEVELS } from '../observability/logger.js';
 import { Handover } from '../agent/handover.js';
 import { probeListeners } from '../agent/liveness.js';
-import { NodeNetwork } from '../node-net/node-network.js';
+import { NodeNetwork, type NodeNetworkOptions } from '../node-net/node-network.js';
+import { loopingUpstreams, resolveUpstreamService } from '../agent/upstream-service.js';
+import { Supervisor } from '../agent/supervisor.js';
+import { detach, exitWithSupervisor, releaseSockets, reportUpstreams, requestSockets, supervised, supervisorIdentity, type InheritedSockets } from '../agent/supervised.js';
 import type { Backend } from '../node-net/iptables.js';
 import { startHealthServer } from '../observability/health.js';
 import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
@@ -38,6 +41,9 @@ function intRange(min: number, max: number): (v: string) => string | undefined {
 export const AGENT_FLAGS: FlagSpec[] = [
   { name: 'listen', kind: 'string', repeatable: true, default: '127.0.0.1:1053', validate: ipHostPort, help: 'DNS service address, UDP and TCP' },
   { name: 'upstream', kind: 'string', repeatable: true, validate: ipHostPort, help: 'resolver for names outside our zones, in order of preference (none: REFUSED)' },
+  { name: 'upstream-service', kind: 'string', validate: nameHostPort, help: 'NAME:PORT whose addresses are the upstreams, resolved once at start through --upstream-resolver: transparent mode, where the agent answers on the kube-dns ClusterIP and forwards to a second Service (kube-dns-upstream) selecting the same pods' },
+  { name: 'upstream-resolver', kind: 'string', validate: ipHostPort, help: 'where --upstream-service is resolved (the kube-dns ClusterIP:53)' },
+  { name: 'upstream-service-timeout', kind: 'duration', default: '45s', help: 'how long to retry resolving --upstream-service before giving up (exit 1; the kubelet restarts it — within the chart startup probe window of 60 s)' },
   { name: 'zone-file', kind: 'string', repeatable: true, help: 'RFC 1035 master file to serve; the origin is its SOA owner' },
   { name: 'metrics-listen', kind: 'string', validate: ipHostPort, help: 'serve /metrics, /healthz, /readyz here' },
   { name: 'log-level', kind: 'string', default: 'info', validate: (v) => (LOG_LEVELS.includes(v as never) ? undefined : `'${v}' is not one of ${LOG_LEVELS.join(', ')}`), help: 'pino log level' },
@@ -61,9 +67,17 @@ export const AGENT_FLAGS: FlagSpec[] = [
   { name: 'setup-iptables', kind: 'bool', help: 'add raw-table NOTRACK and filter ACCEPT rules for DNS to/from the listen addresses (NET_ADMIN, NET_RAW); removed on a clean exit' },
   { name: 'iptables-backend', kind: 'string', default: 'auto', validate: (v) => (['auto', 'nft', 'legacy', 'default'].includes(v) ? undefined : `'${v}' is not one of auto, nft, legacy, default`), help: 'iptables-nft or iptables-legacy; auto follows the one holding kube-proxy\'s rules' },
   { name: 'check-interval', kind: 'duration', default: '10s', help: 'how often the interface, addresses and rules are checked and repaired' },
+  { name: 'supervise', kind: 'bool', help: 'run the agent as a child of a small supervisor that owns the DNS sockets and restarts the agent at once if it crashes: queries queue in the kernel meanwhile instead of failing (needs --workers 1)' },
   { name: 'handover-dir', kind: 'string', help: 'directory shared by the agents of one node (hostPath): a new agent takes over from the old one with no lost query, see README' },
   { name: 'handover-timeout', kind: 'duration', default: '60s', help: 'how long a new agent waits for its zones before it joins the old one on the DNS sockets anyway' },
 ];
+
+function nameHostPort(value: string): string | undefined {
+  const bad = validateHostPort(value);
+  if (bad !== undefined) return bad;
+  const { host } = splitHostPort(value);
+  return isIP(host) === 0 && /^[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*\.?$/.test(host) ? undefined : `'${value}' is not a DNS name and port (NAME:PORT)`;
+}
 
 function ifName(v: string): string | undefined {
   return /^[A-Za-z0-9_.-]{1,15}$/.test(v) ? undefined : `'${v}' is not an interface name (1-15 of A-Z a-z 0-9 _ . -)`;
@@ -132,6 +146,14 @@ export async function run(argv: string[]): Promise<void> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   const log = configureLogger(get.str(flags, 'log-level') ?? 'info').child({ component: 'cli' });
+  if (get.bool(flags, 'supervise') && !supervised()) {
+    if ((get.num(flags, 'workers') ?? 1) !== 1) throw new FlagError('--supervise: needs --workers 1 (query threads cannot take sockets from another process)');
+    const script = process.argv[1];
+    if (script === undefined) throw new FlagError('--supervise: cannot tell which script to run');
+    process.exitCode = await new Supervisor(script, argv).run();
+    return;
+  }
+  if (supervised()) exitWithSupervisor();
 
   // Zone files first: a bad one is refused before anything is bound, and the agent never
   // answers (REFUSED) for a zone it was given but has not read yet.
@@ -170,25 +192,26 @@ export async function run(argv: string[]): Promise<void> {
 
   const listen = hostPorts(get.list(flags, 'listen'));
   const owned = ownedAddresses(listen);
+  const upstreamService = get.str(flags, 'upstream-service');
+  const upstreamResolver = get.str(flags, 'upstream-resolver');
+  if (upstreamService !== undefined && upstreamResolver === undefined) throw new FlagError('--upstream-service: needs --upstream-resolver');
+  const fixedUpstreams = hostPorts(get.list(flags, 'upstream'));
+  const loops = loopingUpstreams(listen, fixedUpstreams);
+  if (loops.length > 0) throw new FlagError(`--upstream: ${loops.map((u) => `${u.host}:${u.port}`).join(', ')} is also a --listen address: queries would loop back to this agent`);
   const setupInterface = get.str(flags, 'setup-interface');
   const setupIptables = get.bool(flags, 'setup-iptables');
-  let net: NodeNetwork | undefined;
-  if ((setupInterface !== undefined || setupIptables) && owned.length > 0) {
-    try {
-      net = await NodeNetwork.setup({
-        listen: owned,
-        interface: setupInterface,
-        fallbackInterface: get.str(flags, 'fallback-interface') ?? 'lo',
-        iptables: setupIptables,
-        iptablesBackend: (get.str(flags, 'iptables-backend') ?? 'auto') as Backend | 'auto',
-      });
-    } catch (err) {
-      throw new FlagError(`--setup-interface: ${err instanceof Error ? err.message : String(err)}`);
+  const netOpts: NodeNetworkOptions | undefined = (setupInterface !== undefined || setupIptables) && owned.length > 0
+    ? {
+      listen: owned,
+      interface: setupInterface,
+      fallbackInterface: get.str(flags, 'fallback-interface') ?? 'lo',
+      iptables: setupIptables,
+      iptablesBackend: (get.str(flags, 'iptables-backend') ?? 'auto') as Backend | 'auto',
     }
-  }
+    : undefined;
 
   const handoverDir = get.str(flags, 'handover-dir');
-  const handover = handoverDir === undefined ? undefined : await Handover.open(handoverDir);
+  const handover = handoverDir === undefined ? undefined : await Handover.open(handoverDir, undefined, undefined, { listen: owned.map((l) => l.host), identity: supervisorIdentity() });
   // An older agent on this node is serving: we are the surge Pod of a rollout. Ask it for the
   // sync and metrics ports, get our zones, and only then join it on the DNS sockets — never
   // answer from an empty store beside an agent that has the data.
@@ -197,6 +220,51 @@ export async function run(argv: string[]): Promise<void> {
   if (older !== undefined) {
     log.info({ agent: older.id }, 'an older agent serves this node: taking over from it');
     await handover?.announce('starting');
+  }
+
+  // Transparent mode: the upstream Service's address comes from kube-dns, asked at the
+  // ClusterIP. With an older agent serving, that is the older agent (it forwards the
+  // question). With none, an address and NOTRACK rules left by a dead agent would send the
+  // question to a socket nobody reads: remove them first, so it goes through kube-proxy to
+  // kube-dns (and the node's pods go there too until we serve).
+  let upstreams = fixedUpstreams;
+  if (upstreamService !== undefined && upstreamResolver !== undefined) {
+    let cleaned = false;
+    const removeLeftovers = async (): Promise<void> => {
+      if (cleaned || netOpts === undefined) return;
+      cleaned = true;
+      try {
+        await NodeNetwork.removeLeftovers(netOpts);
+      } catch (err) {
+        log.warn({ err }, 'could not check for node networking left by a dead agent');
+      }
+    };
+    if (older === undefined) await removeLeftovers();
+    const svc = splitHostPort(upstreamService);
+    const resolved = await resolveUpstreamService(
+      { name: svc.host, port: svc.port, resolver: splitHostPort(upstreamResolver), deadlineMs: get.num(flags, 'upstream-service-timeout') ?? 45_000 },
+      async (reason) => {
+        log.info({ service: svc.host, reason }, 'upstream Service not resolved yet; retrying');
+        // The "older agent" was a dead one whose marker had not gone stale yet (a container
+        // restarted in place within seconds): its leftovers are in the way after all.
+        if (older !== undefined && !((await handover?.peers())?.some((p) => p.id === older.id) ?? false)) await removeLeftovers();
+      },
+    );
+    const looping = loopingUpstreams(listen, resolved);
+    if (looping.length > 0) throw new FlagError(`--upstream-service: ${svc.host} resolves to ${looping.map((u) => u.host).join(', ')}, one of --listen: queries would loop back to this agent`);
+    log.info({ service: svc.host, upstreams: resolved.map((u) => `${u.host}:${u.port}`) }, 'upstream Service resolved');
+    upstreams = [...resolved, ...fixedUpstreams];
+    // A restarted agent could not ask again: the kube-dns ClusterIP is our own held sockets.
+    if (supervised()) reportUpstreams(upstreams);
+  }
+
+  let net: NodeNetwork | undefined;
+  if (netOpts !== undefined) {
+    try {
+      net = await NodeNetwork.setup(netOpts);
+    } catch (err) {
+      throw new FlagError(`--setup-interface: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   let secondary: Secondary | undefined;
@@ -232,10 +300,21 @@ export async function run(argv: string[]): Promise<void> {
     if (still !== undefined) log.warn({ reason: still }, 'zones not all synced within --handover-timeout: joining the DNS sockets anyway');
   }
 
+  // Under a supervisor the DNS sockets are its, so they outlive this process.
+  let inherited: Map<string, InheritedSockets> | undefined;
+  if (supervised()) {
+    try {
+      inherited = await requestSockets(listen, handover !== undefined);
+    } catch (err) {
+      throw new FlagError(`--listen: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
   const plane = await startAgent({
     store,
     listen,
-    upstreams: hostPorts(get.list(flags, 'upstream')),
+    ...(inherited === undefined ? {} : { inherited }),
+    upstreams,
     maxUdpSize: get.num(flags, 'max-udp-size'),
     cache: {
       maxEntries: get.num(flags, 'cache-max-entries'),
@@ -264,6 +343,17 @@ export async function run(argv: string[]): Promise<void> {
   }
   await handover?.announce('serving');
 
+  // Addresses the newer agent does not listen on (e.g. transparent mode turned off) are ours
+  // to remove when we leave: nobody would answer there. Markers without a list (agents from
+  // before it existed) keep everything, as before.
+  let releasedAddresses = false;
+  const releaseUnwanted = async (theirs: readonly string[] | undefined): Promise<void> => {
+    if (net === undefined || theirs === undefined || releasedAddresses) return;
+    releasedAddresses = true;
+    const drop = owned.map((l) => l.host).filter((h) => !theirs.includes(h));
+    if (drop.length > 0) await net.release([...new Set(drop)]);
+  };
+
   // The older agent's side of a hand-over: release the ports a newer agent needs, then
   // leave the DNS sockets once it serves. Polled: two small files, a few times a second.
   let released = false;
@@ -282,7 +372,10 @@ export async function run(argv: string[]): Promise<void> {
       if (newer.phase === 'serving') {
         retired = true;
         net?.stopChecks();
+        await releaseUnwanted(newer.listen);
         log.info({ agent: newer.id }, 'the newer agent serves: leaving the DNS sockets to it');
+        // The supervisor's copies first: unread, they would keep their share of the traffic.
+        if (supervised()) await releaseSockets();
         await plane.handOver(get.num(flags, 'drain-timeout') ?? 5_000);
         await handover.announce('retired');
       }
@@ -301,10 +394,12 @@ export async function run(argv: string[]): Promise<void> {
   if (net !== undefined) {
     if (successor !== undefined) {
       net.stopChecks();
+      await releaseUnwanted(successor.listen);
       log.info({ agent: successor.id }, 'node networking left in place for the newer agent');
     } else await net.teardown();
   }
   await handover?.close();
   const h = health;
   await new Promise<void>((resolve) => (h === undefined ? resolve() : h.close(() => resolve())));
+  if (supervised()) detach();
 }

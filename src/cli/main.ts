@@ -36,7 +36,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     const run = await cmd.load();
     await run(rest);
-    return 0;
+    // A subcommand may set its own exit code (the agent's supervisor passes its child's on).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof FlagError) {
       process.stderr.write(`dnssync ${name}: ${err.message}\n`);

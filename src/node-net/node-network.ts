@@ -181,6 +181,58 @@ export class NodeNetwork {
     return gone.length === 0 ? undefined : `listen address not on any interface: ${gone.join(', ')}`;
   }
 
+  /**
+   * What a dead agent left behind (SIGKILL skips teardown): rules for these listen
+   * addresses, and the addresses on the interface or the fallback. Only called when no
+   * other agent serves on this node, so whatever is there is nobody's. Best effort.
+   */
+  static async removeLeftovers(opts: NodeNetworkOptions): Promise<number> {
+    const run = opts.run ?? defaultRun;
+    // As in setup: an address another interface holds is the node's, never ours to remove.
+    const foreign = foreignAddresses(networkInterfaces(), [opts.interface ?? '', opts.fallbackInterface]);
+    const listen = opts.listen.filter((l) => !foreign.has(l.host));
+    const addresses = [...new Set(listen.map((l) => l.host))];
+    let removed = 0;
+    if (opts.iptables) {
+      const ipt = new Iptables(run, opts.iptablesBackend === 'auto' ? await detectBackend(run) : opts.iptablesBackend);
+      for (const r of dnsRules(listen)) {
+        if (!(await ipt.exists(r).catch(() => false))) continue;
+        if ((await ipt.remove(r)) === undefined) removed++;
+      }
+    }
+    for (const device of new Set([opts.interface, opts.fallbackInterface])) {
+      if (device === undefined || opts.interface === undefined) continue;
+      const missing = new Set(await missingAddresses(run, device, addresses));
+      const present = addresses.filter((a) => !missing.has(a));
+      if (present.length === 0) continue;
+      await removeLink(run, { device, ours: false, fellBack: false }, present);
+      removed += present.length;
+    }
+    if (removed > 0) log().warn({ removed, addresses }, 'removed node networking a dead agent left behind');
+    return removed;
+  }
+
+  /**
+   * Gives up some of the addresses (with their rules) while keeping the rest: the newer
+   * agent of a hand-over no longer listens there (transparent mode turned off), so leaving
+   * them would keep pods' DNS pointed at a socket nobody reads.
+   */
+  async release(drop: readonly string[]): Promise<void> {
+    const gone = new Set(drop);
+    const listen = this.opts.listen.filter((l) => gone.has(l.host));
+    if (listen.length === 0) return;
+    const problems: string[] = [];
+    if (this.iptables !== undefined) {
+      for (const r of dnsRules(listen)) {
+        const p = await this.iptables.remove(r);
+        if (p !== undefined) problems.push(p);
+      }
+    }
+    if (this.link !== undefined) problems.push(...(await removeLink(this.run, { ...this.link, ours: false }, [...gone])));
+    if (problems.length > 0) log().error({ problems }, 'released addresses only partly removed');
+    else log().info({ addresses: [...gone] }, 'addresses the newer agent does not listen on removed');
+  }
+
   /** Removes the rules and the addresses (or our interface). Best effort: logs what stays. */
   async teardown(): Promise<void> {
     this.stopChecks();

@@ -10,7 +10,7 @@ import { isDeepStrictEqual, promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../controlplane/assets.js';
 import { parseKeyFile } from '../../src/dns/tsig.js';
-import { chartDir, find, helm, parseObjects, render, VALUE_SETS, valuesArgs, type K8sObject } from './helm.js';
+import { chartDir, find, helm, NO_CLUSTER, parseObjects, render, VALUE_SETS, valuesArgs, type K8sObject } from './helm.js';
 
 const execFileP = promisify(execFile);
 
@@ -96,7 +96,7 @@ describe('CRDs', () => {
     const p = await helm(['package', chartDir, '--destination', out]);
     expect(p.code, p.stderr).toBe(0);
     const tgz = join(out, 'dnssync-' + /^version:\s*(\S+)/m.exec(await readFile(join(chartDir, 'Chart.yaml'), 'utf8'))?.[1] + '.tgz');
-    const r = await helm(['template', 'pkg', tgz]);
+    const r = await helm(['template', 'pkg', tgz, ...NO_CLUSTER]);
     expect(r.code, r.stderr).toBe(0);
     const fromDir = (await render('defaults', { release: 'pkg', namespace: 'default' })).objects;
     const fromTgz = parseObjects(r.stdout);
@@ -167,7 +167,7 @@ describe('values', () => {
       expect(r.code, set).not.toBe(0);
       expect(r.stderr, set).toMatch(why);
     }
-    const r = await helm(['template', 'x', chartDir, '--set', 'controller.leaderElection.enabled=false']);
+    const r = await helm(['template', 'x', chartDir, ...NO_CLUSTER, '--set', 'controller.leaderElection.enabled=false']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/leaderElection/);
   });
@@ -220,7 +220,8 @@ describe('rendered objects', () => {
     const c = spec.containers[0] as Container;
     expect(c.command).toEqual(['/usr/local/bin/node-netbind', '/app/dist/src/cli/main.js']);
     expect(c.args?.[0]).toBe('agent');
-    expect(env(c, 'DNSSYNC_LISTEN')).toBe('169.254.20.10:53');
+    // Transparent mode: the kube-dns ClusterIP too (given here; `lookup` finds it on a cluster).
+    expect(env(c, 'DNSSYNC_LISTEN')).toBe('169.254.20.10:53,10.96.0.10:53');
     expect(c.env?.find((e) => e.name === 'POD_IP')?.valueFrom?.fieldRef?.fieldPath).toBe('status.podIP');
     expect(env(c, 'DNSSYNC_SYNC_LISTEN')).toBe('$(POD_IP):5354');
     expect(env(c, 'DNSSYNC_METRICS_LISTEN')).toBe('$(POD_IP):9254');
@@ -230,6 +231,7 @@ describe('rendered objects', () => {
     expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsUser: 0, runAsNonRoot: false });
     expect(env(c, 'DNSSYNC_SETUP_INTERFACE')).toBe('dnssync');
     expect(env(c, 'DNSSYNC_SETUP_IPTABLES')).toBe('true');
+    expect(env(c, 'DNSSYNC_SUPERVISE')).toBe('true');
     expect(env(c, 'DNSSYNC_HANDOVER_DIR')).toBe('/run/dnssync');
     // A host port would keep the surge Pod off the node.
     expect(c.ports ?? []).toEqual([]);
@@ -256,8 +258,60 @@ describe('rendered objects', () => {
     expect(ds.spec.updateStrategy?.rollingUpdate).toEqual({ maxSurge: 0, maxUnavailable: '10%' });
   });
 
+  it('transparent mode (default): the agent also answers on the kube-dns ClusterIP and forwards to a kube-dns-upstream Service selecting the kube-dns pods', async () => {
+    const { objects } = await render('defaults');
+    const c = podSpec(find(objects, 'DaemonSet')).containers[0] as Container;
+    expect(env(c, 'DNSSYNC_LISTEN')).toBe('169.254.20.10:53,10.96.0.10:53');
+    // Never the ClusterIP itself as upstream: that is the agent.
+    expect(env(c, 'DNSSYNC_UPSTREAM')).toBeUndefined();
+    expect(env(c, 'DNSSYNC_UPSTREAM_SERVICE')).toBe('kube-dns-upstream.kube-system.svc.cluster.local:53');
+    expect(env(c, 'DNSSYNC_UPSTREAM_RESOLVER')).toBe('10.96.0.10:53');
+    const svc = find(objects, 'Service', 'kube-dns-upstream') as K8sObject & { spec: { selector: Record<string, string>; ports: { port: number; protocol: string; targetPort: number }[]; clusterIP?: string } };
+    expect(svc.metadata.namespace).toBe('kube-system');
+    expect(svc.spec.selector).toEqual({ 'k8s-app': 'kube-dns' });
+    expect(svc.spec.ports.map((p) => `${p.port}/${p.protocol}->${p.targetPort}`).sort()).toEqual(['53/TCP->53', '53/UDP->53']);
+    expect(svc.spec.clusterIP).toBeUndefined();
+  });
+
+  it('values override the lookup: another Service name, selector, domain; IPv6 ClusterIP in brackets', async () => {
+    const { objects } = await render('defaults', { extra: ['--set', 'agent.kubeDNS.clusterIP=fd00:10:96::a', '--set', 'agent.kubeDNS.namespace=dns', '--set', 'agent.kubeDNS.podSelector.app=coredns', '--set', 'agent.kubeDNS.clusterDomain=corp.k8s', '--set', 'agent.transparent.upstreamServiceName=coredns-upstream'] });
+    const c = podSpec(find(objects, 'DaemonSet')).containers[0] as Container;
+    expect(env(c, 'DNSSYNC_LISTEN')).toBe('169.254.20.10:53,[fd00:10:96::a]:53');
+    expect(env(c, 'DNSSYNC_UPSTREAM_SERVICE')).toBe('coredns-upstream.dns.svc.corp.k8s:53');
+    expect(env(c, 'DNSSYNC_UPSTREAM_RESOLVER')).toBe('[fd00:10:96::a]:53');
+    const svc = find(objects, 'Service', 'coredns-upstream') as K8sObject & { spec: { selector: Record<string, string> } };
+    expect(svc.metadata.namespace).toBe('dns');
+    expect(svc.spec.selector).toEqual({ app: 'coredns' });
+  });
+
+  it('helm template with no cluster to look kube-dns up in fails, naming the value to set; transparent off with upstreams needs none', async () => {
+    const r = await helm(['template', 'x', chartDir]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('agent.kubeDNS: found no ClusterIP of the Service kube-system/kube-dns (helm template and client-side dry runs cannot look it up). Set agent.kubeDNS.clusterIP');
+    const off = await helm(['template', 'x', chartDir, '--set', 'agent.transparent.enabled=false', '--set', 'agent.upstreams={10.96.0.10:53}']);
+    expect(off.code, off.stderr).toBe(0);
+    const objects = parseObjects(off.stdout);
+    const c = podSpec(find(objects, 'DaemonSet')).containers[0] as Container;
+    expect(env(c, 'DNSSYNC_LISTEN')).toBe('169.254.20.10:53');
+    expect(env(c, 'DNSSYNC_UPSTREAM')).toBe('10.96.0.10:53');
+    expect(env(c, 'DNSSYNC_UPSTREAM_SERVICE')).toBeUndefined();
+    expect(objects.some((o) => o.metadata.name === 'kube-dns-upstream')).toBe(false);
+    // Off and no upstreams: kube-dns at its ClusterIP, which must then be known.
+    const plain = await render('defaults', { extra: ['--set', 'agent.transparent.enabled=false', '--set', 'agent.kubeDNS.clusterIP=10.96.0.53'] });
+    expect(env(podSpec(find(plain.objects, 'DaemonSet')).containers[0] as Container, 'DNSSYNC_UPSTREAM')).toBe('10.96.0.53:53');
+  });
+
+  it('refuses the kube-dns ClusterIP as an upstream in transparent mode (a loop), and transparent mode without node networking', async () => {
+    const loop = await helm(['template', 'x', chartDir, ...NO_CLUSTER, '--set', 'agent.upstreams={10.96.0.10:53}']);
+    expect(loop.code).not.toBe(0);
+    expect(loop.stderr).toContain('agent.upstreams lists 10.96.0.10:53, the kube-dns ClusterIP the agents answer on in transparent mode: queries would loop back to the agent');
+    const bare = await helm(['template', 'x', chartDir, ...NO_CLUSTER, '--set', 'agent.nodeNetwork.enabled=false', '--set', 'agent.handover.enabled=false', '--set', 'agent.updateStrategy.maxSurge=0', '--set', 'agent.updateStrategy.maxUnavailable=1']);
+    expect(bare.code).not.toBe(0);
+    expect(bare.stderr).toContain('agent.transparent needs agent.nodeNetwork.enabled and agent.nodeNetwork.iptables');
+  });
+
   it('refuses a surge without the hand-over that makes it possible', async () => {
-    const r = await helm(['template', 'x', chartDir, '--set', 'agent.handover.enabled=false']);
+    const r = await helm(['template', 'x', chartDir, ...NO_CLUSTER, '--set', 'agent.handover.enabled=false']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('agent.updateStrategy.maxSurge 1 needs agent.handover.enabled');
   });

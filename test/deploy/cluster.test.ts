@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedControlPlane, uniqueNamespace } from '../controlplane/shared.js';
 import { waitFor } from '../util/wait.js';
-import { chartDir, helm, parseObjects, render, VALUE_SETS, type ValueSet } from './helm.js';
+import { chartDir, find, helm, NO_CLUSTER, parseObjects, render, VALUE_SETS, type K8sObject, type ValueSet } from './helm.js';
 
 const cp = sharedControlPlane();
 const kubectl = cp.kubectl;
@@ -225,9 +225,9 @@ describe('helm install, upgrade and uninstall', () => {
     const release = `rel-${Math.random().toString(36).slice(2, 7)}`;
     const kc = ['--kubeconfig', cp.kubeconfig, '--namespace', ns];
     // The shared control plane already has the CRDs (from crds/, without Helm's ownership).
-    const install = await helm(['install', release, chartDir, ...kc, '--set', 'crds.enabled=false']);
+    const install = await helm(['install', release, chartDir, ...kc, ...NO_CLUSTER, '--set', 'crds.enabled=false']);
     expect(install.code, install.stderr).toBe(0);
-    expect(install.stdout).toMatch(/clusterDNS: \["169\.254\.20\.10"\]/);
+    expect(install.stdout).toMatch(/Pods use the agents already \(transparent mode\): each agent answers on the kube-dns\s+ClusterIP 10\.96\.0\.10/);
     const secretName = `${release}-dnssync-tsig`;
     const key = async (): Promise<string> => {
       const r = await kubectl(['get', 'secret', secretName, '-n', ns, '-o', 'jsonpath={.data.tsig\\.key}']);
@@ -251,34 +251,57 @@ describe('helm install, upgrade and uninstall', () => {
     expect(await key()).toBe(first);
 
     // A reinstall under the same name adopts the kept Secret and its key.
-    const again = await helm(['install', release, chartDir, ...kc, '--set', 'crds.enabled=false']);
+    const again = await helm(['install', release, chartDir, ...kc, ...NO_CLUSTER, '--set', 'crds.enabled=false']);
     expect(again.code, again.stderr).toBe(0);
     expect(await key()).toBe(first);
     const last = await helm(['uninstall', release, ...kc]);
     expect(last.code, last.stderr).toBe(0);
   });
 
-  it('NOTES.txt warns when agent.upstreams misses the cluster kube-dns Service', async () => {
-    const ns = await createNamespace('deploy-notes');
-    const svc = await kubectl(['get', 'service', 'kube-dns', '-n', 'kube-system']);
-    let created = false;
-    if (svc.code !== 0) {
-      const c = await kubectl(['create', 'service', 'clusterip', 'kube-dns', '-n', 'kube-system', '--tcp=53:53', '--clusterip=10.96.0.53']);
-      expect(c.code, c.stderr).toBe(0);
-      created = true;
-    }
-    try {
-      const ip = (await kubectl(['get', 'service', 'kube-dns', '-n', 'kube-system', '-o', 'jsonpath={.spec.clusterIP}'])).stdout;
-      const kc = ['--kubeconfig', cp.kubeconfig, '--namespace', ns, '--dry-run=server', '--set', 'crds.enabled=false'];
-      const wrong = await helm(['install', 'notes', chartDir, ...kc, '--set', 'agent.upstreams={10.96.9.9:53}']);
-      expect(wrong.code, wrong.stderr).toBe(0);
-      expect(wrong.stdout).toContain(`this cluster's kube-dns Service is\n${ip}`);
-      const right = await helm(['install', 'notes', chartDir, ...kc, '--set', `agent.upstreams={${ip}:53}`]);
-      expect(right.code, right.stderr).toBe(0);
-      expect(right.stdout).not.toContain('WARNING');
-    } finally {
-      if (created) await kubectl(['delete', 'service', 'kube-dns', '-n', 'kube-system']);
-    }
+  it('finds the kube-dns ClusterIP, selector and target ports with lookup; fails naming the value where no such Service exists; a value overrides it', async () => {
+    const ns = await createNamespace('deploy-lookup');
+    // The cluster DNS Service in a namespace of its own (agent.kubeDNS.namespace), so this test
+    // neither needs nor disturbs a kube-system/kube-dns on the shared control plane.
+    const dnsNs = await createNamespace('deploy-kubedns');
+    const kc = ['--kubeconfig', cp.kubeconfig, '--namespace', ns, '--dry-run=server', '--set', 'crds.enabled=false', '--set', `agent.kubeDNS.namespace=${dnsNs}`];
+    const manifest = (out: string): K8sObject[] => parseObjects(out.slice(out.indexOf('MANIFEST:') + 9, out.indexOf('NOTES:')));
+    const agentEnv = (objects: K8sObject[], name: string): string | undefined =>
+      ((find(objects, 'DaemonSet') as K8sObject & { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } })
+        .spec.template.spec.containers[0]?.env.find((e) => e.name === name)?.value);
+
+    const missing = await helm(['install', 'look', chartDir, ...kc]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain(`agent.kubeDNS: found no ClusterIP of the Service ${dnsNs}/kube-dns (helm template and client-side dry runs cannot look it up). Set agent.kubeDNS.clusterIP`);
+
+    const svc = await kubectl(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns', namespace: dnsNs },
+      spec: { selector: { 'app.example/dns': 'coredns' }, ports: [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: 'dns' }, { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 5353 }] },
+    }));
+    expect(svc.code, svc.stderr).toBe(0);
+    const ip = (await kubectl(['get', 'service', 'kube-dns', '-n', dnsNs, '-o', 'jsonpath={.spec.clusterIP}'])).stdout;
+    expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+
+    const found = await helm(['install', 'look', chartDir, ...kc]);
+    expect(found.code, found.stderr).toBe(0);
+    const objects = manifest(found.stdout);
+    expect(agentEnv(objects, 'DNSSYNC_LISTEN')).toBe(`169.254.20.10:53,${ip}:53`);
+    expect(agentEnv(objects, 'DNSSYNC_UPSTREAM_RESOLVER')).toBe(`${ip}:53`);
+    expect(agentEnv(objects, 'DNSSYNC_UPSTREAM_SERVICE')).toBe(`kube-dns-upstream.${dnsNs}.svc.cluster.local:53`);
+    const upstream = find(objects, 'Service', 'kube-dns-upstream') as K8sObject & { spec: { selector: Record<string, string>; ports: { protocol: string; targetPort: string | number }[] } };
+    expect(upstream.metadata.namespace).toBe(dnsNs);
+    expect(upstream.spec.selector).toEqual({ 'app.example/dns': 'coredns' });
+    expect(upstream.spec.ports.map((p) => `${p.protocol}->${p.targetPort}`).sort()).toEqual(['TCP->5353', 'UDP->dns']);
+    expect(found.stdout).toContain(`ClusterIP ${ip} on its own node`);
+
+    const given = await helm(['install', 'look', chartDir, ...kc, '--set', 'agent.kubeDNS.clusterIP=10.96.0.77']);
+    expect(given.code, given.stderr).toBe(0);
+    expect(agentEnv(manifest(given.stdout), 'DNSSYNC_LISTEN')).toBe('169.254.20.10:53,10.96.0.77:53');
+
+    // Transparent mode off and no upstreams: forward to the ClusterIP found.
+    const off = await helm(['install', 'look', chartDir, ...kc, '--set', 'agent.transparent.enabled=false']);
+    expect(off.code, off.stderr).toBe(0);
+    expect(agentEnv(manifest(off.stdout), 'DNSSYNC_UPSTREAM')).toBe(`${ip}:53`);
+    expect(agentEnv(manifest(off.stdout), 'DNSSYNC_LISTEN')).toBe('169.254.20.10:53');
   });
 
   it('the chart tests read the chart they test', async () => {

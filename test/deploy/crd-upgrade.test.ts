@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runKubectl } from '../controlplane/kubectl.js';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
-import { chartDir, helm } from './helm.js';
+import { chartDir, helm, NO_CLUSTER } from './helm.js';
 
 const TITLE = '{.spec.versions[0].schema.openAPIV3Schema.title}';
 
@@ -49,7 +49,7 @@ describe('CRDs follow the release', () => {
 
   it('crds/ CRDs are never upgraded; templated ones are adopted, upgraded and kept', async () => {
     const ns = ['--kubeconfig', cp?.kubeconfig ?? '', '--namespace', 'dnssync'];
-    const kc = [...ns, '--create-namespace'];
+    const kc = [...ns, '--create-namespace', ...NO_CLUSTER];
     const title = async (): Promise<string> => (await kubectl(['get', 'crd', 'dnsrecords.dnssync.io', '-o', `jsonpath=${TITLE}`])).stdout;
     const ok = (r: { code: number; stderr: string }): void => expect(r.code, r.stderr).toBe(0);
 

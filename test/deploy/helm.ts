@@ -16,8 +16,14 @@ export const valuesDir = join(repoRoot, 'test', 'deploy', 'values');
 export const VALUE_SETS = ['defaults', 'hardened', 'monitoring', 'custom-agent', 'single'] as const;
 export type ValueSet = (typeof VALUE_SETS)[number];
 
+/**
+ * What a user of `helm template` (or lint) must add: with no cluster to look the kube-dns
+ * Service up in, the chart needs its ClusterIP as a value (transparent mode, the default).
+ */
+export const NO_CLUSTER: readonly string[] = ['--set', 'agent.kubeDNS.clusterIP=10.96.0.10'];
+
 export function valuesArgs(set: ValueSet): string[] {
-  return set === 'defaults' ? [] : ['-f', join(valuesDir, `${set}.yaml`)];
+  return [...NO_CLUSTER, ...(set === 'defaults' ? [] : ['-f', join(valuesDir, `${set}.yaml`)])];
 }
 
 export interface RunResult {

@@ -121,6 +121,11 @@ describe('the chart wired to the real controller and agent', () => {
       // take this one's sync port over (seen: "an older agent serves this node").
       DNSSYNC_HANDOVER_DIR: join(dir, 'handover'),
     };
+    // Transparent mode asks a kube-dns for kube-dns-upstream, and this control plane has none
+    // (test/node-net/transparent.test.ts runs that part beside a stand-in kube-dns).
+    expect(agentEnv['DNSSYNC_UPSTREAM_SERVICE']).toBe('kube-dns-upstream.kube-system.svc.cluster.local:53');
+    delete agentEnv['DNSSYNC_UPSTREAM_SERVICE'];
+    delete agentEnv['DNSSYNC_UPSTREAM_RESOLVER'];
     expect(agentEnv.DNSSYNC_SYNC_LISTEN).toBe(`${AGENT_IP}:5354`);
     expect(containerEnv(agentContainer?.env ?? [], { 'status.podIP': AGENT_IP, 'spec.nodeName': 'node1' })['DNSSYNC_STATE_DIR']).toBe('/var/lib/dnssync');
     expect(containerEnv(agentContainer?.env ?? [], { 'status.podIP': AGENT_IP, 'spec.nodeName': 'node1' })['DNSSYNC_HANDOVER_DIR']).toBe('/run/dnssync');

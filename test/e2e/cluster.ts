@@ -86,6 +86,8 @@ export interface DigAnswer {
   readonly answers: readonly string[];
   /** Why there is no rcode: kdig's or kubectl's own words. */
   readonly detail?: string;
+  /** The server that answered (kdig's ";; From ADDR@PORT"), e.g. resolv.conf's nameserver. */
+  readonly from?: string;
 }
 
 /** kdig's words for "asked, got nothing back" (as opposed to kubectl exec failing). */
@@ -97,12 +99,15 @@ const NO_REPLY = /failed to query server|response timeout|connection refused|net
  * callers must not count it as a DNS failure). Never an exception, so callers can poll.
  */
 export async function dig(namespace: string, pod: string, server: string, name: string, type = 'A', tcp = false): Promise<DigAnswer> {
-  const r = await kubectlRun(['-n', namespace, 'exec', pod, '--', '/usr/bin/kdig', `@${server}`, name, type, '+time=2', '+retry=0', ...(tcp ? ['+tcp'] : [])]);
+  // server '' asks the pod's own resolv.conf nameserver, as any program in it would.
+  const at = server === '' ? [] : [`@${server}`];
+  const r = await kubectlRun(['-n', namespace, 'exec', pod, '--', '/usr/bin/kdig', ...at, name, type, '+time=2', '+retry=0', ...(tcp ? ['+tcp'] : [])]);
   const status = /status: ([A-Z]+)/.exec(r.stdout);
   if (status === null) {
     const words = `${r.stdout}\n${r.stderr}`.trim();
     return { rcode: NO_REPLY.test(words) ? 'TIMEOUT' : 'EXEC', answers: [], detail: words.slice(0, 300) };
   }
+  const from = /;; From ([^@\s]+)@/.exec(r.stdout)?.[1];
   const answers: string[] = [];
   const section = r.stdout.split(';; ANSWER SECTION:')[1];
   if (section !== undefined) {
@@ -112,7 +117,8 @@ export async function dig(namespace: string, pod: string, server: string, name: 
       if (parts[3] === type) answers.push(parts.slice(4).join(' '));
     }
   }
-  return { rcode: status[1] as string, answers };
+  // `from` only where it is the question (resolv.conf's server), so answers compare as before.
+  return { rcode: status[1] as string, answers, ...(server === '' && from !== undefined ? { from } : {}) };
 }
 
 /** Polls dig until `ok` holds for its answer; the timeout message shows the last answer. */

@@ -100,3 +100,35 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "dnssync.metricsServiceEnabled" -}}
 {{- if or .Values.metrics.service.enabled .Values.metrics.serviceMonitor.enabled -}}true{{- end -}}
 {{- end -}}
+
+{{/*
+The cluster's kube-dns Service as JSON {clusterIP, selector, udpTarget, tcpTarget}: the
+values where given, else what `lookup` finds. Fails with what to set where nothing is found
+(`helm template` and client-side dry runs look nothing up).
+*/}}
+{{- define "dnssync.kubeDNS" -}}
+{{- $k := .Values.agent.kubeDNS -}}
+{{- $svc := lookup "v1" "Service" $k.namespace $k.name -}}
+{{- $spec := dict -}}
+{{- if and $svc $svc.spec -}}{{- $spec = $svc.spec -}}{{- end -}}
+{{- $ip := $k.clusterIP | default ($spec.clusterIP | default "") -}}
+{{- if or (eq $ip "") (eq $ip "None") -}}
+{{- fail (printf "agent.kubeDNS: found no ClusterIP of the Service %s/%s (helm template and client-side dry runs cannot look it up). Set agent.kubeDNS.clusterIP to the cluster DNS Service's ClusterIP (kubectl -n %s get service %s -o jsonpath='{.spec.clusterIP}'), or agent.kubeDNS.namespace/name to that Service; or turn transparent mode off (agent.transparent.enabled=false) and list agent.upstreams" $k.namespace $k.name $k.namespace $k.name) -}}
+{{- end -}}
+{{- $sel := $k.podSelector -}}
+{{- if not $sel -}}{{- $sel = $spec.selector | default (dict "k8s-app" "kube-dns") -}}{{- end -}}
+{{- $udp := 53 -}}
+{{- $tcp := 53 -}}
+{{- range ($spec.ports | default list) -}}
+{{- if eq (int .port) 53 -}}
+{{- if eq (.protocol | default "TCP") "UDP" -}}{{- $udp = .targetPort | default 53 -}}{{- else -}}{{- $tcp = .targetPort | default 53 -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- dict "clusterIP" $ip "selector" $sel "udpTarget" $udp "tcpTarget" $tcp | toJson -}}
+{{- end -}}
+
+{{/* HOST:PORT with IPv6 hosts in brackets. Call with (list HOST PORT). */}}
+{{- define "dnssync.hostPort" -}}
+{{- $h := index . 0 -}}
+{{- if contains ":" $h -}}[{{ $h }}]:{{ index . 1 }}{{- else -}}{{ $h }}:{{ index . 1 }}{{- end -}}
+{{- end -}}
