@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../../test/util/wait.js';
 import { logger } from '../observability/logger.js';
 import { StatusWriter, type StatusTarget } from './status-writer.js';
@@ -82,5 +82,61 @@ describe('StatusWriter priorities', () => {
     await waitFor(() => order.includes('u=ready'), { timeoutMs: 5000, intervalMs: 5, what: 'urgent write' });
     expect(order).toEqual(['u=ready']);
     w.close();
+  });
+});
+
+describe('StatusWriter order per object', () => {
+  // A merge patch carries no resourceVersion: of two patches in flight for one object, the
+  // API server keeps whichever it applies last, not whichever was queued last. The chaos
+  // suite at load 25 (API calls taking seconds) saw records stay "Propagating 0/3" for
+  // minutes: their first status write was still in flight when the Ready one went out beside
+  // it and landed first, and the controller, holding Ready as written, never wrote again.
+  it('a newer status of an object is not sent while an older one is still in flight', async () => {
+    vi.useFakeTimers();
+    try {
+      const applied = new Map<string, string>();
+      const sent: string[] = [];
+      let releaseFirst: (() => void) | undefined;
+      const w = new StatusWriter({
+        patch: (t, s) => {
+          const v = (s as { v: string }).v;
+          sent.push(v);
+          // The server applies a patch when it handles it: the first one is slow.
+          const apply = (): void => void applied.set(t.name, v);
+          if (sent.length > 1) {
+            apply();
+            return Promise.resolve();
+          }
+          return new Promise<void>((resolve) => {
+            releaseFirst = () => {
+              apply();
+              resolve();
+            };
+          });
+        },
+        log: logger('test'),
+        isNotFound: () => false,
+        delayMs: 0,
+        concurrency: 8,
+        qps: 1000,
+        burst: 1000,
+      });
+      w.enqueue('r', target('r'), { v: 'Propagating 0/3' });
+      await vi.advanceTimersByTimeAsync(10);
+      expect(sent).toEqual(['Propagating 0/3']);
+      w.enqueue('r', target('r'), { v: 'Ready 3/3' });
+      await vi.advanceTimersByTimeAsync(1000);
+      releaseFirst?.();
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(sent).toEqual(['Propagating 0/3', 'Ready 3/3']);
+      expect(applied.get('r')).toBe('Ready 3/3');
+      // Other objects are not held back by it.
+      w.enqueue('s', target('s'), { v: 'Ready 1/1' });
+      await vi.advanceTimersByTimeAsync(10);
+      expect(applied.get('s')).toBe('Ready 1/1');
+      w.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

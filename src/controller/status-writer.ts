@@ -55,6 +55,12 @@ export class StatusWriter {
   private readonly queue = new Map<string, Item>();
   private readonly background = new Map<string, Item>();
   private inflight = 0;
+  /**
+   * Objects with a write in flight. A merge patch carries no resourceVersion, so of two
+   * patches in flight for one object the API server keeps whichever it applies last, not the
+   * newer: an object's next write waits until its previous one has returned.
+   */
+  private readonly inflightKeys = new Set<string>();
   private tokens: number;
   private lastRefill = performance.now();
   private timer: NodeJS.Timeout | undefined;
@@ -159,6 +165,8 @@ export class StatusWriter {
     for (const q of [this.queue, this.background]) {
       for (const [key, item] of q) {
         if (this.inflight >= this.concurrency) return;
+        // Goes once the write in flight returns (write() pumps again then).
+        if (this.inflightKeys.has(key)) continue;
         if (item.due > now) {
           // Queue order is mostly due order; urgent retries with backoff may sit further back.
           // The background queue can hold every object at once: stop at its first not due.
@@ -173,6 +181,7 @@ export class StatusWriter {
         this.tokens -= 1;
         q.delete(key);
         this.inflight++;
+        this.inflightKeys.add(key);
         void this.write(key, item);
       }
     }
@@ -199,6 +208,7 @@ export class StatusWriter {
       }
     } finally {
       this.inflight--;
+      this.inflightKeys.delete(key);
       if (this.queue.size + this.background.size > 0) this.schedule(0);
       else this.notifyIdle();
     }
