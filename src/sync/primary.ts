@@ -498,11 +498,14 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   /**
    * Whether to offer `a` the catalog: only a dnssync agent follows it, known by a NOTIFY
    * answer carrying its serial (a standard secondary's carries none, and BIND or Knot
-   * answer a NOTIFY for a zone they lack unsigned, which would be retried for ever).
+   * answer a NOTIFY for a zone they lack unsigned, which would be retried for ever) — or,
+   * when we serve no other zone, anyone.
    */
   private followsCatalog(a: Agent): boolean {
     for (const l of a.links.values()) if (l.acked !== undefined && !l.standard) return true;
-    return false;
+    // No zone but the catalog: nothing else would ever show it, and an agent holding zones
+    // deleted while no leader ran must still hear that none is left.
+    return this.zones.size === 1 && this.zones.has(CATALOG_ORIGIN);
   }
 
   /** An agent just showed it is a dnssync agent: bring its catalog up to date if it is not. */
