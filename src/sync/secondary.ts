@@ -87,6 +87,8 @@ interface ZoneState {
   primarySince: number;
   /** Serial announced by the NOTIFY that started the running pull, which will fetch at least it. */
   covers: number | undefined;
+  /** The primary's term when that pull started: a serial covers nothing across terms. */
+  coversTerm: bigint;
   /** Leadership term of `primary` (0: none, a standard primary). */
   primaryTerm: bigint;
   /** Term of the leader the data we hold came from (see fencing.ts). */
@@ -378,7 +380,7 @@ export class Secondary {
   private state(origin: string, isStatic: boolean): ZoneState {
     let st = this.zones.get(origin);
     if (!st) {
-      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined, primarySince: -1, covers: undefined, primaryTerm: 0n, dataTerm: 0n, confirmedAt: 0, expireTimer: undefined, expired: false, saved: undefined };
+      st = { origin, primary: undefined, isStatic, synced: false, syncing: undefined, again: false, timer: undefined, lastError: undefined, primarySince: -1, covers: undefined, coversTerm: 0n, primaryTerm: 0n, dataTerm: 0n, confirmedAt: 0, expireTimer: undefined, expired: false, saved: undefined };
       this.zones.set(origin, st);
     }
     return st;
@@ -391,10 +393,13 @@ export class Secondary {
    */
   private sync(st: ZoneState, why: string, announced?: number): Promise<void> {
     if (st.syncing) {
-      if (announced === undefined || st.covers === undefined || serialGt(announced, st.covers)) st.again = true;
+      // A newer leader's NOTIFY is never covered by a pull from the older one (which may be
+      // gone), even for the same serial: its serials name its own data.
+      if (announced === undefined || st.covers === undefined || serialGt(announced, st.covers) || st.primaryTerm !== st.coversTerm) st.again = true;
       return st.syncing;
     }
     st.covers = announced;
+    st.coversTerm = st.primaryTerm;
     st.syncing = (async () => {
       do {
         st.again = false;
