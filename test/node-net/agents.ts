@@ -6,6 +6,24 @@ import type { Netns } from './netns.js';
 const MAIN = 'dist/src/cli/main.js';
 const STREAM = 'dist/test/node-net/query-stream.js';
 
+/** The node-local address every node-net test's agent answers on. */
+export const NODE_LOCAL_ADDR = '169.254.20.10';
+
+/** The zone the node-net tests' agents serve: api.corp.internal is the name they ask. */
+export const CORP_ZONE = `$ORIGIN corp.internal.
+@ 30 IN SOA ns hostmaster 1 60 10 3600 5
+@ 30 IN NS ns
+ns 30 IN A 10.0.0.1
+api 30 IN A 10.1.2.3
+`;
+
+// The suite runs on two shared cores beside everything else: 100 + 100 queries a second,
+// each with 2 s to be answered (a stub resolver waits 5 s), keep a CPU-starved moment from
+// reading as a lost query. DNSSYNC_STREAM_RATE / DNSSYNC_STREAM_DEADLINE_MS for measuring
+// (the figures in the README: 200 a second, 1 s).
+export const STREAM_RATE = Number(process.env['DNSSYNC_STREAM_RATE'] ?? 100);
+export const STREAM_DEADLINE_MS = Number(process.env['DNSSYNC_STREAM_DEADLINE_MS'] ?? 2_000);
+
 export interface Proc {
   readonly proc: ChildProcess;
   out: string;

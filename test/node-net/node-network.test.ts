@@ -7,16 +7,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../util/wait.js';
 import { writeZone } from '../agent/helpers.js';
-import { kill, startAgent, type Proc } from './agents.js';
+import { CORP_ZONE, kill, NODE_LOCAL_ADDR, startAgent, type Proc } from './agents.js';
 import { Netns } from './netns.js';
 
-const ADDR = '169.254.20.10';
-const ZONE = `$ORIGIN corp.internal.
-@ 30 IN SOA ns hostmaster 1 60 10 3600 5
-@ 30 IN NS ns
-ns 30 IN A 10.0.0.1
-api 30 IN A 10.1.2.3
-`;
+const ADDR = NODE_LOCAL_ADDR;
+const ZONE = CORP_ZONE;
 
 let ns: Netns;
 const procs: Proc[] = [];

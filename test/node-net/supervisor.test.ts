@@ -14,20 +14,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../util/wait.js';
 import { writeZone } from '../agent/helpers.js';
-import { kill, startAgent, startStream, stopStream, type Proc, type StreamReport } from './agents.js';
+import { CORP_ZONE, kill, NODE_LOCAL_ADDR, startAgent, startStream, stopStream, STREAM_DEADLINE_MS, STREAM_RATE, type Proc, type StreamReport } from './agents.js';
 import { Netns } from './netns.js';
 
-const ADDR = '169.254.20.10';
-// As in handover.test.ts: 100 + 100 a second with 2 s each in the suite; the README's figures
-// are from DNSSYNC_STREAM_RATE=200 DNSSYNC_STREAM_DEADLINE_MS=1000.
-const RATE = Number(process.env.DNSSYNC_STREAM_RATE ?? 100);
-const DEADLINE_MS = Number(process.env.DNSSYNC_STREAM_DEADLINE_MS ?? 2_000);
-const ZONE = `$ORIGIN corp.internal.
-@ 30 IN SOA ns hostmaster 1 60 10 3600 5
-@ 30 IN NS ns
-ns 30 IN A 10.0.0.1
-api 30 IN A 10.1.2.3
-`;
+const ADDR = NODE_LOCAL_ADDR;
+const RATE = STREAM_RATE;
+const DEADLINE_MS = STREAM_DEADLINE_MS;
+const ZONE = CORP_ZONE;
 
 let ns: Netns;
 const procs: Proc[] = [];
