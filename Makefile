@@ -172,6 +172,7 @@ e2e: build
 	@echo "[e2e] importing $(IMAGE_OCI) into both nodes"
 	@bash test/cluster/cluster.sh load $(IMAGE_OCI)
 	@echo "[e2e] vitest (test/e2e) in netns dnssync-cl"
+	@rm -f /run/dnssync-cluster/logs/e2e-failure-*.txt
 	@eval "$$(bash test/cluster/cluster.sh env)" && \
 	  nsenter --net=/run/netns/dnssync-cl env KUBECONFIG="$$KUBECONFIG" \
 	    KUBEBUILDER_ASSETS="$$(bash test/controlplane/build.sh | tail -n 1)" \

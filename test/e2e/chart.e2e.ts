@@ -10,10 +10,10 @@
  *   3. agent container restarted in place comes back empty but Ready (#12 fault 1).
  * Tests whose fix has not landed on main are `it.fails`, naming the issue, never skipped.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../util/wait.js';
 import {
-  dig, type DigAnswer, digUntil, helm, kubectl, kubectlRun, NODE_LOCAL, NODES, run, toolsPod, waitPodReady, type NodeName,
+  dig, type DigAnswer, digUntil, helm, kubectl, kubectlRun, NODE_LOCAL, NODES, run, snapshot, toolsPod, waitPodReady, type NodeName,
 } from './cluster.js';
 
 const REL = 'dnssync';
@@ -97,6 +97,13 @@ async function removeNodeLocalAddress(node: NodeName): Promise<void> {
 }
 
 describe('helm install with default values, on two nodes', () => {
+  // A failed test leaves the cluster's state beside its message (CI shows no cluster afterwards).
+  beforeEach((ctx) => {
+    ctx.onTestFailed(async () => {
+      process.stderr.write(`${await snapshot(ctx.task.name, NS)}\n`);
+    }, 120_000);
+  });
+
   beforeAll(async () => {
     await run('helm', ['uninstall', REL, '-n', NS, '--wait']); // a previous run's release, if any
     for (const n of NODES) await removeNodeLocalAddress(n);

@@ -5,6 +5,7 @@
  * reachable directly.
  */
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitFor } from '../util/wait.js';
 
@@ -137,4 +138,31 @@ export async function digUntil(
   } catch (err) {
     throw new Error(`${err instanceof Error ? err.message : String(err)}; last answer: ${JSON.stringify(last)}`, { cause: err });
   }
+}
+
+const STATE_DIR = process.env['DNSSYNC_CLUSTER_DIR'] ?? '/run/dnssync-cluster';
+
+/**
+ * What an operator would look at first when a test fails: every pod with its node, restarts
+ * and readiness, the namespace's recent events, and each pod's last log lines (and those of the
+ * container before its last restart). Written to the cluster's log directory, which
+ * `cluster.sh down` keeps, and returned so the caller can print it.
+ */
+export async function snapshot(test: string, namespace: string): Promise<string> {
+  const out: string[] = [`=== e2e failure: ${test} (${new Date().toISOString()})`];
+  const section = async (title: string, args: readonly string[]): Promise<void> => {
+    const r = await run(bin('kubectl'), args, undefined, 20_000).catch((e: unknown) => ({ code: -1, stdout: '', stderr: String(e) }));
+    out.push(`--- ${title}`, (r.stdout + r.stderr).trim().split('\n').slice(-60).join('\n'));
+  };
+  await section('pods', ['get', 'pods', '-A', '-o', 'wide']);
+  await section(`events in ${namespace}`, ['-n', namespace, 'get', 'events', '--sort-by=.lastTimestamp']);
+  const pods = await run(bin('kubectl'), ['-n', namespace, 'get', 'pods', '-o', 'jsonpath={.items[*].metadata.name}']);
+  for (const p of pods.stdout.split(/\s+/).filter((x) => x !== '')) {
+    await section(`logs ${p}`, ['-n', namespace, 'logs', p, '--tail=40']);
+    await section(`logs ${p} --previous`, ['-n', namespace, 'logs', p, '--previous', '--tail=25']);
+  }
+  const text = out.join('\n');
+  const file = join(STATE_DIR, 'logs', `e2e-failure-${test.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60)}.txt`);
+  await writeFile(file, `${text}\n`).catch(() => undefined);
+  return text;
 }
