@@ -7,6 +7,9 @@
  * A suite that restarts etcd or kube-apiserver must not do it to this shared instance (other
  * files run against it concurrently): it starts its own with startControlPlane().
  */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startControlPlane, type ControlPlane } from './controlplane.js';
 
@@ -21,14 +24,29 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * Every temporary file and directory of the run goes under one directory, removed at the end:
+ * tests make zone files, state directories and server configs in os.tmpdir() and not all of
+ * them clean up (a make test left ~2,000 directories in /tmp). Workers and the processes tests
+ * start inherit TMPDIR, and os.tmpdir() reads it.
+ */
+function privateTmpdir(): () => void {
+  const dir = mkdtempSync(join(tmpdir(), 'dnssync-test-'));
+  // As /tmp: tests run processes as other users (the image's uid 65532) that must reach it.
+  chmodSync(dir, 0o1777);
+  process.env['TMPDIR'] = dir;
+  return () => rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const removeTmp = privateTmpdir();
   // DNSSYNC_TEST_CONTROLPLANE=0 skips it for runs of files that need no API server (saves
   // ~3 s and two processes); sharedControlPlane() then fails with a message saying so.
   if (process.env['DNSSYNC_TEST_CONTROLPLANE'] === '0') {
     project.provide('dnssyncKubeconfig', '');
     project.provide('dnssyncAssets', '');
     project.provide('dnssyncServer', '');
-    return async () => undefined;
+    return async () => removeTmp();
   }
   const started = Date.now();
   const cp: ControlPlane = await startControlPlane();
@@ -40,5 +58,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   console.log(`[controlplane] ${cp.server} ready in ${Date.now() - started} ms (kubeconfig ${cp.kubeconfig})`);
   return async () => {
     await cp.stop();
+    removeTmp();
   };
 }
