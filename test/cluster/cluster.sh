@@ -108,6 +108,14 @@ launch() {
   cg_make "$CGROOT/$cg"
   (
     cg_join "$CGROOT/$cg" "$BASHPID"
+    # Daemons outlive the command that started them: they must not keep its open files, above
+    # all the fd of `flock /tmp/dnssync-cluster.lock`, or the lock stays held while the
+    # cluster is up and the next flock waits for ever.
+    local fd
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
     exec nsenter --net="$(ns_path "$ns")" -- setsid "$@"
   ) >"$STATE/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$STATE/pids/$name"
