@@ -74,6 +74,10 @@ class Upstream {
   readonly name: string;
   downUntil = 0;
   private socket: dgram.Socket | undefined;
+  /** When `socket` was opened (ms): a socket is retired at most once per timeout. */
+  private socketSince = 0;
+  /** Retired sockets, closed once no answer to what was sent on them can still count. */
+  private readonly retired = new Set<dgram.Socket>();
   private readonly pending = new Map<number, Pending>();
 
   constructor(
@@ -107,10 +111,30 @@ class Upstream {
         p.reject(new UpstreamError('socket error'));
       }
       s.close();
+      this.retired.delete(s);
       if (this.socket === s) this.socket = undefined;
     });
     this.socket = s;
+    this.socketSince = Date.now();
     return s;
+  }
+
+  /**
+   * After a timeout the next query leaves from a new socket, so from a new source port.
+   * Everything between us and the upstream that keys on the 5-tuple then decides afresh: a
+   * conntrack entry made before kube-proxy wrote the Service's DNAT rule (or pointing at a
+   * kube-dns pod that has gone) is followed by every later packet of the same tuple for as
+   * long as those packets keep it alive, so one long-lived socket could stay cut off for good.
+   * Answers still in flight to the old socket are taken until they can no longer count.
+   */
+  private retireSocket(): void {
+    const s = this.socket;
+    if (s === undefined || Date.now() - this.socketSince < this.opts.timeoutMs) return;
+    this.socket = undefined;
+    this.retired.add(s);
+    setTimeout(() => {
+      if (this.retired.delete(s)) s.close();
+    }, this.opts.timeoutMs).unref();
   }
 
   /** One UDP exchange. `query` is a full message; its ID is replaced. */
@@ -125,6 +149,7 @@ class Upstream {
       const question = query.subarray(12, questionEnd);
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        this.retireSocket();
         reject(new UpstreamError('timeout'));
       }, this.opts.timeoutMs);
       this.pending.set(id, { resolve, reject, question, timer });
@@ -180,6 +205,8 @@ class Upstream {
     }
     this.socket?.close();
     this.socket = undefined;
+    for (const s of this.retired) s.close();
+    this.retired.clear();
   }
 }
 

@@ -188,6 +188,24 @@ describe('transparent mode (the kube-dns ClusterIP taken over on the node)', () 
     expect(await dig(LINK_LOCAL, 'api.corp.internal')).toBe('10.1.2.3');
   });
 
+  // Seen in make e2e: the agents forwarded SERVFAIL for a minute after install. An agent that
+  // asks the upstream Service before kube-proxy has written its rules leaves a conntrack entry
+  // with no DNAT for its socket's 5-tuple, and every later query from that socket follows it
+  // into the void for as long as queries keep the entry alive (UDP's 30 s, renewed by each).
+  it('asks the upstream Service again through kube-proxy once its rules appear, though its first queries went out before them', async () => {
+    await ns.exec('iptables', ['-t', 'nat', '-F', 'OUTPUT']);
+    await ns.exec('iptables', ['-t', 'nat', '-A', 'OUTPUT', '-d', `${KUBE_DNS}/32`, '-p', 'udp', '--dport', '53', '-j', 'DNAT', '--to-destination', `${POD.host}:${POD.port}`]);
+    const a = startAgent(ns, ['--listen', `${LINK_LOCAL}:53`, '--setup-interface', 'dnssync0', '--upstream', `${UPSTREAM_SVC}:53`, '--upstream-timeout', '300ms']);
+    procs.push(a);
+    await waitFor(async () => (await dig(LINK_LOCAL, 'outside.example.test')) === 'SERVFAIL', { what: 'the agent answering SERVFAIL while the Service has no rules', timeoutMs: 20_000 });
+    // kube-proxy catches up.
+    for (const proto of ['udp', 'tcp']) {
+      await ns.exec('iptables', ['-t', 'nat', '-A', 'OUTPUT', '-d', `${UPSTREAM_SVC}/32`, '-p', proto, '--dport', '53', '-j', 'DNAT', '--to-destination', `${POD.host}:${POD.port}`]);
+    }
+    // Asked every 250 ms, the untranslated entry would never expire.
+    await waitFor(async () => (await dig(LINK_LOCAL, 'outside.example.test')) === '192.0.2.53', { what: 'outside.example.test through the upstream Service', timeoutMs: 15_000, intervalMs: 250 });
+  });
+
   it('refuses an upstream that is one of its own listen addresses', async () => {
     const p = startAgent(ns, ['--listen', `${KUBE_DNS}:53`, '--upstream', `${KUBE_DNS}:53`]);
     procs.push(p);
