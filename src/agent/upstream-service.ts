@@ -38,17 +38,22 @@ export interface ResolveOptions {
  * Helm creates the Service with the DaemonSet, and kube-dns answers NXDOMAIN until it sees it.
  */
 export async function resolveUpstreamService(opts: ResolveOptions, onRetry?: (reason: string) => void | Promise<void>): Promise<HostPort[]> {
-  const r = new Resolver({ timeout: opts.attemptMs ?? 2_000, tries: 1 });
-  r.setServers([isIPv6(opts.resolver.host) ? `[${opts.resolver.host}]:${opts.resolver.port}` : `${opts.resolver.host}:${opts.resolver.port}`]);
   const deadline = Date.now() + opts.deadlineMs;
   for (;;) {
     let last: string;
+    // A resolver (so a socket, so a source port) per attempt: a conntrack entry the last
+    // attempt left without kube-proxy's DNAT (sent before its rules, or to a kube-dns pod since
+    // gone) must not catch this one too (see upstreams.ts, retireSocket).
+    const r = new Resolver({ timeout: opts.attemptMs ?? 2_000, tries: 1 });
+    r.setServers([isIPv6(opts.resolver.host) ? `[${opts.resolver.host}]:${opts.resolver.port}` : `${opts.resolver.host}:${opts.resolver.port}`]);
     try {
       const ips = isIPv6(opts.resolver.host) ? await r.resolve6(opts.name) : await r.resolve4(opts.name);
       if (ips.length > 0) return ips.map((host) => ({ host, port: opts.port }));
       last = 'no addresses';
     } catch (err) {
       last = (err as NodeJS.ErrnoException).code ?? String(err);
+    } finally {
+      r.cancel();
     }
     if (Date.now() >= deadline) {
       throw new UpstreamServiceError(`${opts.name} did not resolve through ${opts.resolver.host}:${opts.resolver.port} within ${Math.round(opts.deadlineMs / 1000)} s (last: ${last})`);
