@@ -24,6 +24,8 @@ export interface SyncPublisherOptions {
   readonly probeTimeoutMs?: number;
   /** Seconds since the epoch for time-stamp serials (default: the real clock; tests hold it back). */
   readonly clock?: () => number;
+  /** Diffs larger than a datagram over per-agent TCP streams (sync/push-stream.ts; default off). */
+  readonly pushStreams?: boolean;
 }
 
 function soaParams(spec: ZoneSpec): SoaParams {
@@ -107,7 +109,7 @@ export class SyncPublisher implements ZonePublisher {
  */
 export function syncPublisherFactory(opts: SyncPublisherOptions): PublisherFactory {
   return async (agents, zones, term) => {
-    const primary = await Primary.start({ host: opts.host, port: opts.port, term, catalog: true, ...(opts.advertise ? { advertise: opts.advertise } : {}), ...(opts.heartbeat ? { heartbeat: opts.heartbeat } : {}), ...(opts.clock ? { clock: opts.clock } : {}), keys: opts.keys, log: opts.log });
+    const primary = await Primary.start({ host: opts.host, port: opts.port, term, catalog: true, ...(opts.advertise ? { advertise: opts.advertise } : {}), ...(opts.heartbeat ? { heartbeat: opts.heartbeat } : {}), ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.pushStreams !== undefined ? { pushStreams: opts.pushStreams } : {}), keys: opts.keys, log: opts.log });
     primary.setAgents(agents);
     if (agents.length > 0 && zones.length > 0) {
       const found = await primary.probeSerials(zones, opts.probeTimeoutMs ?? 1000);

@@ -3,6 +3,7 @@
  * it is behind, the NOTIFY outstanding, and what kind of peer it is. Plain data and the
  * report built from it; the delivery state machine (delivery.ts) moves it.
  */
+import { CATALOG_ORIGIN } from './catalog.js';
 import { agentLag, agentSerial } from './metrics.js';
 import type { AgentEndpoint, AgentState } from './primary-types.js';
 import type { ServedZone } from './served-zone.js';
@@ -20,6 +21,8 @@ export interface Inflight {
   sentAt: number;
   /** Base serial of the first NOTIFY of the chain last sent (legs go back to back). */
   firstFrom: number | undefined;
+  /** The last NOTIFY went on the agent's push stream (push-stream.ts), which loses nothing. */
+  streamed: boolean;
 }
 
 export interface Link {
@@ -130,4 +133,17 @@ export function publishLag(agents: Iterable<Agent>, now: number): void {
       if (l.acked !== undefined) agentSerial.set({ agent: a.id, zone: l.origin }, l.acked);
     }
   }
+}
+
+/**
+ * Whether to offer `a` the catalog: only a dnssync agent follows it, known by a NOTIFY
+ * answer carrying its serial (a standard secondary's carries none, and BIND or Knot
+ * answer a NOTIFY for a zone they lack unsigned, which would be retried for ever) — or,
+ * when we serve no other zone, anyone.
+ */
+export function followsCatalog(a: Agent, zones: ReadonlyMap<string, unknown>): boolean {
+  for (const l of a.links.values()) if (l.acked !== undefined && !l.standard) return true;
+  // No zone but the catalog: nothing else would ever show it, and an agent holding zones
+  // deleted while no leader ran must still hear that none is left.
+  return zones.size === 1 && zones.has(CATALOG_ORIGIN);
 }

@@ -1,7 +1,8 @@
 /** SOA questions the primary asks its agents, apart from the NOTIFY/ACK exchange. */
 import type { Auth } from './auth.js';
-import { querySoa } from './client.js';
-import { soaSerial } from './codec.js';
+import { PeerRcodeError, querySoa } from './client.js';
+import { RCODE, soaSerial } from './codec.js';
+import { heartbeatProbes } from './metrics.js';
 import type { AgentEndpoint } from './primary-types.js';
 import { serialGt } from './serials.js';
 
@@ -30,4 +31,18 @@ export async function probeSerials(agents: Iterable<AgentEndpoint>, origins: rea
   }
   await Promise.all(asks);
   return found;
+}
+
+/**
+ * A heartbeat probe: the serial `agent` holds of `origin` (undefined when it refuses: it lacks
+ * the zone), or 'unknown' when it did not answer — which says nothing about its data (its Pod
+ * status covers liveness).
+ */
+export async function heldSerial(agent: AgentEndpoint, origin: string, auth: Auth): Promise<number | undefined | 'unknown'> {
+  heartbeatProbes.inc();
+  try {
+    return soaSerial(await querySoa(agent, origin, auth, 1000));
+  } catch (err) {
+    return err instanceof PeerRcodeError && err.rcode === RCODE.REFUSED ? undefined : 'unknown';
+  }
 }

@@ -55,10 +55,10 @@ describe('delivery', () => {
     const d = new Delivery(
       { zones, resumePast: () => undefined, raiseSerialFloor: () => undefined },
       { ack: (_a, _o, s) => acks.push(s), deposed: () => undefined, drift: () => undefined },
-      { udp, auth, builder: new NotifyBuilder(auth, undefined, 1232), info: undefined, term: 0n, log: logger('test'), retryInitialMs: 50, retryMaxMs: 200, window: { maxInFlight: 8 }, heartbeat: false, catalog: false },
+      { udp, auth, builder: new NotifyBuilder(auth, undefined, 1232), info: undefined, term: 0n, log: logger('test'), retryInitialMs: 50, retryMaxMs: 200, window: { maxInFlight: 8 }, heartbeat: false, catalog: false, streams: undefined },
     );
     closers.push(() => d.close());
-    udp.on('message', (raw, rinfo) => d.onResponse(raw, raw.readUInt16BE(0), (raw[2] as number >> 3) & 0xf, (raw[3] as number) & 0xf, rinfo));
+    udp.on('message', (raw, rinfo) => d.onResponse(raw, raw.readUInt16BE(0), (raw[2] as number >> 3) & 0xf, (raw[3] as number) & 0xf, rinfo.address));
     const agent = await fakeAgent(1);
     d.setAgents([{ id: 'a1', host: '127.0.0.1', port: agent.port }]);
     await waitFor(() => d.agentStates()[0]?.zones[0]?.inSync, { what: 'the agent in sync', timeoutMs: 5_000 });

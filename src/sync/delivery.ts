@@ -6,23 +6,24 @@
  * (send-window.ts); the heartbeat (heartbeat.ts) checks settled agents for drift.
  */
 import { randomInt } from 'node:crypto';
-import type { RemoteInfo, Socket as UdpSocket } from 'node:dgram';
+import type { Socket as UdpSocket } from 'node:dgram';
 import type { Logger } from '../observability/logger.js';
 import type { Auth } from './auth.js';
-import { agentStates, newLink, publishLag, settledLinks, sharesSignature, type Agent, type Inflight, type Link } from './agent-links.js';
-import { probeSerials } from './agent-probes.js';
+import { agentStates, followsCatalog, newLink, publishLag, settledLinks, sharesSignature, type Agent, type Inflight, type Link } from './agent-links.js';
+import { heldSerial, probeSerials } from './agent-probes.js';
 import { NotifySender } from './notify-sender.js';
 import { CATALOG_ORIGIN, isCatalog } from './catalog.js';
-import { querySoa, PeerRcodeError } from './client.js';
-import { bareNotify, OPCODE_NOTIFY, RCODE, soaSerial } from './codec.js';
+import { querySoa } from './client.js';
+import { bareNotify, OPCODE_NOTIFY, readHeader, soaSerial } from './codec.js';
 import { aheadVerdict } from './fencing.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import type { LeaderInfo } from './leader-info.js';
-import { agentDrift, agentLag, agentSerial, heartbeatProbes, notifiesAcked } from './metrics.js';
+import { agentDrift, agentLag, agentSerial, notifiesAcked } from './metrics.js';
 import { classifyAnswer } from './notify-answer.js';
 import type { NotifyBuilder } from './notify-builder.js';
 import type { ServedZone } from './served-zone.js';
 import type { AgentEndpoint, AgentState } from './primary-types.js';
+import { PushStreams } from './push-stream.js';
 import { RetryTimer } from './rtt.js';
 import { SendWindow, type WindowLimits } from './send-window.js';
 import { serialGt } from './serials.js';
@@ -37,6 +38,14 @@ export const CHAINED_LEGS = 1;
 
 /** Retries after which an agent that does not answer leaves the send window (retrying outside it). */
 const WINDOW_RETRIES = 3;
+
+/**
+ * The first retry of a NOTIFY sent on a push stream waits at least this long: TCP loses
+ * nothing, so an answer later than the datagram round trip is an agent busy (applying, or a
+ * leader starved of CPU reading the answers), and a datagram retry would only add to the work.
+ * A stream that breaks sends its outstanding NOTIFYs again at once, as datagrams.
+ */
+const STREAM_RETRY_MS = 2000;
 
 /** What delivery needs of the primary's zones. */
 export interface DeliveryHost {
@@ -64,6 +73,12 @@ export interface DeliveryOptions {
   readonly window: Required<Pick<WindowLimits, 'maxInFlight'>> & WindowLimits;
   readonly heartbeat: HeartbeatOptions | false;
   readonly catalog: boolean;
+  /**
+   * Push streams (push-stream.ts) for diffs larger than a datagram, leaving from this local
+   * address; undefined: datagrams only. Only with an advertised transfer endpoint: the agent
+   * pulls from the NOTIFY's source otherwise, and a stream's source port is not ours.
+   */
+  readonly streams: { readonly localAddress: string | undefined } | undefined;
 }
 
 export class Delivery {
@@ -73,6 +88,7 @@ export class Delivery {
   private readonly retry: RetryTimer;
   private readonly heartbeat: Heartbeat<Link> | undefined;
   private readonly lagTimer: NodeJS.Timeout;
+  private readonly streams: PushStreams | undefined;
   private readonly debug: boolean;
   private readonly log: Logger;
   private closed = false;
@@ -85,7 +101,8 @@ export class Delivery {
     this.log = opts.log;
     this.debug = this.log.isLevelEnabled('debug');
     this.retry = new RetryTimer(opts.retryInitialMs, opts.retryMaxMs);
-    this.sender = new NotifySender(opts.udp, opts.auth, opts.builder, opts.log, CHAINED_LEGS);
+    this.streams = opts.streams && opts.info?.transfer ? new PushStreams({ localAddress: opts.streams.localAddress, onMessage: (host, msg) => this.onStreamMessage(host, msg), onClose: (host, port) => this.onStreamClosed(host, port) }) : undefined;
+    this.sender = new NotifySender(opts.udp, opts.auth, opts.builder, opts.log, CHAINED_LEGS, this.streams);
     this.window = new SendWindow(opts.window);
         this.lagTimer = setInterval(() => publishLag(this.agents.values(), Date.now()), 1000);
     this.lagTimer.unref();
@@ -133,9 +150,9 @@ export class Delivery {
   }
 
   /** The send window: agents with a NOTIFY outstanding, of those pulling, and waiting for a slot. */
-  get fanout(): { inFlight: number; pulling: number; queued: number; maxInFlight: number; maxPulls: number; retryMs: number } {
+  get fanout(): { inFlight: number; pulling: number; queued: number; maxInFlight: number; maxPulls: number; retryMs: number; streams: number } {
     const w = this.window;
-    return { inFlight: w.inFlight, pulling: w.pulling, queued: w.queued, maxInFlight: w.maxInFlight, maxPulls: w.maxPulls, retryMs: Math.round(this.retry.delay(0)) };
+    return { inFlight: w.inFlight, pulling: w.pulling, queued: w.queued, maxInFlight: w.maxInFlight, maxPulls: w.maxPulls, retryMs: Math.round(this.retry.delay(0)), streams: this.streams?.size ?? 0 };
   }
 
   agentStates(): AgentState[] {
@@ -155,14 +172,15 @@ export class Delivery {
     clearInterval(this.lagTimer);
     this.window.clear();
     this.heartbeat?.stop();
+    this.streams?.close();
     for (const a of this.agents.values()) for (const l of a.links.values()) this.clearInflight(l);
   }
 
-  /** A NOTIFY answer (or anything with QR set) arrived on the primary's UDP port. */
-  onResponse(raw: Buffer, id: number, opcode: number, rcode: number, rinfo: RemoteInfo): void {
+  /** A NOTIFY answer (or anything with QR set) from `host`: on the UDP port or a push stream. */
+  onResponse(raw: Buffer, id: number, opcode: number, rcode: number, host: string): void {
     const s = this.sender.get(id);
     if (!s || opcode !== OPCODE_NOTIFY) return;
-    if (s.link.agent.host !== rinfo.address) return;
+    if (s.link.agent.host !== host) return;
     const link = s.link;
     const f = link.inflight;
     const zone = this.host.zones.get(link.origin);
@@ -209,17 +227,30 @@ export class Delivery {
     }
   }
 
+  /** A push stream broke: what was outstanding on it goes again now, as datagrams. */
+  private onStreamClosed(host: string, port: number): void {
+    if (this.closed) return;
+    for (const a of this.agents.values()) {
+      if (a.host !== host || a.port !== port) continue;
+      for (const l of a.links.values()) if (l.inflight?.streamed) this.send(l, l.inflight.attempt + 1);
+    }
+  }
+
+  private onStreamMessage(host: string, msg: Buffer): void {
+    let h;
+    try {
+      h = readHeader(msg);
+    } catch {
+      return;
+    }
+    if (h.qr) this.onResponse(msg, h.id, h.opcode, h.rcode, host);
+  }
+
   /** One heartbeat probe: the agent's SOA, compared with the serial it last acknowledged. */
   private async checkAgent(link: Link): Promise<void> {
-    let holds: number | undefined;
     const believed = link.acked;
-    heartbeatProbes.inc();
-    try {
-      holds = soaSerial(await querySoa(link.agent, link.origin, this.opts.auth, 1000));
-    } catch (err) {
-      // No answer says nothing about its data (its Pod status covers liveness); REFUSED does.
-      if (!(err instanceof PeerRcodeError && err.rcode === RCODE.REFUSED)) return;
-    }
+    const holds = await heldSerial(link.agent, link.origin, this.opts.auth);
+    if (holds === 'unknown') return;
     // Anything acknowledged meanwhile is newer than this answer: then it says nothing.
     if (this.closed || link.inflight || link.fenced || link.agent.links.get(link.origin) !== link || link.acked !== believed || holds === believed) return;
     this.log.warn({ zone: link.origin, agent: link.agent.id, serial: link.acked, agentSerial: holds ?? null }, 'agent holds other than it acknowledged (restarted or lost state); resyncing it');
@@ -228,19 +259,6 @@ export class Delivery {
     link.acked = holds;
     this.events.drift(link.agent.id, link.origin, holds);
     this.kick(link);
-  }
-
-  /**
-   * Whether to offer `a` the catalog: only a dnssync agent follows it, known by a NOTIFY
-   * answer carrying its serial (a standard secondary's carries none, and BIND or Knot
-   * answer a NOTIFY for a zone they lack unsigned, which would be retried for ever) — or,
-   * when we serve no other zone, anyone.
-   */
-  private followsCatalog(a: Agent): boolean {
-    for (const l of a.links.values()) if (l.acked !== undefined && !l.standard) return true;
-    // No zone but the catalog: nothing else would ever show it, and an agent holding zones
-    // deleted while no leader ran must still hear that none is left.
-    return this.host.zones.size === 1 && this.host.zones.has(CATALOG_ORIGIN);
   }
 
   /** An agent just showed it is a dnssync agent: bring its catalog up to date if it is not. */
@@ -281,7 +299,7 @@ export class Delivery {
     const z = this.host.zones.get(link.origin);
     if (!z || this.closed || link.fenced) return;
     if (link.acked === z.snapshot.serial) return;
-    if (link.acked === undefined && isCatalog(link.origin) && !this.followsCatalog(link.agent)) return;
+    if (link.acked === undefined && isCatalog(link.origin) && !followsCatalog(link.agent, this.host.zones)) return;
     link.behindSince ??= Date.now();
     if (link.inflight && !link.inflight.receipt) return;
     this.send(link, 0);
@@ -303,8 +321,10 @@ export class Delivery {
     if (!z || this.closed) return;
     // A fan-out is a window (send-window.ts); one that keeps not answering leaves it.
     if (attempt >= WINDOW_RETRIES) this.released(link);
-    else if (!link.inflight && !this.window.admit(link, this.opts.builder.notifyFor(z, link.plainOnly ? undefined : link.acked).kind === 'plain')) return;
-    const f: Inflight = link.inflight ?? { ids: new Set(), attempt, timer: undefined, lastFrom: undefined, lastTo: z.snapshot.serial, receipt: false, sentAt: 0, firstFrom: undefined };
+    // A diff on a push stream is answered on that stream, not into the UDP receive buffer the
+    // window protects: it takes no slot.
+    else if (!link.inflight && this.sender.streamed(link, z, link.plainOnly ? undefined : link.acked, attempt) === undefined && !this.window.admit(link, this.opts.builder.notifyFor(z, link.plainOnly ? undefined : link.acked).kind === 'plain')) return;
+    const f: Inflight = link.inflight ?? { ids: new Set(), attempt, timer: undefined, lastFrom: undefined, lastTo: z.snapshot.serial, receipt: false, sentAt: 0, firstFrom: undefined, streamed: false };
     link.inflight = f;
     f.attempt = attempt;
     f.receipt = false;
@@ -319,7 +339,7 @@ export class Delivery {
       if (kind !== 'leg' || legs >= CHAINED_LEGS || !sharesSignature(link)) break;
       from = f.lastTo;
     }
-    const delay = this.retry.delay(attempt);
+    const delay = f.streamed ? Math.max(STREAM_RETRY_MS, this.retry.delay(attempt)) : this.retry.delay(attempt);
     f.timer = setTimeout(() => this.send(link, attempt + 1), delay);
     f.timer.unref();
   }

@@ -3,7 +3,7 @@ import { counter, gauge, histogram } from '../observability/metrics.js';
 
 export const notifiesSent = counter<'kind'>({
   name: 'dnssync_sync_notifies_sent_total',
-  help: 'NOTIFY messages sent to agents, by kind: diff (carries the change), leg (carries the first part of a change too large for one datagram, for an agent far behind) or plain (the agent must pull)',
+  help: 'NOTIFY messages sent to agents, by kind: diff (carries the change), leg (carries the first part of a change too large for one datagram, for an agent far behind), stream (the whole change, too large for a datagram, on a push stream) or plain (the agent must pull)',
   labelNames: ['kind'],
 });
 

@@ -10,6 +10,7 @@ import type { Auth } from './auth.js';
 import { notifyMessage } from './codec.js';
 import { TOO_LARGE } from './journal.js';
 import type { LeaderInfo } from './leader-info.js';
+import { STREAM_MAX_NOTIFY } from './push-stream.js';
 import { inZoneLength } from './serial-policy.js';
 import type { CachedNotify, ServedZone, SignedCopy } from './served-zone.js';
 
@@ -35,6 +36,24 @@ export class NotifyBuilder {
     const out = (from !== undefined && (this.diffNotify(z, from) ?? this.legNotify(z, from))) || { bytes: notifyMessage(0, z.snapshot.soa, undefined, this.info), kind: 'plain', from: undefined, to: z.snapshot.serial, signed: undefined };
     z.notifies.set(key, out);
     return out;
+  }
+
+  /**
+   * For an agent's push stream (push-stream.ts): everything since `from` in one NOTIFY of up to
+   * STREAM_MAX_NOTIFY bytes; undefined when the journal has no way from there or it is larger
+   * (the agent then gets what notifyFor gives). Encoded once per serial and base.
+   */
+  streamNotifyFor(z: ServedZone, from: number): CachedNotify | undefined {
+    const key = `stream ${from}`;
+    let n = z.notifies.get(key);
+    if (!n) {
+      const diff = z.journal.diffWithin(from, Math.floor(STREAM_MAX_NOTIFY / MIN_RR_WIRE));
+      const fits = diff && diff !== TOO_LARGE && diff.toSerial === z.snapshot.serial ? this.fitting(z, diff, STREAM_MAX_NOTIFY) : undefined;
+      // 'plain' marks "none" in the cache: such an agent is sent what notifyFor gives.
+      n = fits ?? { bytes: Buffer.alloc(0), kind: 'plain', from: undefined, to: z.snapshot.serial, signed: undefined };
+      z.notifies.set(key, n);
+    }
+    return n.kind === 'diff' ? n : undefined;
   }
 
   /** Bytes a step's records may take, uncompressed, for its NOTIFY to fit one datagram. */
@@ -77,13 +96,13 @@ export class NotifyBuilder {
     return diff && this.fitting(z, diff);
   }
 
-  /** The encoded NOTIFY carrying `diff`, if it fits a datagram once signed. */
-  private fitting(z: ServedZone, diff: ZoneDiff): CachedNotify | undefined {
+  /** The encoded NOTIFY carrying `diff`, if it fits `limit` (a datagram) once signed. */
+  private fitting(z: ServedZone, diff: ZoneDiff, limit = this.maxNotify): CachedNotify | undefined {
     const bytes = notifyMessage(0, diff.soa, diff, this.info);
     // The TSIG record adds a fixed amount per key; sign once to learn whether it fits.
     const second = nowSeconds();
     const signed = this.auth.request(bytes);
-    if (signed.wire.length > this.maxNotify) return undefined;
+    if (signed.wire.length > limit) return undefined;
     return { bytes, kind: diff.toSerial === z.snapshot.serial ? 'diff' : 'leg', from: diff.fromSerial, to: diff.toSerial, signed: { ...signed, second } };
   }
 }

@@ -70,6 +70,12 @@ export interface PrimaryOptions {
   readonly catalog?: boolean;
   /** SOA probes that find agents whose state differs from what we believe (heartbeat.ts); false: off. */
   readonly heartbeat?: Partial<HeartbeatOptions> | false;
+  /**
+   * Diffs larger than a datagram go to dnssync agents whole over a persistent TCP stream
+   * (push-stream.ts) instead of datagram by datagram; needs an advertised transfer endpoint.
+   * Default off: experimental — the 5,000-agent fleet run with streams stalled (README, Fleet).
+   */
+  readonly pushStreams?: boolean;
   readonly log?: Logger;
 }
 

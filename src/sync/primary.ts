@@ -33,6 +33,8 @@ import { TransferServer } from './transfer-server.js';
 
 export type { AgentEndpoint, AgentState, AgentZoneState, PrimaryEvents, PrimaryOptions, RetryPolicy, SoaParams } from './primary-types.js';
 
+const WILDCARD = new Set(['0.0.0.0', '::', '']);
+
 /** Receive buffer the primary asks for: ACKs of a whole window must fit (the kernel may cap it). */
 const RECV_BUFFER = 4 << 20;
 
@@ -94,6 +96,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
         window: { maxInFlight: opts.window?.maxInFlight ?? windowFor(pair.udp), maxPulls: opts.window?.maxPulls },
         heartbeat: opts.heartbeat === false ? false : { ...HEARTBEAT_DEFAULTS, ...opts.heartbeat },
         catalog: opts.catalog === true,
+        streams: opts.pushStreams !== true ? undefined : { localAddress: WILDCARD.has(pair.host) ? undefined : pair.host },
       },
     );
   }
@@ -190,8 +193,13 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     if (!cur) throw new ZoneNotFoundError(`zone ${o} is not served here`);
     const deleted = change.deleted.map((r) => canonicalRR(r));
     const added = change.added.map((r) => canonicalRR(r));
-    let serial = cur.snapshot.serial;
-    for (const step of planSteps(deleted, added, this.builder.stepRoom(cur), inZoneLength(o))) serial = this.commit(o, cur, step.deleted, step.added, params ?? cur.params);
+    const before = cur.snapshot.serial;
+    let serial = before;
+    // With push streams, agents hear of the batch once, at its last step: an agent at the
+    // batch's base then gets all of it on its stream rather than the first step, then the rest.
+    const once = this.opts.pushStreams === true;
+    for (const step of planSteps(deleted, added, this.builder.stepRoom(cur), inZoneLength(o))) serial = this.commit(o, cur, step.deleted, step.added, params ?? cur.params, undefined, !once);
+    if (once && serial !== before) this.delivery.published(o);
     return serial;
   }
 
@@ -221,7 +229,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   }
 
   /** `past`: a serial seen elsewhere that the new one must exceed (forces a new serial). */
-  private commit(o: string, cur: ServedZone, deleted: readonly RR[], added: readonly RR[], params: SoaParams, past?: number): number {
+  private commit(o: string, cur: ServedZone, deleted: readonly RR[], added: readonly RR[], params: SoaParams, past?: number, push = true): number {
     const soaChanged = !sameParams(cur.params, params);
     if (deleted.length === 0 && added.length === 0 && !soaChanged && past === undefined) return cur.snapshot.serial;
     const serial = serialAfter(cur.snapshot.serial, this.clock(), past);
@@ -231,17 +239,17 @@ export class Primary extends EventEmitter<PrimaryEvents> {
     cur.transfers.clear();
     cur.params = params;
     cur.journal.append(diff);
-    this.published(o, serial);
+    this.published(o, serial, push);
     return serial;
   }
 
-  private published(o: string, serial: number): void {
+  private published(o: string, serial: number, push = true): void {
     zoneSerial.set({ zone: o, role: 'primary' }, serial);
     // Info, like BIND's per-transfer lines: one line per published serial (changes are
     // coalesced first), so `kubectl logs` shows every change at the default level.
     this.log.info({ zone: o, serial }, 'zone has a new serial');
     this.emit('serial', o, serial);
-    this.delivery.published(o);
+    if (push) this.delivery.published(o);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -253,7 +261,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
   }
 
   /** The send window: agents with a NOTIFY outstanding, of those pulling, and waiting for a slot. */
-  get fanout(): { inFlight: number; pulling: number; queued: number; maxInFlight: number; maxPulls: number; retryMs: number } {
+  get fanout(): { inFlight: number; pulling: number; queued: number; maxInFlight: number; maxPulls: number; retryMs: number; streams: number } {
     return this.delivery.fanout;
   }
 
@@ -279,7 +287,7 @@ export class Primary extends EventEmitter<PrimaryEvents> {
       return;
     }
     if (h.qr) {
-      this.delivery.onResponse(raw, h.id, h.opcode, h.rcode, rinfo);
+      this.delivery.onResponse(raw, h.id, h.opcode, h.rcode, rinfo.address);
       return;
     }
     for (const m of this.server.answer(raw, false)) this.pair.udp.send(m, rinfo.port, rinfo.address);

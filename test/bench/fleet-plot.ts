@@ -17,9 +17,9 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 }
 
-export function fleetSvg(rows: readonly PlotRow[], title = 'dnssync: change → every agent, lag against fleet size'): string {
+export function fleetSvg(rows: readonly PlotRow[], baseline: readonly PlotRow[] = [], title = 'dnssync: change → every agent, lag against fleet size'): string {
   const xs = rows.map((r) => r.agents);
-  const ys = rows.flatMap((r) => [r.lone.lag_ms.p50, r.lone.lag_ms.p99, r.sustained.lag_ms.p50, r.sustained.lag_ms.p99]).filter((y) => Number.isFinite(y) && y > 0);
+  const ys = [...rows, ...baseline].flatMap((r) => [r.lone.lag_ms.p50, r.lone.lag_ms.p99, r.sustained.lag_ms.p50, r.sustained.lag_ms.p99]).filter((y) => Number.isFinite(y) && y > 0);
   const x0 = Math.log10(Math.min(...xs, 100) / 1.5);
   const x1 = Math.log10(Math.max(...xs, 5000) * 1.5);
   const y0 = Math.floor(Math.log10(Math.min(...ys, 1)));
@@ -50,8 +50,11 @@ export function fleetSvg(rows: readonly PlotRow[], title = 'dnssync: change → 
     { name: 'sustained feed p50', color: '#ff7f0e', dash: '4 3', get: (r) => r.sustained.lag_ms.p50 },
     { name: 'sustained feed p99', color: '#ff7f0e', dash: '', get: (r) => r.sustained.lag_ms.p99 },
   ];
+  // The same run without push streams (datagrams only), for comparison.
+  if (baseline.length > 0) series.push({ name: 'feed p99, datagrams only', color: '#888', dash: '2 2', get: (r) => r.sustained.lag_ms.p99 });
   series.forEach((s, k) => {
-    const pts = rows.filter((r) => Number.isFinite(s.get(r))).map((r) => `${px(r.agents).toFixed(1)},${py(s.get(r)).toFixed(1)}`);
+    const from = k === 4 ? baseline : rows;
+    const pts = from.filter((r) => Number.isFinite(s.get(r))).map((r) => `${px(r.agents).toFixed(1)},${py(s.get(r)).toFixed(1)}`);
     out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" stroke-dasharray="${s.dash}" points="${pts.join(' ')}"/>`);
     for (const p of pts) {
       const [x, y] = p.split(',');
@@ -62,8 +65,8 @@ export function fleetSvg(rows: readonly PlotRow[], title = 'dnssync: change → 
     out.push(`<text x="${W - M.r + 32}" y="${ly + 4}">${esc(s.name)}</text>`);
   });
 
-  out.push(`<text x="${W - M.r + 4}" y="${M.t + 120}" font-size="10">sustained feed offered</text>`);
-  rows.forEach((r, k) => out.push(`<text x="${W - M.r + 4}" y="${M.t + 134 + k * 13}" font-size="10">${r.agents.toLocaleString('en')} agents: ${r.sustained.offered_per_s} changes/s</text>`));
+  out.push(`<text x="${W - M.r + 4}" y="${M.t + 140}" font-size="10">sustained feed offered</text>`);
+  rows.forEach((r, k) => out.push(`<text x="${W - M.r + 4}" y="${M.t + 154 + k * 13}" font-size="10">${r.agents.toLocaleString('en')} agents: ${r.sustained.offered_per_s} changes/s</text>`));
 
   out.push('</svg>');
   return out.join('\n') + '\n';

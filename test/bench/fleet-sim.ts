@@ -18,7 +18,7 @@
  *          {cmd:'stop'}
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { connect } from 'node:net';
+import { connect, createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { Auth } from '../../src/sync/auth.js';
 import { OPCODE_NOTIFY, OPCODE_QUERY, RCODE, readHeader, transferQuery } from '../../src/sync/codec.js';
@@ -41,6 +41,8 @@ interface StartMsg {
 interface SimAgent {
   readonly host: string;
   readonly sock: UdpSocket;
+  /** Its sync port's TCP side: NOTIFYs too large for a datagram come over a leader's stream. */
+  readonly tcp: Server;
   /**
    * Its own TSIG state, as every agent has: the replay cache is per agent (the leader sends the
    * same signed NOTIFY to every agent at one base), kept small here — a real agent remembers
@@ -48,6 +50,8 @@ interface SimAgent {
    */
   readonly auth: Auth;
   serial: number | undefined;
+  /** Serials of the other zones it is sent (the leader's catalog), by question name: taken as announced, not built. */
+  readonly others: Map<string, number>;
   records: number;
   pulling: Promise<void> | undefined;
 }
@@ -66,11 +70,17 @@ const agents: SimAgent[] = [];
  * an agent's ACK is this record with its own serial written in. Shared by every agent of the
  * process, since only the serial differs between them.
  */
-let soaTemplate: { bytes: Buffer; at: number; serialAt: number } | undefined;
+const soaTemplates = new Map<string, { bytes: Buffer; at: number; serialAt: number }>();
+/** The fleet zone's name as its question carries it (the key of its template). */
+let originKey = '';
+
+function nameKey(msg: Buffer, qEnd: number): string {
+  return msg.toString('latin1', 12, qEnd - 4);
+}
 
 // Per serial: agents of this process that reached it (or beyond) and the last one's time.
 const reached = new Map<number, { n: number; last: number }>();
-const counts = { notifies: 0, diffs: 0, acks: 0, pulls: 0, pullFailures: 0, refused: 0, inflight: 0, maxInflight: 0, pullMs: [] as number[] };
+const counts = { notifies: 0, streamed: 0, diffs: 0, acks: 0, pulls: 0, pullFailures: 0, refused: 0, inflight: 0, maxInflight: 0, pullMs: [] as number[] };
 
 function moved(from: number | undefined, to: number, t: number): void {
   // Every serial in (from, to] is now held; a jump of more than a run's worth of serials (a
@@ -87,7 +97,7 @@ function moved(from: number | undefined, to: number, t: number): void {
 
 /** A response to `msg` (TSIG stripped) echoing header and question, with our SOA as answer. */
 function soaAnswer(msg: Buffer, qEnd: number, opcode: number, serial: number | undefined): Buffer {
-  const t = soaTemplate;
+  const t = soaTemplates.get(nameKey(msg, qEnd));
   // The template's SOA sits right after an identical question in its own message, so its
   // compression pointers stay valid at the same offset here.
   const withSoa = t !== undefined && serial !== undefined && t.at === qEnd;
@@ -107,7 +117,10 @@ function soaAnswer(msg: Buffer, qEnd: number, opcode: number, serial: number | u
   return out;
 }
 
-function onMessage(a: SimAgent, raw: Buffer, from: { address: string; port: number }): void {
+/** The leader's transfer port, as the source port of its UDP NOTIFYs (a stream's is ephemeral). */
+let leaderPort = 0;
+
+function onMessage(a: SimAgent, raw: Buffer, from: { address: string; port: number }, send: (m: Buffer) => void): void {
   let h;
   try {
     h = readHeader(raw);
@@ -118,7 +131,7 @@ function onMessage(a: SimAgent, raw: Buffer, from: { address: string; port: numb
   const v = a.auth.check(raw, false);
   if (!v.ok) {
     counts.refused++;
-    if (v.response) a.sock.send(v.response, from.port, from.address);
+    if (v.response) send(v.response);
     return;
   }
   const msg = v.message;
@@ -128,14 +141,20 @@ function onMessage(a: SimAgent, raw: Buffer, from: { address: string; port: numb
   } catch {
     return;
   }
+  const zone = nameKey(msg, n.questionEnd);
   const reply = (): void => {
     counts.acks++;
-    a.sock.send(a.auth.answer(soaAnswer(msg, n.questionEnd, h.opcode, a.serial), v), from.port, from.address);
+    send(a.auth.answer(soaAnswer(msg, n.questionEnd, h.opcode, zone === originKey ? a.serial : a.others.get(zone)), v));
   };
   if (h.opcode === OPCODE_QUERY && n.qtype === 6) return reply();
   if (h.opcode !== OPCODE_NOTIFY) return;
+  if (n.soa) keepTemplate(msg, n.soa, zone);
+  if (zone !== originKey) {
+    // The leader's catalog (or any other zone): held as announced; its data is not simulated.
+    if (n.announced !== undefined) a.others.set(zone, n.announced);
+    return reply();
+  }
   counts.notifies++;
-  if (n.soa) keepTemplate(msg, n.soa);
   const d = n.diff;
   if (d && a.serial === d.from && !a.pulling) {
     counts.diffs++;
@@ -149,7 +168,7 @@ function onMessage(a: SimAgent, raw: Buffer, from: { address: string; port: numb
   // where we are instead of pulling; the primary sends the rest from there.
   if (d && a.serial !== undefined && serialGt(a.serial, d.from)) return reply();
   // Behind without a usable diff: pull, and answer once the pull ends or the wait runs out.
-  a.pulling ??= pull(a, from.address, from.port).finally(() => (a.pulling = undefined));
+  a.pulling ??= pull(a, from.address, leaderPort || from.port).finally(() => (a.pulling = undefined));
   let timer: NodeJS.Timeout | undefined;
   void Promise.race([a.pulling, new Promise<void>((r) => (timer = setTimeout(r, answerWait)))]).then(() => {
     clearTimeout(timer);
@@ -157,9 +176,27 @@ function onMessage(a: SimAgent, raw: Buffer, from: { address: string; port: numb
   });
 }
 
-function keepTemplate(msg: Buffer, soa: RRView): void {
-  if (soaTemplate && soaTemplate.at === soa.start && soaTemplate.bytes.length === soa.end - soa.start) return;
-  soaTemplate = { bytes: Buffer.from(msg.subarray(soa.start, soa.end)), at: soa.start, serialAt: soaSerialAt(msg, soa) - soa.start };
+const conns = new Set<TcpSocket>();
+
+/** A leader's push stream: framed NOTIFYs in, framed answers out, in order (as the agent's). */
+function onStream(a: SimAgent, conn: TcpSocket): void {
+  conns.add(conn);
+  conn.setNoDelay(true);
+  conn.on('close', () => conns.delete(conn));
+  conn.on('error', () => conn.destroy());
+  const from = { address: conn.remoteAddress ?? '', port: conn.remotePort ?? 0 };
+  readFrames(conn, (raw) => {
+    counts.streamed++;
+    onMessage(a, raw, from, (out) => {
+      if (conn.writable) conn.write(frame(out));
+    });
+  });
+}
+
+function keepTemplate(msg: Buffer, soa: RRView, zone: string): void {
+  const t = soaTemplates.get(zone);
+  if (t && t.at === soa.start && t.bytes.length === soa.end - soa.start) return;
+  soaTemplates.set(zone, { bytes: Buffer.from(msg.subarray(soa.start, soa.end)), at: soa.start, serialAt: soaSerialAt(msg, soa) - soa.start });
 }
 
 async function pull(a: SimAgent, host: string, port: number): Promise<void> {
@@ -251,7 +288,11 @@ function stats(): object {
 process.on('message', (raw) => {
   const m = raw as StartMsg | { cmd: 'stop' } | { cmd: 'stats' } | { cmd: 'reset' };
   if (m.cmd === 'stop') {
-    for (const a of agents) a.sock.close();
+    for (const a of agents) {
+      a.sock.close();
+      a.tcp.close();
+    }
+    for (const c of conns) c.destroy();
     process.exit(0);
   }
   if (m.cmd === 'stats') {
@@ -260,22 +301,34 @@ process.on('message', (raw) => {
   }
   if (m.cmd === 'reset') {
     reached.clear();
-    Object.assign(counts, { notifies: 0, diffs: 0, acks: 0, pulls: 0, pullFailures: 0, refused: 0, maxInflight: counts.inflight, pullMs: [] });
+    Object.assign(counts, { notifies: 0, streamed: 0, diffs: 0, acks: 0, pulls: 0, pullFailures: 0, refused: 0, maxInflight: counts.inflight, pullMs: [] });
     return;
   }
   void (async () => {
     key = { name: m.key.name, algorithm: m.key.algorithm, secret: Buffer.from(m.key.secret, 'base64') };
     origin = m.origin;
+    originKey = Buffer.concat([...origin.split('.').filter((l) => l !== '').flatMap((l) => [Buffer.from([l.length]), Buffer.from(l, 'latin1')]), Buffer.from([0])]).toString('latin1');
     answerWait = m.answerWaitMs ?? answerWait;
     for (const host of m.hosts) {
       const sock = createSocket('udp4');
-      const a: SimAgent = { host, sock, auth: new Auth([key], 'secondary', undefined, REPLAY_ENTRIES), serial: undefined, records: 0, pulling: undefined };
-      sock.on('message', (buf, rinfo) => onMessage(a, buf, rinfo));
+      const tcp = createServer((conn) => onStream(a, conn));
+      const a: SimAgent = { host, sock, tcp, auth: new Auth([key], 'secondary', undefined, REPLAY_ENTRIES), serial: undefined, others: new Map(), records: 0, pulling: undefined };
+      sock.on('message', (buf, rinfo) => {
+        leaderPort = rinfo.port;
+        onMessage(a, buf, rinfo, (out) => sock.send(out, rinfo.port, rinfo.address));
+      });
       sock.on('error', () => undefined);
       await new Promise<void>((resolve, reject) => {
         sock.once('error', reject);
         sock.bind(m.port, host, () => {
           sock.off('error', reject);
+          resolve();
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(m.port, host, () => {
+          tcp.off('error', reject);
           resolve();
         });
       });

@@ -44,6 +44,11 @@ function rateFor(agents: number): number {
   if (env) return Number(env);
   return agents <= 100 ? 1000 : 100;
 }
+/**
+ * Each size runs with push streams (src/sync/push-stream.ts) and then, side by side in the same
+ * run, without them (datagrams only, as before them) unless BENCH_FLEET_BASELINE=0.
+ */
+const BASELINE = process.env['BENCH_FLEET_BASELINE'] !== '0';
 const PROCS = Number(process.env['BENCH_FLEET_PROCS'] ?? 4);
 const CTL_IP = '127.61.255.1';
 const ORIGIN = 'fleet.test';
@@ -98,7 +103,7 @@ interface ChildStats {
   serials: [number, number][];
   records: number;
   reached: [number, number, number][];
-  counts: { notifies: number; diffs: number; acks: number; pulls: number; pullFailures: number; refused: number; inflight: number; maxInflight: number; pullMs: number[] };
+  counts: { notifies: number; streamed: number; diffs: number; acks: number; pulls: number; pullFailures: number; refused: number; inflight: number; maxInflight: number; pullMs: number[] };
   cpu: NodeJS.CpuUsage;
   rss: number;
 }
@@ -257,12 +262,12 @@ interface Leader {
 }
 
 /** The controller core with the Primary behind it, leading, with the zone and no agents yet. */
-async function startLeader(port: number, agentSyncPort: number): Promise<Leader> {
+async function startLeader(port: number, agentSyncPort: number, streams: boolean): Promise<Leader> {
   let pub: SyncPublisher | undefined;
   const published: [number, number, number][] = [];
   let flush = 0;
   let open = false;
-  const factory = syncPublisherFactory({ host: CTL_IP, port, keys: [TSIG_KEY], log: configureLogger('warn') });
+  const factory = syncPublisherFactory({ host: CTL_IP, port, keys: [TSIG_KEY], log: configureLogger('warn'), pushStreams: streams });
   let writes = 0;
   const ctl = new Controller({
     log: configureLogger('warn'),
@@ -329,6 +334,7 @@ function visibleAt(made: readonly number[], published: readonly [number, number,
 
 interface SizeResult {
   agents: number;
+  push_streams: boolean;
   fleet_processes: number;
   load_avg: { start: number[]; end: number[] };
   cold_start: { ms: number; transfers: number; max_transfers_in_flight: number; fleet_max_pulls_at_once: number; window: object; leader_cpu_ms: number };
@@ -353,17 +359,17 @@ interface SizeResult {
     load_avg: number[];
     fleet_cpu_ms: number;
     primary_counters: Record<string, number>;
-    fleet: { notifies: number; diffs_applied: number; pulls: number; pull_failures: number };
+    fleet: { notifies: number; streamed: number; diffs_applied: number; pulls: number; pull_failures: number };
   };
   restart: { ms: number; transfers: number; max_transfers_in_flight: number; fleet_max_pulls_at_once: number; window: object; pull_failures: number; leader_cpu_ms: number; pull_ms_p99: number };
   status_writes: number;
 }
 
-async function runSize(n: number): Promise<SizeResult> {
+async function runSize(n: number, streams: boolean): Promise<SizeResult> {
   const loadStart = load();
   const port = await freePort(CTL_IP);
   const syncPort = await freePort('127.61.0.1');
-  const leader = await startLeader(port, syncPort);
+  const leader = await startLeader(port, syncPort, streams);
   const { ctl } = leader;
   await ctl.startLeading();
   const mem0 = mem();
@@ -450,7 +456,7 @@ async function runSize(n: number): Promise<SizeResult> {
   const feedDrops = rcvbufErrors() - drops0;
   const feedLoad = load();
   st = await fleet.stats();
-  const feedFleet = { notifies: sum(st, 'notifies'), diffs_applied: sum(st, 'diffs'), pulls: sum(st, 'pulls'), pull_failures: sum(st, 'pullFailures') };
+  const feedFleet = { notifies: sum(st, 'notifies'), streamed: sum(st, 'streamed'), diffs_applied: sum(st, 'diffs'), pulls: sum(st, 'pulls'), pull_failures: sum(st, 'pullFailures') };
   const published = leader.published.slice(pubFrom);
   const visible = visibleAt(made, published, everywhere(st, n));
   const w0 = tStart + WARMUP_S * 1000;
@@ -494,6 +500,7 @@ async function runSize(n: number): Promise<SizeResult> {
   await fleet.stop();
   return {
     agents: n,
+    push_streams: streams,
     fleet_processes: fleet.processes,
     load_avg: { start: loadStart, end: load() },
     cold_start: cold,
@@ -535,11 +542,14 @@ async function runSize(n: number): Promise<SizeResult> {
 async function main(): Promise<void> {
   configureLogger('warn');
   const results: SizeResult[] = [];
+  const baseline: SizeResult[] = [];
   for (const n of SIZES) {
-    process.stderr.write(`[fleet] ${n} agents…\n`);
-    const r = await runSize(n);
-    results.push(r);
-    process.stderr.write(`${JSON.stringify(r)}\n`);
+    for (const streams of BASELINE ? [true, false] : [true]) {
+      process.stderr.write(`[fleet] ${n} agents, ${streams ? 'push streams' : 'datagrams only'}…\n`);
+      const r = await runSize(n, streams);
+      (streams ? results : baseline).push(r);
+      process.stderr.write(`${JSON.stringify(r)}\n`);
+    }
   }
   const out = {
     bench: 'fleet',
@@ -547,17 +557,18 @@ async function main(): Promise<void> {
     records: RECORDS,
     machine: { cores: 2, note: 'shared by eight engineers; the fleet runs on the same cores as the leader' },
     results,
+    baseline_datagrams_only: baseline,
   };
   const dir = join(here, '..', '..', '..', 'test', 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'fleet.json'), JSON.stringify(out, null, 2) + '\n');
-  writeFileSync(join(dir, 'fleet.svg'), fleetSvg(results));
+  writeFileSync(join(dir, 'fleet.svg'), fleetSvg(results, baseline));
   console.log('| agents | offered/s | delivered/s | lag p50 / p99 / max ms | lone change p50 / p99 ms | leader CPU ms/change (share of a core) | leader heap B/agent | cold start ms (max transfers at once) | restart resync ms (max at once) | load avg |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of results) {
+  for (const r of [...results, ...baseline].sort((a, b) => a.agents - b.agents || Number(b.push_streams) - Number(a.push_streams))) {
     const s = r.sustained;
     console.log(
-      `| ${r.agents.toLocaleString('en')} | ${s.offered_per_s} | ${s.delivered_per_s} | ${s.lag_ms.p50} / ${s.lag_ms.p99} / ${s.lag_ms.max} | ${r.lone.lag_ms.p50} / ${r.lone.lag_ms.p99} | ${s.leader_cpu_ms_per_change} (${s.leader_cpu_share}) | ${r.leader_memory.heap_bytes_per_agent} | ${r.cold_start.ms} (${r.cold_start.max_transfers_in_flight}) | ${r.restart.ms} (${r.restart.max_transfers_in_flight}) | ${r.load_avg.end[0]} |`,
+      `| ${r.agents.toLocaleString('en')}${r.push_streams ? '' : ' (datagrams only)'} | ${s.offered_per_s} | ${s.delivered_per_s} | ${s.lag_ms.p50} / ${s.lag_ms.p99} / ${s.lag_ms.max} | ${r.lone.lag_ms.p50} / ${r.lone.lag_ms.p99} | ${s.leader_cpu_ms_per_change} (${s.leader_cpu_share}) | ${r.leader_memory.heap_bytes_per_agent} | ${r.cold_start.ms} (${r.cold_start.max_transfers_in_flight}) | ${r.restart.ms} (${r.restart.max_transfers_in_flight}) | ${r.load_avg.end[0]} |`,
     );
   }
   console.log(`\nwritten to ${join(dir, 'fleet.json')} and fleet.svg`);
