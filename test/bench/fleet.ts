@@ -544,7 +544,8 @@ async function main(): Promise<void> {
   const results: SizeResult[] = [];
   const baseline: SizeResult[] = [];
   for (const n of SIZES) {
-    for (const streams of BASELINE ? [true, false] : [true]) {
+    // BENCH_FLEET_STREAMS=0: the default configuration only (datagrams, streams off).
+    for (const streams of process.env['BENCH_FLEET_STREAMS'] === '0' ? [false] : BASELINE ? [true, false] : [true]) {
       process.stderr.write(`[fleet] ${n} agents, ${streams ? 'push streams' : 'datagrams only'}…\n`);
       const r = await runSize(n, streams);
       (streams ? results : baseline).push(r);
