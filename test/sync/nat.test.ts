@@ -87,7 +87,9 @@ describe('NAT between primary and agent', () => {
       expect(masq?.host).toBe(MASQ);
       expect(nat.stats.out).toBeGreaterThan(0);
       expect(await tcpRefused(MASQ, masq?.port as number)).toBe(true);
-      expect((await fetch(`http://${AGENT}:${ag.metrics}/readyz`)).status).toBe(200);
+      // Ready once every zone it knows has synced: the catalog arrives in a NOTIFY of its own,
+      // which may land after the zone answers.
+      await waitFor(() => fetch(`http://${AGENT}:${ag.metrics}/readyz`).then((r) => r.status === 200), { what: 'agent ready', timeoutMs: 10_000 });
 
       // A small change (rides in the NOTIFY), then one too large for a datagram (pulled).
       writeFileSync(zoneFile, zoneText(2));
