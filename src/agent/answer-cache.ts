@@ -15,7 +15,7 @@
  * is ~30 MB of agent RSS. Only answers with a form without additional records (over 512
  * octets, with glue) keep the whole EncodedAnswer.
  */
-import { FLAG_CD, FLAG_RD, FLAG_TC } from './response.js';
+import { HI_RD, HI_TC, LO_CD } from '../dns/header.js';
 
 export interface EncodedAnswer {
   /** Whole response; ID 0 and the question name lower-case. */
@@ -109,8 +109,8 @@ export function serveCached(answer: CachedAnswer, limit: number, opt: Buffer | u
   out.write(answer, 0, 'latin1');
   out[0] = id >> 8;
   out[1] = id & 0xff;
-  out[2] = (answer.charCodeAt(2) & ~FLAG_RD) | (flagsHi & FLAG_RD);
-  out[3] = (answer.charCodeAt(3) & ~FLAG_CD) | (flagsLo & FLAG_CD);
+  out[2] = (answer.charCodeAt(2) & ~HI_RD) | (flagsHi & HI_RD);
+  out[3] = (answer.charCodeAt(3) & ~LO_CD) | (flagsLo & LO_CD);
   query.copy(out, 12, 12, questionEnd - 4);
   return out;
 }
@@ -132,8 +132,8 @@ export function patchAnswer(template: Buffer, query: Buffer, id: number, flagsHi
   template.copy(out, 0, 0, template.length);
   out[0] = id >> 8;
   out[1] = id & 0xff;
-  out[2] = ((template[2] as number) & ~FLAG_RD) | (flagsHi & FLAG_RD);
-  out[3] = ((template[3] as number) & ~FLAG_CD) | (flagsLo & FLAG_CD);
+  out[2] = ((template[2] as number) & ~HI_RD) | (flagsHi & HI_RD);
+  out[3] = ((template[3] as number) & ~LO_CD) | (flagsLo & LO_CD);
   query.copy(out, 12, 12, qnameEnd);
   return out;
 }
@@ -142,7 +142,7 @@ export function patchAnswer(template: Buffer, query: Buffer, id: number, flagsHi
 export function truncatedForm(full: Buffer, questionEnd: number, opt: Buffer | undefined): Buffer {
   const out = Buffer.allocUnsafe(questionEnd + (opt?.length ?? 0));
   full.copy(out, 0, 0, questionEnd);
-  out[2] = (out[2] as number) | FLAG_TC;
+  out[2] = (out[2] as number) | HI_TC;
   out.writeUInt16BE(0, 6);
   out.writeUInt16BE(0, 8);
   out.writeUInt16BE(opt === undefined ? 0 : 1, 10);

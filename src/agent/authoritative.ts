@@ -7,19 +7,18 @@ import type { RR } from '../dns/rr.js';
 import type { LookupResult } from '../zone/types.js';
 import type { EncodedAnswer } from './answer-cache.js';
 import { encodeMessage } from './encode.js';
-import type { Query } from './query.js';
-import { Rcode, sharedOpt } from './response.js';
+import type { Query } from '../dns/query.js';
+import { sharedOpt } from './response.js';
+import { FLAG_AA, FLAG_RA, Rcode } from '../dns/header.js';
 import { typeName } from '../dns/wire.js';
 
-const FLAG_AA = 0x0400;
-const FLAG_RA = 0x0080;
 
 /**
  * `recursionAvailable`: RA is the server's property, not the answer's (RFC 1035 4.1.1): an
  * agent that forwards says so in its authoritative answers too, as BIND and unbound do.
  */
 export function encodeAuthoritative(q: Query, result: LookupResult, udpSize: number, recursionAvailable = false): EncodedAnswer {
-  let rcode: number = Rcode.NoError;
+  let rcode: number = Rcode.NOERROR;
   let aa = true;
   let answer: readonly RR[] = [];
   let authority: readonly RR[] = result.authority;
@@ -34,7 +33,7 @@ export function encodeAuthoritative(q: Query, result: LookupResult, udpSize: num
       break;
     case 'nxdomain':
       answer = result.answer;
-      rcode = Rcode.NXDomain;
+      rcode = Rcode.NXDOMAIN;
       break;
     case 'referral':
       aa = false;

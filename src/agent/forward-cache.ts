@@ -23,6 +23,7 @@
  * entry still carries a stamp, unique per write, that its index slot repeats.
  */
 import type { ScannedResponse } from './upstream-message.js';
+import { HI_OPCODE_RD, HI_QR, HI_TC, LO_AD, LO_CD, LO_RA } from '../dns/header.js';
 
 export interface CacheEntry {
   readonly rcode: number;
@@ -304,8 +305,8 @@ export class ForwardCache {
     const bodyLen = cut < 0 ? 0 : cut;
     const out = Buffer.allocUnsafe(questionEnd + bodyLen + optLen);
     query.copy(out, 0, 0, questionEnd);
-    out[2] = 0x80 | ((query[2] as number) & 0x79) | (cut < 0 ? FLAG_TC : 0);
-    out[3] = 0x80 | ((query[3] as number) & FLAG_CD) | (o.wantsAd && (flags & 0x100) !== 0 ? FLAG_AD : 0) | (flags & 0x0f);
+    out[2] = HI_QR | ((query[2] as number) & HI_OPCODE_RD) | (cut < 0 ? HI_TC : 0);
+    out[3] = LO_RA | ((query[3] as number) & LO_CD) | (o.wantsAd && (flags & 0x100) !== 0 ? LO_AD : 0) | (flags & 0x0f);
     const anNs = a[w + E_AN_NS] as number;
     out.writeUInt16BE(cut < 0 ? 0 : anNs & 0xffff, 6);
     out.writeUInt16BE(cut < 0 || cut <= answerEnd ? 0 : anNs >>> 16, 8);
@@ -581,9 +582,6 @@ export interface ServeOptions {
   readonly dnssecOk: boolean;
 }
 
-const FLAG_TC = 0x02;
-const FLAG_AD = 0x20;
-const FLAG_CD = 0x10;
 
 /**
  * How much of an entry's body fits `room` bytes: all of it, or without the additional
@@ -609,8 +607,8 @@ export function serveEntry(e: CacheEntry, query: Buffer, questionEnd: number, no
   const bodyLen = cut < 0 ? 0 : cut;
   const out = Buffer.allocUnsafe(questionEnd + bodyLen + optLen);
   query.copy(out, 0, 0, questionEnd);
-  out[2] = 0x80 | ((query[2] as number) & 0x79) | (cut < 0 ? FLAG_TC : 0);
-  out[3] = 0x80 | ((query[3] as number) & FLAG_CD) | (o.wantsAd && e.authenticData ? FLAG_AD : 0) | (e.rcode & 0x0f);
+  out[2] = HI_QR | ((query[2] as number) & HI_OPCODE_RD) | (cut < 0 ? HI_TC : 0);
+  out[3] = LO_RA | ((query[3] as number) & LO_CD) | (o.wantsAd && e.authenticData ? LO_AD : 0) | (e.rcode & 0x0f);
   const an = cut < 0 ? 0 : e.counts[0];
   const ns = cut < 0 || cut <= e.answerEnd ? 0 : e.counts[1];
   const ar = cut < e.body.length ? 0 : e.counts[2];

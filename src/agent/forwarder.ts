@@ -11,7 +11,8 @@
  * set DO or AD.
  */
 import { ForwardCache, serveEntry, type CacheEntry, type ServeOptions } from './forward-cache.js';
-import type { Query } from './query.js';
+import type { Query } from '../dns/query.js';
+import { LO_AD, LO_CD } from '../dns/header.js';
 import { QueryStats } from './stats.js';
 import { AllUpstreamsFailedError, type UpstreamPool } from './upstreams.js';
 import { scanResponse, type ScannedResponse } from './upstream-message.js';
@@ -113,7 +114,7 @@ export class Forwarder {
     if (existing !== undefined) return existing;
     const questionEnd = q.questionEnd;
     const p = this.pool
-      .resolve(buf, questionEnd, { dnssecOk: q.edns?.dnssecOk === true, checkingDisabled: (q.flagsLo & FLAG_CD) !== 0 })
+      .resolve(buf, questionEnd, { dnssecOk: q.edns?.dnssecOk === true, checkingDisabled: (q.flagsLo & LO_CD) !== 0 })
       .then((a): Resolution => {
         const scanned = scanResponse(a.response, questionEnd);
         const now = Date.now();
@@ -129,8 +130,6 @@ export class Forwarder {
   }
 }
 
-const FLAG_CD = 0x10;
-const FLAG_AD = 0x20;
 
 /**
  * The cache and single-flight key: name and type (the fast-path key without its EDNS
@@ -140,7 +139,7 @@ const FLAG_AD = 0x20;
  * hot path builds no string.
  */
 export function forwardKey(q: Query): string {
-  const tag = 0x30 + ((q.edns?.dnssecOk === true ? 1 : 0) | ((q.flagsLo & FLAG_CD) !== 0 ? 2 : 0));
+  const tag = 0x30 + ((q.edns?.dnssecOk === true ? 1 : 0) | ((q.flagsLo & LO_CD) !== 0 ? 2 : 0));
   return q.key.charCodeAt(q.key.length - 1) === tag ? q.key : q.key.slice(0, -1) + String.fromCharCode(tag);
 }
 
@@ -149,12 +148,12 @@ const PLAIN_UDP: ServeOptions = { opt: undefined, limit: 512, dnssecOk: false, w
 const PLAIN_TCP: ServeOptions = { opt: undefined, limit: 65535, dnssecOk: false, wantsAd: false };
 
 function serveOptions(q: Query, opt: Buffer | undefined, limit: number): ServeOptions {
-  if (opt === undefined && (q.flagsLo & FLAG_AD) === 0 && q.edns === undefined) {
+  if (opt === undefined && (q.flagsLo & LO_AD) === 0 && q.edns === undefined) {
     if (limit === PLAIN_UDP.limit) return PLAIN_UDP;
     if (limit === PLAIN_TCP.limit) return PLAIN_TCP;
   }
   const dnssecOk = q.edns?.dnssecOk === true;
-  return { opt, limit, dnssecOk, wantsAd: dnssecOk || (q.flagsLo & FLAG_AD) !== 0 };
+  return { opt, limit, dnssecOk, wantsAd: dnssecOk || (q.flagsLo & LO_AD) !== 0 };
 }
 
 /** An answer that may not be cached (no SOA for a negative, say) is still served once. */

@@ -7,8 +7,9 @@ import type { ZoneStore } from '../zone/store.js';
 import { AnswerCache, cachedRcode, choose, patchAnswer, serveCached } from './answer-cache.js';
 import { encodeAuthoritative } from './authoritative.js';
 import type { Forwarder } from './forwarder.js';
-import { Opcode, parseQuery, QTYPE_AXFR, QTYPE_IXFR, QTYPE_OPT, type Query } from './query.js';
-import { errorResponse, FLAG_RD, Rcode, sharedOpt } from './response.js';
+import { parseQuery, QTYPE_AXFR, QTYPE_IXFR, type Query } from '../dns/query.js';
+import { HI_RD, Opcode, Rcode, TYPE_OPT } from '../dns/header.js';
+import { errorResponse, sharedOpt } from './response.js';
 import { FORWARD_FAILURES, FORWARDS_INFLIGHT, FORWARDS_REFUSED, QueryStats, SOURCE_AUTHORITATIVE, SOURCE_CACHE, SOURCE_LOCAL, SOURCE_STALE, SOURCE_UPSTREAM } from './stats.js';
 import { typeName } from '../dns/wire.js';
 
@@ -73,19 +74,19 @@ export class QueryHandler {
     if (parsed.kind === 'formerr') {
       // No type to tell: counted as "other", so every answered request is counted once.
       this.stats.request(transport === 'tcp', ipv6, 0);
-      this.stats.count(SOURCE_LOCAL, Rcode.FormErr);
-      return errorResponse(buf, { ...parsed, edns: undefined }, Rcode.FormErr, this.opts.maxUdpSize, this.recursion());
+      this.stats.count(SOURCE_LOCAL, Rcode.FORMERR);
+      return errorResponse(buf, { ...parsed, edns: undefined }, Rcode.FORMERR, this.opts.maxUdpSize, this.recursion());
     }
     const q = parsed.query;
     this.stats.request(transport === 'tcp', ipv6, q.qtype);
     const limit = transport === 'tcp' ? TCP_LIMIT : q.edns === undefined ? 512 : Math.min(q.edns.udpSize, this.opts.maxUdpSize);
 
-    if (q.opcode !== Opcode.Query) {
+    if (q.opcode !== Opcode.QUERY) {
       // NOTIFY and UPDATE belong to the sync port; other opcodes we do not implement.
-      const rcode = q.opcode === Opcode.Notify || q.opcode === Opcode.Update ? Rcode.Refused : Rcode.NotImp;
+      const rcode = q.opcode === Opcode.NOTIFY || q.opcode === Opcode.UPDATE ? Rcode.REFUSED : Rcode.NOTIMP;
       return this.local(buf, q, rcode);
     }
-    if (q.edns !== undefined && q.edns.version !== 0) return this.local(buf, q, Rcode.BadVers);
+    if (q.edns !== undefined && q.edns.version !== 0) return this.local(buf, q, Rcode.BADVERS);
 
     // The fast path: a pre-encoded authoritative answer.
     this.answers.sync(this.store.version);
@@ -97,13 +98,13 @@ export class QueryHandler {
       return serveCached(hit, limit, opt, buf, q.id, q.flagsHi, q.flagsLo, q.questionEnd);
     }
 
-    if (q.qclass !== CLASS_IN) return this.local(buf, q, Rcode.Refused);
-    if (q.qtype === QTYPE_AXFR || q.qtype === QTYPE_IXFR) return this.local(buf, q, Rcode.Refused);
-    if (q.qtype === QTYPE_OPT) return this.local(buf, q, Rcode.FormErr);
+    if (q.qclass !== CLASS_IN) return this.local(buf, q, Rcode.REFUSED);
+    if (q.qtype === QTYPE_AXFR || q.qtype === QTYPE_IXFR) return this.local(buf, q, Rcode.REFUSED);
+    if (q.qtype === TYPE_OPT) return this.local(buf, q, Rcode.FORMERR);
 
     const zone = this.store.findZone(q.qname);
     // A zone past its SOA expire: SERVFAIL, as BIND answers — not NXDOMAIN, not forwarded.
-    if (zone !== undefined && this.store.isExpired(zone.origin)) return this.local(buf, q, Rcode.ServFail);
+    if (zone !== undefined && this.store.isExpired(zone.origin)) return this.local(buf, q, Rcode.SERVFAIL);
     if (zone !== undefined) {
       const encoded = encodeAuthoritative(q, zone.lookup(q.qname, typeName(q.qtype)), this.opts.maxUdpSize, this.recursion());
       // The template's question must be the query's, byte for byte up to case, or patching
@@ -117,7 +118,7 @@ export class QueryHandler {
       return chosen;
     }
 
-    if (this.forwarder === undefined) return this.local(buf, q, Rcode.Refused);
+    if (this.forwarder === undefined) return this.local(buf, q, Rcode.REFUSED);
     const opt = q.edns === undefined ? undefined : sharedOpt(this.opts.maxUdpSize, q.edns.dnssecOk);
     const fresh = this.forwarder.cached(buf, q, opt, limit);
     if (fresh !== undefined) {
@@ -126,7 +127,7 @@ export class QueryHandler {
     }
     // RD=0 asks us not to recurse: what the cache holds, else REFUSED, as an authoritative
     // server answers for a name it does not serve (unbound refuses RD=0 outright by default).
-    if ((q.flagsHi & FLAG_RD) === 0) return this.local(buf, q, Rcode.Refused);
+    if ((q.flagsHi & HI_RD) === 0) return this.local(buf, q, Rcode.REFUSED);
     if (this.forwarding >= this.opts.maxForwards) {
       // No new upstream query may start; what the cache still holds, stale, beats SERVFAIL.
       const stale = this.forwarder.staleOnly(buf, q, opt, limit);
@@ -135,7 +136,7 @@ export class QueryHandler {
         return stale;
       }
       this.stats.add(FORWARDS_REFUSED, 1);
-      return this.local(buf, q, Rcode.ServFail);
+      return this.local(buf, q, Rcode.SERVFAIL);
     }
     return this.forward(buf, q, limit, opt);
   }
@@ -149,14 +150,14 @@ export class QueryHandler {
       f = await forwarder.forward(buf, q, opt, limit);
     } catch {
       this.stats.add(FORWARD_FAILURES, 1);
-      return this.local(buf, q, Rcode.ServFail);
+      return this.local(buf, q, Rcode.SERVFAIL);
     } finally {
       this.forwarding--;
       this.stats.add(FORWARDS_INFLIGHT, -1);
     }
     if (f.source === 'error') {
       this.stats.add(FORWARD_FAILURES, 1);
-      return this.local(buf, q, Rcode.ServFail);
+      return this.local(buf, q, Rcode.SERVFAIL);
     }
     this.stats.count(f.source === 'cache' ? SOURCE_CACHE : f.source === 'stale' ? SOURCE_STALE : SOURCE_UPSTREAM, f.rcode);
     return f.response;

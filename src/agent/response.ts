@@ -3,18 +3,10 @@
  * NOTIMP, BADVERS, SERVFAIL) and the EDNS OPT record. No decode, no encoder: the question is
  * copied as received, so its case is echoed for free.
  */
-import type { Edns } from './query.js';
+import type { Edns } from '../dns/query.js';
+import { HI_OPCODE_RD, HI_QR, LO_RA, LO_RCODE, Rcode, TYPE_OPT } from '../dns/header.js';
 
-export const enum Rcode {
-  NoError = 0,
-  FormErr = 1,
-  ServFail = 2,
-  NXDomain = 3,
-  NotImp = 4,
-  Refused = 5,
-  /** Extended rcode 16: upper 8 bits (1) go in the OPT TTL, lower 4 (0) in the header. */
-  BadVers = 16,
-}
+export { Rcode } from '../dns/header.js';
 
 export const OPT_LENGTH = 11;
 
@@ -24,7 +16,7 @@ export const OPT_LENGTH = 11;
  */
 export function writeOpt(out: Buffer, at: number, udpSize: number, dnssecOk: boolean, extRcode = 0): number {
   out[at] = 0;
-  out.writeUInt16BE(41, at + 1);
+  out.writeUInt16BE(TYPE_OPT, at + 1);
   out.writeUInt16BE(udpSize, at + 3);
   out[at + 5] = extRcode >> 4;
   out[at + 6] = 0;
@@ -66,11 +58,11 @@ export interface ErrorContext {
  */
 export function errorResponse(query: Buffer, ctx: ErrorContext, rcode: number, udpSize: number, recursionAvailable: boolean): Buffer {
   const qlen = ctx.questionEnd - 12;
-  const hasOpt = ctx.edns !== undefined || rcode === Rcode.BadVers;
+  const hasOpt = ctx.edns !== undefined || rcode === Rcode.BADVERS;
   const out = Buffer.allocUnsafe(12 + qlen + (hasOpt ? OPT_LENGTH : 0));
   out.writeUInt16BE(ctx.id, 0);
-  out[2] = 0x80 | (ctx.flagsHi & 0x79); // QR, opcode, RD
-  out[3] = (recursionAvailable ? 0x80 : 0) | (rcode & 0x0f);
+  out[2] = HI_QR | (ctx.flagsHi & HI_OPCODE_RD);
+  out[3] = (recursionAvailable ? LO_RA : 0) | (rcode & LO_RCODE);
   out.writeUInt16BE(qlen > 0 ? 1 : 0, 4);
   out.writeUInt16BE(0, 6);
   out.writeUInt16BE(0, 8);
@@ -80,8 +72,3 @@ export function errorResponse(query: Buffer, ctx: ErrorContext, rcode: number, u
   return out;
 }
 
-/** Header flag bits used when patching cached answers. */
-export const FLAG_TC = 0x02;
-export const FLAG_RD = 0x01;
-export const FLAG_CD = 0x10;
-export const FLAG_RA = 0x80;

@@ -7,16 +7,16 @@
  * hits and misses, and per upstream its answers, failures and round-trip times.
  */
 import { counter, gauge, liveMetric, type LiveSample } from '../observability/metrics.js';
+import { Rcode, rcodeName as headerRcodeName } from '../dns/header.js';
 
 export const SOURCES = ['authoritative', 'cache', 'upstream', 'stale', 'local'] as const;
 export type Source = (typeof SOURCES)[number];
 
-const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
 const RCODE_SLOTS = 17; // 0..15 plus BADVERS (16)
 
+/** The rcode label: named for what the agent answers (0-5, BADVERS), as CoreDNS names them. */
 export function rcodeName(r: number): string {
-  if (r === 16) return 'BADVERS';
-  return RCODES[r] ?? `RCODE${r}`;
+  return r <= Rcode.REFUSED || r === Rcode.BADVERS ? headerRcodeName(r) : `RCODE${r}`;
 }
 
 /** CoreDNS's TimeBuckets (0.25 ms doubling to 8.192 s), so dashboards compare like with like. */

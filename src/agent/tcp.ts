@@ -10,6 +10,7 @@
  * A frame that is not even a readable query header closes the connection: there is no way
  * to answer it and no reason to keep reading from its sender.
  */
+import { frame, FrameBuffer } from '../dns/framing.js';
 import net from 'node:net';
 import type { QueryHandler } from './handler.js';
 import { whenQuiet } from './quiet.js';
@@ -52,18 +53,6 @@ export interface TcpListener {
   close(): Promise<void>;
 }
 
-/** `acc` starts with a whole length-prefixed message. */
-function wholeFrame(acc: Buffer): boolean {
-  return acc.length >= 2 && acc.length >= 2 + acc.readUInt16BE(0);
-}
-
-function frame(msg: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(msg.length + 2);
-  out.writeUInt16BE(msg.length, 0);
-  msg.copy(out, 2);
-  return out;
-}
-
 export async function listenTcp(host: string, port: number, handler: QueryHandler, inflight: InflightTracker, opts: TcpOptions): Promise<TcpListener> {
   const conns = new Set<net.Socket>();
   const stats = handler.stats;
@@ -82,7 +71,7 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
     if (!admitted) return;
     conns.add(sock);
     stats.add(TCP_OPEN, 1);
-    let acc: Buffer = Buffer.alloc(0);
+    const frames = new FrameBuffer();
     let outstanding = 0;
     /** A frame we cannot answer was seen: answer what is outstanding, then close. */
     let broken = false;
@@ -118,19 +107,18 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
     const flow = (): void => {
       if (blocked || outstanding >= opts.maxPipelined || broken) sock.pause();
       else if (sock.isPaused() && receiving) sock.resume();
-      if ((broken || (peerEnded && !wholeFrame(acc))) && outstanding === 0 && !blocked && !sock.writableEnded) sock.end();
+      if ((broken || (peerEnded && !frames.whole)) && outstanding === 0 && !blocked && !sock.writableEnded) sock.end();
     };
     const finishOne = (): void => {
       outstanding--;
-      // Frames read before the pause may be waiting in `acc`.
+      // Frames read before the pause may be waiting in `frames`.
       process();
     };
 
     const process = (): void => {
-      while (!broken && !blocked && outstanding < opts.maxPipelined && wholeFrame(acc)) {
-        const n = acc.readUInt16BE(0);
-        const msg = acc.subarray(2, 2 + n);
-        acc = acc.subarray(2 + n);
+      while (!broken && !blocked && outstanding < opts.maxPipelined) {
+        const msg = frames.take();
+        if (msg === undefined) break;
         let reply;
         try {
           reply = handler.handle(msg, 'tcp', ipv6);
@@ -159,14 +147,13 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
           }),
         );
       }
-      // Keep only what is left of a partial frame, not the whole chunk it came in.
-      if (acc.length > 0 && acc.byteOffset !== 0 && !wholeFrame(acc)) acc = Buffer.from(acc);
+      frames.compact();
       flow();
     };
 
     sock.on('data', (chunk: Buffer) => {
       if (!receiving) return;
-      acc = acc.length === 0 ? chunk : Buffer.concat([acc, chunk]);
+      frames.push(chunk);
       process();
     });
     sock.on('end', () => {

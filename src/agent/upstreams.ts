@@ -5,6 +5,7 @@
  * while, so later queries start with one that answers; when all are down they are still
  * tried, soonest-to-recover first, since that is the only way to find one back up.
  */
+import { frame, FrameBuffer } from '../dns/framing.js';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
@@ -170,7 +171,7 @@ class Upstream {
       query.writeUInt16BE(id, 0);
       const question = query.subarray(12, questionEnd);
       const sock = net.connect({ host: this.host, port: this.port });
-      let acc = Buffer.alloc(0);
+      const frames = new FrameBuffer();
       const done = (err: Error | undefined, msg?: Buffer): void => {
         clearTimeout(timer);
         sock.destroy();
@@ -179,16 +180,12 @@ class Upstream {
       };
       const timer = setTimeout(() => done(new UpstreamError('timeout')), this.opts.timeoutMs);
       sock.on('connect', () => {
-        const len = Buffer.allocUnsafe(2);
-        len.writeUInt16BE(query.length, 0);
-        sock.write(Buffer.concat([len, query]));
+        sock.write(frame(query));
       });
       sock.on('data', (chunk: Buffer) => {
-        acc = Buffer.concat([acc, chunk]);
-        if (acc.length < 2) return;
-        const n = acc.readUInt16BE(0);
-        if (acc.length < 2 + n) return;
-        const msg = acc.subarray(2, 2 + n);
+        frames.push(chunk);
+        const msg = frames.take();
+        if (msg === undefined) return;
         if (msg.length < 12 || msg.readUInt16BE(0) !== id || !sameQuestion(msg, question)) done(new UpstreamError('mismatched TCP answer'));
         else done(undefined, Buffer.from(msg));
       });

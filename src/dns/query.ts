@@ -8,15 +8,10 @@
  * when the header is readable but the rest is not.
  */
 
-export const enum Opcode {
-  Query = 0,
-  Notify = 4,
-  Update = 5,
-}
+import { Opcode, TYPE_OPT } from './header.js';
 
 export const QTYPE_AXFR = 252;
 export const QTYPE_IXFR = 251;
-export const QTYPE_OPT = 41;
 
 export interface Edns {
   /** Requestor's UDP payload size, at least 512 (RFC 6891 6.2.5). */
@@ -111,7 +106,7 @@ export function parseQuery(buf: Buffer): ParseResult {
   const questionEnd = p;
 
   let edns: Edns | undefined;
-  if (opcode === Opcode.Query) {
+  if (opcode === Opcode.QUERY) {
     if (an !== 0 || ns !== 0) return formErr(id, opcode, flagsHi, questionEnd);
     // The additional section of a query holds at most OPT (and TSIG, which the service port
     // does not verify; such a query is answered as if unsigned would be wrong, so FORMERR).
@@ -120,7 +115,7 @@ export function parseQuery(buf: Buffer): ParseResult {
       // OPT owner must be the root: one zero byte.
       if (p + 11 > len || buf[p] !== 0) return formErr(id, opcode, flagsHi, questionEnd);
       const type = buf.readUInt16BE(p + 1);
-      if (type !== QTYPE_OPT) return formErr(id, opcode, flagsHi, questionEnd);
+      if (type !== TYPE_OPT) return formErr(id, opcode, flagsHi, questionEnd);
       const size = buf.readUInt16BE(p + 3);
       const version = buf[p + 6] as number;
       const doBit = ((buf[p + 7] as number) & 0x80) !== 0;

@@ -14,8 +14,6 @@ const CLASS_ANY = 255;
 /** TSIG error codes (RFC 8945 §3 / IANA). The message's RCODE is NOTAUTH (9) for all of them. */
 export const TsigRcode = { NOERROR: 0, BADSIG: 16, BADKEY: 17, BADTIME: 18, BADTRUNC: 22 } as const;
 export type TsigErrorName = 'BADSIG' | 'BADKEY' | 'BADTIME' | 'BADTRUNC' | 'FORMERR';
-export const RCODE_NOTAUTH = 9;
-export const RCODE_FORMERR = 1;
 
 const ALGORITHMS = {
   'hmac-md5.sig-alg.reg.int': { hash: 'md5', size: 16 },

@@ -3,17 +3,12 @@ import packet from 'dns-packet';
 import {
   decodeMessage,
   encodeMessage,
-  FLAG_AA,
-  FLAG_RD,
-  FLAG_TC,
-  newQuestionInfo,
-  qnameText,
-  questionKey,
-  readQuestion,
   WireError,
   type WireMessage,
   type WireRecord,
 } from './wire.js';
+import { FLAG_AA, FLAG_RD, FLAG_TC } from './header.js';
+import { parseQuery } from './query.js';
 import { canonicalRR } from './rdata.js';
 import type { RR } from './rr.js';
 
@@ -210,96 +205,36 @@ describe('decodeMessage', () => {
         if (!(e instanceof WireError)) throw new Error(`non-WireError for ${buf.toString('hex')}: ${String(e)}`, { cause: e });
         refused++;
       }
-      const info = readQuestion(buf);
-      if (info !== undefined) {
-        expect(info.questionEnd).toBeLessThanOrEqual(buf.length);
-        expect(info.qnameOffset + info.qnameLength).toBeLessThanOrEqual(buf.length);
-      }
+      const r = parseQuery(buf);
+      if (r.kind === 'ok') expect(r.query.questionEnd).toBeLessThanOrEqual(buf.length);
     }
     expect(decoded).toBeGreaterThan(100);
     expect(refused).toBeGreaterThan(100);
   });
 });
 
-describe('readQuestion', () => {
-  it('reads header, question and EDNS like a full decode', () => {
+describe('parseQuery (the fast path) agrees with decodeMessage', () => {
+  it('reads header, question and EDNS as the full decode does', () => {
     const q = encodeMessage({ id: 0xbeef, flags: FLAG_RD, questions: [{ name: 'WwW.Example.Test', type: 'AAAA' }], edns: { udpSize: 4096, do: true } });
-    const info = readQuestion(q);
-    expect(info).toBeDefined();
-    if (info === undefined) return;
-    expect(info.id).toBe(0xbeef);
-    expect(info.opcode).toBe(0);
-    expect(info.flags & FLAG_RD).toBe(FLAG_RD);
-    expect(info.qtype).toBe(28);
-    expect(info.qclass).toBe(1);
-    expect(info.qnameOffset).toBe(12);
-    expect(info.qnameLength).toBe(18);
-    expect(info.questionEnd).toBe(12 + 18 + 4);
-    expect(info.edns).toBe(true);
-    expect(info.udpSize).toBe(4096);
-    expect(info.dnssecOk).toBe(true);
-    expect(info.tsig).toBe(false);
-    expect(qnameText(q, info)).toBe('WwW.Example.Test');
-    const k1 = questionKey(q, info);
-    const other = encodeMessage({ questions: [{ name: 'www.example.test', type: 'AAAA' }] });
-    expect(questionKey(other, readQuestion(other) ?? newQuestionInfo())).toBe(k1);
-    const a = encodeMessage({ questions: [{ name: 'www.example.test', type: 'A' }] });
-    expect(questionKey(a, readQuestion(a) ?? newQuestionInfo())).not.toBe(k1);
+    const r = parseQuery(q);
+    const d = decodeMessage(q);
+    expect(r.kind).toBe('ok');
+    if (r.kind !== 'ok') return;
+    expect(r.query.id).toBe(d.id);
+    expect(r.query.opcode).toBe(d.opcodeNumber);
+    expect(((r.query.flagsHi << 8) & FLAG_RD) !== 0).toBe(d.flag_rd);
+    expect(r.query.qname).toBe(d.questions[0]?.name.toLowerCase());
+    expect(r.query.qtype).toBe(28);
+    expect(r.query.edns).toEqual({ udpSize: d.edns?.udpSize, version: d.edns?.version, dnssecOk: d.edns?.do });
   });
 
-  it('reuses the output object and reports no EDNS, small UDP sizes as 512', () => {
-    const out = newQuestionInfo();
-    const withEdns = encodeMessage({ questions: [{ name: 'a.test', type: 'A' }], edns: { udpSize: 100 } });
-    expect(readQuestion(withEdns, out)).toBe(out);
-    expect(out.udpSize).toBe(512);
-    const plain = encodeMessage({ questions: [{ name: 'a.test', type: 'A' }] });
-    readQuestion(plain, out);
-    expect(out.edns).toBe(false);
-    expect(out.udpSize).toBe(512);
-  });
-
-  it('finds EDNS and a trailing TSIG behind answer and authority records (a NOTIFY with a diff)', () => {
-    const notify = encodeMessage(
-      {
-        id: 5,
-        flags: FLAG_AA,
-        questions: [{ name: O, type: 'SOA' }],
-        answers: [every[0] as RR],
-        authorities: [every[0] as RR, every[3] as RR, every[0] as RR],
-        additionals: [{ name: 'key.', type: 'TSIG', ttl: 0, class: 'ANY', data: Buffer.alloc(30, 1) }],
-        edns: { udpSize: 1232, do: false },
-      },
-      { opcode: 'NOTIFY' },
-    );
-    // encodeMessage puts OPT last, after that TSIG; a signer appends TSIG after everything:
-    const body = encodeMessage({ id: 5, flags: FLAG_AA, questions: [{ name: O, type: 'SOA' }], answers: [every[0] as RR], authorities: [every[0] as RR, every[3] as RR, every[0] as RR], edns: { udpSize: 1232 } }, { opcode: 'NOTIFY' });
-    const tsigRR = encodeMessage({ answers: [{ name: 'key.', type: 'TSIG', ttl: 0, class: 'ANY', data: Buffer.alloc(30, 1) }] }).subarray(12);
-    const signed = Buffer.concat([body, tsigRR]);
-    signed.writeUInt16BE(signed.readUInt16BE(10) + 1, 10);
-    const info = readQuestion(signed);
-    expect(info?.opcode).toBe(4);
-    expect(info?.ancount).toBe(1);
-    expect(info?.nscount).toBe(3);
-    expect(info?.edns).toBe(true);
-    expect(info?.udpSize).toBe(1232);
-    expect(info?.tsig).toBe(true);
-    // TSIG not last: not reported.
-    expect(readQuestion(notify)?.tsig).toBe(false);
-    expect(decodeMessage(signed).additionals.map((a) => a.type)).toEqual(['OPT', 'TSIG']);
-  });
-
-  it('refuses malformed questions', () => {
+  it('formerrs what the full decode refuses in a query: a name cut short, a missing additional', () => {
     const q = encodeMessage({ questions: [{ name: 'a.test', type: 'A' }] });
-    expect(readQuestion(q.subarray(0, 11))).toBeUndefined();
-    expect(readQuestion(q.subarray(0, q.length - 1))).toBeUndefined();
-    const noq = Buffer.from(q);
-    noq.writeUInt16BE(0, 4);
-    expect(readQuestion(noq)).toBeUndefined();
-    const ptr = Buffer.from(q);
-    ptr[12] = 0xc0;
-    expect(readQuestion(ptr)).toBeUndefined();
+    expect(parseQuery(q.subarray(0, 11)).kind).toBe('drop');
+    expect(parseQuery(q.subarray(0, q.length - 1)).kind).toBe('formerr');
     const badAr = Buffer.from(q);
-    badAr.writeUInt16BE(1, 10); // claims an additional record that is not there
-    expect(readQuestion(badAr)).toBeUndefined();
+    badAr.writeUInt16BE(1, 10);
+    expect(parseQuery(badAr).kind).toBe('formerr');
+    expect(() => decodeMessage(badAr)).toThrow(WireError);
   });
 });

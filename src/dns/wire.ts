@@ -1,68 +1,23 @@
 /**
  * DNS messages on the wire: what dns-packet lacks. Encoding adds RFC 1035 §4.1.4 name
  * compression, the opcode, extended rcodes through EDNS, and truncation to a size limit;
- * decoding wraps dns-packet so that any malformed input becomes one typed WireError.
- * `readQuestion` reads just the header, first question and EDNS for the server's fast path.
+ * decoding (wire-decode.ts) wraps dns-packet so that any malformed input becomes one typed
+ * WireError. The header's vocabulary is header.ts; the agent's fast query reader is query.ts.
  */
 import { createRequire } from 'node:module';
 import packet from 'dns-packet';
 import { rdataCodec } from './packet-codecs.js';
+import { WireError } from './wire-error.js';
+import { Writer } from './wire-writer.js';
+import { EDNS_DO, FLAG_QR, FLAG_TC, Opcode, Rcode, TYPE_OPT, type OpcodeName, type RcodeName } from './header.js';
 
-/** Malformed input or an unencodable message. */
-export class WireError extends Error {
-  override readonly name = 'WireError';
-}
+export { WireError } from './wire-error.js';
 
 const require = createRequire(import.meta.url);
 const typeTable = require('dns-packet/types.js') as { toType(name: string): number; toString(n: number): string };
 
-export const Opcode = { QUERY: 0, IQUERY: 1, STATUS: 2, NOTIFY: 4, UPDATE: 5, DSO: 6 } as const;
-export type OpcodeName = keyof typeof Opcode;
-
-export const Rcode = {
-  NOERROR: 0,
-  FORMERR: 1,
-  SERVFAIL: 2,
-  NXDOMAIN: 3,
-  NOTIMP: 4,
-  REFUSED: 5,
-  YXDOMAIN: 6,
-  YXRRSET: 7,
-  NXRRSET: 8,
-  NOTAUTH: 9,
-  NOTZONE: 10,
-  BADVERS: 16,
-  BADKEY: 17,
-  BADTIME: 18,
-  BADMODE: 19,
-  BADNAME: 20,
-  BADALG: 21,
-  BADTRUNC: 22,
-  BADCOOKIE: 23,
-} as const;
-export type RcodeName = keyof typeof Rcode;
-
-const RCODE_NAMES = new Map<number, string>(Object.entries(Rcode).map(([k, v]) => [v, k]));
-const OPCODE_NAMES = new Map<number, string>(Object.entries(Opcode).map(([k, v]) => [v, k]));
-
-export function rcodeName(code: number): string {
-  return RCODE_NAMES.get(code) ?? `RCODE_${code}`;
-}
-export function opcodeName(code: number): string {
-  return OPCODE_NAMES.get(code) ?? `OPCODE_${code}`;
-}
-
 const CLASSES: Record<string, number> = { IN: 1, CS: 2, CH: 3, HS: 4, NONE: 254, ANY: 255 };
 
-export const TYPE_OPT = 41;
-export const FLAG_QR = 0x8000;
-export const FLAG_AA = 0x0400;
-export const FLAG_TC = 0x0200;
-export const FLAG_RD = 0x0100;
-export const FLAG_RA = 0x0080;
-export const FLAG_AD = 0x0020;
-export const FLAG_CD = 0x0010;
-/** The flag bits of the header word that are neither QR, opcode nor rcode. */
 const FLAG_BITS = 0x07f0;
 
 export function typeCode(type: string | number): number {
@@ -163,92 +118,6 @@ export interface EncodeOptions {
 /** Types whose rdata names may be compressed (RFC 3597 §4: the RFC 1035 types only). */
 const COMPRESSIBLE = new Set(['NS', 'CNAME', 'PTR', 'MX', 'SOA', 'MD', 'MF', 'MB', 'MG', 'MR', 'MINFO']);
 
-const MAX_POINTER = 0x3fff;
-
-class Writer {
-  buf: Buffer;
-  off = 0;
-  readonly table = new Map<string, number>();
-
-  constructor(
-    readonly compress: boolean,
-    readonly foldCase: boolean,
-  ) {
-    this.buf = Buffer.allocUnsafe(512);
-  }
-
-  ensure(n: number): void {
-    if (this.off + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.off + n) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.off);
-    this.buf = next;
-  }
-
-  u8(v: number): void {
-    this.ensure(1);
-    this.buf[this.off++] = v & 0xff;
-  }
-  u16(v: number): void {
-    this.ensure(2);
-    this.buf.writeUInt16BE(v & 0xffff, this.off);
-    this.off += 2;
-  }
-  u32(v: number): void {
-    this.ensure(4);
-    this.buf.writeUInt32BE(v >>> 0, this.off);
-    this.off += 4;
-  }
-  bytes(b: Buffer): void {
-    this.ensure(b.length);
-    b.copy(this.buf, this.off);
-    this.off += b.length;
-  }
-
-  /** Writes a name, compressing against (and adding to) the table when `compressible`. */
-  name(raw: string, compressible: boolean): void {
-    let name = raw;
-    if (name.endsWith('.')) name = name.slice(0, -1);
-    if (name.startsWith('.')) name = name.slice(1);
-    if (name === '') {
-      this.u8(0);
-      return;
-    }
-    if (name.length > 253) throw new WireError(`name too long: ${raw}`);
-    const useTable = this.compress && compressible;
-    const key = this.foldCase ? name.toLowerCase() : name;
-    let start = 0;
-    while (start < name.length) {
-      if (useTable) {
-        const ptr = this.table.get(start === 0 ? key : key.slice(start));
-        if (ptr !== undefined) {
-          this.u16(0xc000 | ptr);
-          return;
-        }
-        if (this.off <= MAX_POINTER) this.table.set(start === 0 ? key : key.slice(start), this.off);
-      }
-      let end = name.indexOf('.', start);
-      if (end < 0) end = name.length;
-      const label = name.slice(start, end);
-      const len = Buffer.byteLength(label, 'utf8');
-      if (len === 0) throw new WireError(`empty label in ${raw}`);
-      if (len > 63) throw new WireError(`label longer than 63 octets in ${raw}`);
-      this.ensure(len + 1);
-      this.buf[this.off++] = len;
-      this.buf.write(label, this.off, 'utf8');
-      this.off += len;
-      start = end + 1;
-    }
-    this.u8(0);
-  }
-
-  /** Forgets compression targets at or after `offset` (after a rollback). */
-  forgetFrom(offset: number): void {
-    for (const [k, v] of this.table) if (v >= offset) this.table.delete(k);
-  }
-}
-
 function objectField(data: unknown, key: string): unknown {
   return typeof data === 'object' && data !== null ? (data as Record<string, unknown>)[key] : undefined;
 }
@@ -328,15 +197,15 @@ interface OptShape {
 
 /** EDNS from the message: explicit `edns`, else an OPT record among the additionals. */
 function ednsOf(msg: WireMessage): { edns: Edns | undefined; flags: number } {
-  if (msg.edns !== undefined) return { edns: msg.edns, flags: msg.edns.do ? 0x8000 : 0 };
+  if (msg.edns !== undefined) return { edns: msg.edns, flags: msg.edns.do ? EDNS_DO : 0 };
   const opt = msg.additionals?.find((r) => r.type.toUpperCase() === 'OPT') as OptShape | undefined;
   if (opt === undefined) return { edns: undefined, flags: 0 };
   const options = (opt.options ?? []).map((o) => {
     if (typeof o.code !== 'number' || o.data === undefined) throw new WireError('EDNS options need a numeric code and data');
     return { code: o.code, data: o.data };
   });
-  const flags = (opt.flags ?? 0) | (opt.flag_do ? 0x8000 : 0);
-  return { edns: { udpSize: opt.udpPayloadSize ?? 1232, do: (flags & 0x8000) !== 0, version: opt.ednsVersion ?? 0, options }, flags };
+  const flags = (opt.flags ?? 0) | (opt.flag_do ? EDNS_DO : 0);
+  return { edns: { udpSize: opt.udpPayloadSize ?? 1232, do: (flags & EDNS_DO) !== 0, version: opt.ednsVersion ?? 0, options }, flags };
 }
 
 function optLength(edns: Edns): number {
@@ -457,261 +326,6 @@ export function encodeMessage(msg: WireMessage, opts: EncodeOptions = {}): Buffe
   return Buffer.from(b.subarray(0, w.off));
 }
 
-// ---------------------------------------------------------------------------------------
-// Decoding
 
-export interface DecodedEdns {
-  readonly udpSize: number;
-  readonly do: boolean;
-  readonly version: number;
-  readonly options: ReadonlyArray<{ code: number; data: Buffer }>;
-}
-
-/** dns-packet's decoded packet plus opcode, full rcode and EDNS, typed. */
-export type DecodedMessage = packet.DecodedPacket & {
-  readonly id: number;
-  readonly opcode: string;
-  readonly opcodeNumber: number;
-  /** Header rcode merged with the EDNS extended rcode. */
-  readonly rcode: string;
-  readonly rcodeNumber: number;
-  readonly edns: DecodedEdns | undefined;
-  readonly questions: packet.Question[];
-  readonly answers: packet.Answer[];
-  readonly authorities: packet.Answer[];
-  readonly additionals: packet.Answer[];
-};
-
-/**
- * Decodes a message. Any malformation (short buffer, label or rdata overrun, forward or
- * looping compression pointer, name longer than 255 octets) is a WireError; nothing else
- * is thrown. dns-packet only accepts pointers to earlier offsets, so pointer chains end.
- */
-export function decodeMessage(buf: Buffer): DecodedMessage {
-  if (buf.length < 12) throw new WireError(`message shorter than a header (${buf.length} octets)`);
-  // A question takes at least 5 octets and a record 11: refuse impossible counts before
-  // dns-packet allocates arrays of up to 65535 slots per section for them.
-  const minimum = 12 + buf.readUInt16BE(4) * 5 + (buf.readUInt16BE(6) + buf.readUInt16BE(8) + buf.readUInt16BE(10)) * 11;
-  if (minimum > buf.length) throw new WireError('section counts exceed the message length');
-  const end = structuralEnd(buf);
-  if (end < 0) throw new WireError('malformed message: a name or record runs past the end');
-  let d: packet.DecodedPacket;
-  try {
-    d = packet.decode(buf);
-  } catch (e) {
-    throw new WireError(`malformed message: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
-  // dns-packet advances by what each type's decoder read, not by RDLENGTH (an A record is
-  // always 4 octets to it); a record whose RDLENGTH disagrees would shift every later one.
-  if (packet.decode.bytes !== end) throw new WireError('malformed message: RDLENGTH disagrees with the record data');
-  const word = buf.readUInt16BE(2);
-  const opcodeNumber = (word >> 11) & 0xf;
-  const additionals = d.additionals ?? [];
-  const opt = additionals.find((a) => a.type === 'OPT') as (packet.OptAnswer & { extendedRcode?: number }) | undefined;
-  let edns: DecodedEdns | undefined;
-  let rcodeNumber = word & 0xf;
-  if (opt !== undefined) {
-    rcodeNumber |= (opt.extendedRcode ?? 0) << 4;
-    edns = {
-      udpSize: opt.udpPayloadSize,
-      do: (opt.flags & 0x8000) !== 0,
-      version: opt.ednsVersion,
-      options: (opt.options ?? []).map((o) => ({ code: o.code as number, data: o.data ?? Buffer.alloc(0) })),
-    };
-  }
-  return {
-    ...d,
-    id: d.id ?? 0,
-    opcode: opcodeName(opcodeNumber),
-    opcodeNumber,
-    rcode: rcodeName(rcodeNumber),
-    rcodeNumber,
-    edns,
-    questions: d.questions ?? [],
-    answers: d.answers ?? [],
-    authorities: d.authorities ?? [],
-    additionals,
-  };
-}
-
-// ---------------------------------------------------------------------------------------
-// The fast path: header + first question + EDNS, without decoding the message.
-
-export interface QuestionInfo {
-  id: number;
-  /** The whole 16-bit header word (QR, opcode, flags, rcode). */
-  flags: number;
-  opcode: number;
-  qdcount: number;
-  ancount: number;
-  nscount: number;
-  arcount: number;
-  /** Offset and wire length (terminal zero included) of the uncompressed qname. */
-  qnameOffset: number;
-  qnameLength: number;
-  qtype: number;
-  qclass: number;
-  /** Offset just past the first question. */
-  questionEnd: number;
-  /** EDNS: present, its UDP size (≥ 512 as RFC 6891 requires), DO bit and version. */
-  edns: boolean;
-  udpSize: number;
-  dnssecOk: boolean;
-  ednsVersion: number;
-  /** The message carries a TSIG record (type 250) as its last additional. */
-  tsig: boolean;
-}
-
-export function newQuestionInfo(): QuestionInfo {
-  return {
-    id: 0,
-    flags: 0,
-    opcode: 0,
-    qdcount: 0,
-    ancount: 0,
-    nscount: 0,
-    arcount: 0,
-    qnameOffset: 12,
-    qnameLength: 0,
-    qtype: 0,
-    qclass: 0,
-    questionEnd: 0,
-    edns: false,
-    udpSize: 512,
-    dnssecOk: false,
-    ednsVersion: 0,
-    tsig: false,
-  };
-}
-
-/** Skips a possibly compressed name; returns the offset after it, or -1 when malformed. */
-function skipName(buf: Buffer, off: number): number {
-  let total = 0;
-  for (;;) {
-    if (off >= buf.length) return -1;
-    const len = buf[off] as number;
-    if (len === 0) return off + 1;
-    if ((len & 0xc0) === 0xc0) return off + 2 <= buf.length ? off + 2 : -1;
-    if ((len & 0xc0) !== 0) return -1;
-    total += len + 1;
-    if (total > 255) return -1;
-    off += len + 1;
-  }
-}
-
-/** The offset just past the last record, walking by RDLENGTH; -1 when something overruns. */
-function structuralEnd(buf: Buffer): number {
-  const n = buf.length;
-  let off = 12;
-  const qd = buf.readUInt16BE(4);
-  for (let i = 0; i < qd; i++) {
-    off = skipName(buf, off);
-    if (off < 0 || off + 4 > n) return -1;
-    off += 4;
-  }
-  const rrs = buf.readUInt16BE(6) + buf.readUInt16BE(8) + buf.readUInt16BE(10);
-  for (let i = 0; i < rrs; i++) {
-    off = skipName(buf, off);
-    if (off < 0 || off + 10 > n) return -1;
-    off += 10 + buf.readUInt16BE(off + 8);
-    if (off > n) return -1;
-  }
-  return off;
-}
-
-/**
- * Reads the header, the first question and the EDNS OPT record of a query into `out`
- * (reused, so the fast path allocates nothing). Returns undefined when the message is
- * malformed or has no question; the qname must be uncompressed (it always is in a query).
- */
-export function readQuestion(buf: Buffer, out: QuestionInfo = newQuestionInfo()): QuestionInfo | undefined {
-  const n = buf.length;
-  if (n < 12) return undefined;
-  out.id = buf.readUInt16BE(0);
-  out.flags = buf.readUInt16BE(2);
-  out.opcode = (out.flags >> 11) & 0xf;
-  out.qdcount = buf.readUInt16BE(4);
-  out.ancount = buf.readUInt16BE(6);
-  out.nscount = buf.readUInt16BE(8);
-  out.arcount = buf.readUInt16BE(10);
-  out.edns = false;
-  out.udpSize = 512;
-  out.dnssecOk = false;
-  out.ednsVersion = 0;
-  out.tsig = false;
-  if (out.qdcount === 0) return undefined;
-  let off = 12;
-  out.qnameOffset = 12;
-  for (;;) {
-    if (off >= n) return undefined;
-    const len = buf[off] as number;
-    if (len === 0) {
-      off++;
-      break;
-    }
-    if (len > 63) return undefined;
-    off += len + 1;
-    if (off - 12 > 254) return undefined;
-  }
-  out.qnameLength = off - 12;
-  if (off + 4 > n) return undefined;
-  out.qtype = buf.readUInt16BE(off);
-  out.qclass = buf.readUInt16BE(off + 2);
-  off += 4;
-  out.questionEnd = off;
-  if (out.arcount === 0) return out;
-  // Further questions (rare) and the answer/authority records of a query are skipped.
-  for (let i = 1; i < out.qdcount; i++) {
-    off = skipName(buf, off);
-    if (off < 0 || off + 4 > n) return undefined;
-    off += 4;
-  }
-  const total = out.ancount + out.nscount + out.arcount;
-  const firstAdditional = out.ancount + out.nscount;
-  for (let i = 0; i < total; i++) {
-    off = skipName(buf, off);
-    if (off < 0 || off + 10 > n) return undefined;
-    const type = buf.readUInt16BE(off);
-    const rdlen = buf.readUInt16BE(off + 8);
-    if (i >= firstAdditional) {
-      if (type === TYPE_OPT) {
-        out.edns = true;
-        out.udpSize = Math.max(512, buf.readUInt16BE(off + 2));
-        out.ednsVersion = buf[off + 5] as number;
-        out.dnssecOk = (buf.readUInt16BE(off + 6) & 0x8000) !== 0;
-      } else if (type === 250 && i === total - 1) {
-        out.tsig = true;
-      }
-    }
-    off += 10 + rdlen;
-    if (off > n) return undefined;
-  }
-  return out;
-}
-
-/**
- * A string key for the question: lower-cased qname wire bytes, qtype and qclass, as latin1.
- * One short string per call: the cache key the fast path looks answers up by.
- */
-export function questionKey(buf: Buffer, q: QuestionInfo): string {
-  let s = '';
-  const end = q.qnameOffset + q.qnameLength;
-  for (let i = q.qnameOffset; i < end; i++) {
-    const c = buf[i] as number;
-    s += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
-  }
-  return s + String.fromCharCode(q.qtype >> 8, q.qtype & 0xff, q.qclass >> 8, q.qclass & 0xff);
-}
-
-/** The qname in dotted text (as asked, case kept, no trailing dot; root = ''). */
-export function qnameText(buf: Buffer, q: QuestionInfo): string {
-  const parts: string[] = [];
-  let off = q.qnameOffset;
-  for (;;) {
-    const len = buf[off] as number;
-    if (len === 0 || len === undefined) break;
-    parts.push(buf.toString('latin1', off + 1, off + 1 + len));
-    off += len + 1;
-  }
-  return parts.join('.');
-}
+/** The decoder lives apart (wire-decode.ts); one import gives both halves of the codec. */
+export { decodeMessage, type DecodedEdns, type DecodedMessage } from './wire-decode.js';

@@ -13,7 +13,7 @@ import { KEY, WRONG_KEY } from '../../test/sync/helpers.js';
 import { Auth } from './auth.js';
 import { PeerRcodeError, UnverifiedReplyError, pullZone, querySoa } from './client.js';
 import { OPCODE_QUERY, RCODE, decode, errorResponse, responseTo } from './codec.js';
-import { frame, readFrames } from './tcp.js';
+import { frame, readFrames } from '../dns/framing.js';
 
 const ORIGIN = 'client.test';
 const SOA: RR = canonicalRR({ name: ORIGIN, type: 'SOA', ttl: 60, data: { mname: 'ns.client.test', rname: 'h.client.test', serial: 42, refresh: 60, retry: 10, expire: 3600, minimum: 5 } });

@@ -12,7 +12,7 @@ import type { RR } from '../dns/rr.js';
 import { TsigStreamVerifier, type TsigKey } from '../dns/tsig.js';
 import type { Auth } from './auth.js';
 import { RCODE, decode, readHeader, sectionRRs, soaQuery, transferQuery } from './codec.js';
-import { frame, readFrames } from './tcp.js';
+import { frame, readFrames } from '../dns/framing.js';
 import { XfrCollector, type XfrResult } from './xfr.js';
 
 export interface Endpoint {

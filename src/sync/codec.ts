@@ -5,6 +5,7 @@
  */
 import type { Answer, Packet, Question } from 'dns-packet';
 import { decodeMessage, encodeMessage, type WireMessage } from '../dns/wire.js';
+import { FLAG_AA, headerFields, Opcode, type HeaderFields, Rcode } from '../dns/header.js';
 import type { RR } from '../dns/rr.js';
 import { canonicalRR, type SoaRdata } from '../dns/rdata.js';
 import { nameCodec, rdataCodec } from '../dns/packet-codecs.js';
@@ -12,11 +13,10 @@ import type { ZoneDiff } from '../zone/types.js';
 import { readWireName, WireNameError } from '../dns/wire-names.js';
 import { leaderInfoOption, type LeaderInfo } from './leader-info.js';
 
-export const OPCODE_QUERY = 0;
-export const OPCODE_NOTIFY = 4;
-export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, NOTAUTH: 9 } as const;
-const FLAG_QR = 0x8000;
-const FLAG_AA = 0x0400;
+/** The header vocabulary (dns/header.ts) under the names the sync engine has used. */
+export const OPCODE_QUERY = Opcode.QUERY;
+export const OPCODE_NOTIFY = Opcode.NOTIFY;
+export const RCODE = Rcode;
 
 /** Largest NOTIFY that carries a diff: the EDNS buffer size safe from fragmentation. */
 export const NOTIFY_MAX_DATAGRAM = 1232;
@@ -25,18 +25,13 @@ export class MessageError extends Error {
   override readonly name = 'MessageError';
 }
 
-export interface Header {
-  readonly id: number;
-  readonly qr: boolean;
-  readonly opcode: number;
-  readonly rcode: number;
-}
+export type Header = HeaderFields;
 
 /** Header fields straight from the bytes (dns-packet's decode names opcodes, not numbers). */
 export function readHeader(msg: Uint8Array): Header {
-  if (msg.length < 12) throw new MessageError('message shorter than a header');
-  const flags = ((msg[2] as number) << 8) | (msg[3] as number);
-  return { id: ((msg[0] as number) << 8) | (msg[1] as number), qr: (flags & FLAG_QR) !== 0, opcode: (flags >> 11) & 0xf, rcode: flags & 0xf };
+  const h = headerFields(msg);
+  if (h === undefined) throw new MessageError('message shorter than a header');
+  return h;
 }
 
 export function flags(opts: { qr?: boolean; opcode?: number; aa?: boolean; rcode?: number }): number {

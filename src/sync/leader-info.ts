@@ -14,6 +14,7 @@
  * guessed at: a newer peer that changes the layout must bump it.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { addressBytes, addressText } from '../dns/address.js';
 import type { Packet } from 'dns-packet';
 import type { Endpoint } from './client.js';
 
@@ -46,10 +47,10 @@ export function encodeLeaderInfo(info: LeaderInfo): Buffer {
     if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new LeaderInfoError(`transfer port ${t.port} is not in 1..65535`);
     if (isIPv4(t.host)) {
       family = FAMILY_V4;
-      addr = Buffer.from(t.host.split('.').map(Number));
+      addr = addressBytes(t.host);
     } else if (isIPv6(t.host)) {
       family = FAMILY_V6;
-      addr = ipv6Bytes(t.host);
+      addr = addressBytes(t.host);
     } else throw new LeaderInfoError(`transfer host '${t.host}' is not an IP address`);
   }
   const out = Buffer.alloc(FIXED + addr.length);
@@ -75,7 +76,7 @@ export function decodeLeaderInfo(data: Uint8Array): LeaderInfo {
   if (family === FAMILY_NONE) return { term, transfer: undefined };
   if (port === 0) throw new LeaderInfoError('leader info transfer port is 0');
   const a = b.subarray(FIXED);
-  const host = family === FAMILY_V4 ? [...a].join('.') : ipv6Text(a);
+  const host = addressText(a);
   return { term, transfer: { host, port } };
 }
 
@@ -99,45 +100,4 @@ export function leaderInfoOf(p: Packet): LeaderInfo | undefined {
   }
   if (found.length > 1) throw new LeaderInfoError(`${found.length} leader info options in one message`);
   return found[0];
-}
-
-function ipv6Bytes(text: string): Buffer {
-  // Node has no inet_pton; expand '::' and any embedded IPv4 tail by hand.
-  let s = text.replace(/%.*$/, '');
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (v4) {
-    const p = (v4[1] as string).split('.').map(Number);
-    s = s.slice(0, -(v4[1] as string).length) + `${(((p[0] as number) << 8) | (p[1] as number)).toString(16)}:${(((p[2] as number) << 8) | (p[3] as number)).toString(16)}`;
-  }
-  const [head, tail] = s.split('::') as [string, string | undefined];
-  const h = head === '' ? [] : head.split(':');
-  const t = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
-}
-
-function ipv6Text(b: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((b[i] as number) << 8) | (b[i + 1] as number));
-  // Compress the longest run of zero groups (RFC 5952), as inet_ntop does.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }

@@ -24,7 +24,7 @@ import type { ConnLimits } from './conn-limit.js';
 import type { PersistedZone, ZonePersistence } from './zone-persist.js';
 import { termAnswer } from './fencing.js';
 import { notifiesFenced } from './metrics.js';
-import { frame, readFrames } from './tcp.js';
+import { frame, readFrames } from '../dns/framing.js';
 import { SecondaryZones } from './secondary-zones.js';
 import { followPrimary, planNotify, type SecondaryZoneState, type StaticZone } from './secondary-zone.js';
 

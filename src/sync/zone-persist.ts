@@ -14,6 +14,7 @@
  * restarted agent still refuses a deposed leader). Term changes are written at once;
  * confirmations coalesced like zones.
  */
+import { frameAll, frameEnd } from '../dns/framing.js';
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ZoneSnapshot } from '../zone/types.js';
@@ -75,13 +76,7 @@ function fileName(origin: string): string {
 export function encodeZoneFile(snap: ZoneSnapshot, meta: ZoneMeta): Buffer {
   const head = Buffer.from(JSON.stringify({ v: 1, origin: snap.origin, serial: snap.serial, primary: meta.primary, primarySince: meta.primarySince, confirmedAt: meta.confirmedAt, primaryTerm: String(meta.primaryTerm ?? 0n), dataTerm: String(meta.dataTerm ?? 0n) }) + '\n');
   const msgs = xfrMessages(0, { name: snap.origin, type: 'AXFR', class: 'IN' }, axfrRecords(snap));
-  const parts: Buffer[] = [head];
-  for (const m of msgs) {
-    const len = Buffer.alloc(2);
-    len.writeUInt16BE(m.length);
-    parts.push(len, m);
-  }
-  return Buffer.concat(parts);
+  return Buffer.concat([head, frameAll(msgs)]);
 }
 
 export class ZoneFileFormatError extends Error {
@@ -103,11 +98,10 @@ export function decodeZoneFile(buf: Buffer): PersistedZone {
   let i = 0;
   let done = false;
   while (o < buf.length && !done) {
-    if (o + 2 > buf.length) throw new ZoneFileFormatError('truncated frame length');
-    const len = buf.readUInt16BE(o);
-    if (o + 2 + len > buf.length) throw new ZoneFileFormatError('truncated frame');
-    done = c.add(sectionRRs(decode(buf.subarray(o + 2, o + 2 + len)).answers), i++);
-    o += 2 + len;
+    const end = frameEnd(buf, o);
+    if (end < 0) throw new ZoneFileFormatError('truncated frame');
+    done = c.add(sectionRRs(decode(buf.subarray(o + 2, end)).answers), i++);
+    o = end;
   }
   if (!done) throw new ZoneFileFormatError('zone ends before its closing SOA');
   const r = c.result();

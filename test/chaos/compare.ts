@@ -8,7 +8,7 @@
  * RRset of 4,000 records is compared whole, not truncated.
  */
 import { connect } from 'node:net';
-import { FLAG_AA } from '../../src/dns/wire.js';
+import { FLAG_AA } from '../../src/dns/header.js';
 import { recordKey } from '../../src/dns/rdata.js';
 import type { RR } from '../../src/dns/rr.js';
 import { decode, encode, sectionRRs } from '../../src/sync/codec.js';

@@ -1,6 +1,7 @@
 /** One UDP question to a DNS server under test; the raw reply, or an error after 2 s. */
 import { createSocket } from 'node:dgram';
-import { encodeMessage, FLAG_RD } from '../../src/dns/wire.js';
+import { encodeMessage } from '../../src/dns/wire.js';
+import { FLAG_RD } from '../../src/dns/header.js';
 
 export async function askUdp(host: string, port: number, name: string, type: string, opts: { rd?: boolean } = {}): Promise<Buffer> {
   const sock = createSocket('udp4');
