@@ -5,7 +5,7 @@
  * Service's addresses); and before a hand-over to a newer agent it has the supervisor let go
  * of its copies, which would otherwise keep a share of the SO_REUSEPORT traffic unread.
  */
-import type { HostPort } from './agent.js';
+import type { HostPort } from '../dns/address.js';
 
 export const SUPERVISED_ENV = 'DNSSYNC_SUPERVISED';
 /** `id@startedMs` of the supervisor: every agent process it starts hands over under it. */

@@ -4,7 +4,6 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { isIP } from 'node:net';
 import { Controller } from '../controller/controller.js';
 import { decodeNamespace, decodePod, decodeRecord, decodeZone } from '../controller/decode.js';
 import { LeaderElector } from '../controller/leader.js';
@@ -22,23 +21,18 @@ import { registerGcMetric } from '../observability/metrics.js';
 import { LOG_LEVELS, configureLogger } from '../observability/logger.js';
 import { loadTsigKeys } from './tsig-key.js';
 import { testClockSeconds } from './test-clock.js';
-import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
+import { FlagError, get, ipHostPort, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
 
 const intRange =
   (lo: number, hi: number) =>
   (v: string): string | undefined =>
     /^-?\d+$/.test(v) && Number(v) >= lo && Number(v) <= hi ? undefined : `'${v}' is not an integer in ${lo}..${hi}`;
 
-function ipAddrPort(value: string): string | undefined {
-  const bad = validateHostPort(value);
-  if (bad !== undefined) return bad;
-  return isIP(splitHostPort(value).host) === 0 ? `'${value}': host must be an IP address` : undefined;
-}
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'kubeconfig', kind: 'string', help: 'kubeconfig file (default: the in-cluster service account)' },
   { name: 'transfer-listen', kind: 'string', default: '0.0.0.0:5300', validate: validateHostPort, help: 'serve IXFR/AXFR here (UDP+TCP); NOTIFYs leave from this port' },
-  { name: 'transfer-advertise', kind: 'string', validate: ipAddrPort, help: 'the transfer endpoint named (signed) in every NOTIFY, where agents pull from (the chart: the Pod IP); needed when --transfer-listen is a wildcard, since pod traffic may be masqueraded [default: --transfer-listen when it is a specific address]' },
+  { name: 'transfer-advertise', kind: 'string', validate: ipHostPort, help: 'the transfer endpoint named (signed) in every NOTIFY, where agents pull from (the chart: the Pod IP); needed when --transfer-listen is a wildcard, since pod traffic may be masqueraded [default: --transfer-listen when it is a specific address]' },
   { name: 'heartbeat-interval', kind: 'duration', default: '5s', help: "how often the leader checks each agent's SOA for state that differs from what it acknowledged (restart in place, lost state)" },
   { name: 'heartbeat-qps', kind: 'int', default: '500', validate: intRange(1, 1_000_000), help: 'heartbeat SOA probes per second across all agents, at most (many agents stretch the interval instead)' },
   { name: 'agent-namespace', kind: 'string', default: 'dnssync', help: 'namespace of the agent Pods' },

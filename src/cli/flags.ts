@@ -3,6 +3,8 @@
  * manifest can configure the process through `env:`; the command line wins over the
  * environment. Errors are FlagError so main() can print one line and exit 2.
  */
+import { isIP } from 'node:net';
+
 export class FlagError extends Error {
   override readonly name = 'FlagError';
 }
@@ -42,6 +44,13 @@ export function validateHostPort(value: string): string | undefined {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(value);
   if (!m || Number(m[2]) > 65535) return `'${value}' is not HOST:PORT`;
   return undefined;
+}
+
+/** HOST:PORT where HOST is an IP address (no name to resolve). */
+export function ipHostPort(value: string): string | undefined {
+  const bad = validateHostPort(value);
+  if (bad !== undefined) return bad;
+  return isIP(splitHostPort(value).host) === 0 ? `'${value}': host must be an IP address` : undefined;
 }
 
 export function splitHostPort(value: string): { host: string; port: number } {

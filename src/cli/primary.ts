@@ -10,7 +10,6 @@
  */
 import { watch, statSync, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { isIP } from 'node:net';
 import { readMasterFile } from '../dns/masterfile.js';
 import type { SoaRdata } from '../dns/rdata.js';
 import type { RR } from '../dns/rr.js';
@@ -19,15 +18,10 @@ import { startHealthServer } from '../observability/health.js';
 import { Primary, type SoaParams } from '../sync/primary.js';
 import { startTerm } from '../sync/fencing.js';
 import { readSerials, writeSerials } from '../sync/state-file.js';
-import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
+import { FlagError, get, ipHostPort, parseFlags, splitHostPort, usage, type FlagSpec } from './flags.js';
 import { loadTsigKeys } from './tsig-key.js';
 import { testClockSeconds } from './test-clock.js';
 
-function ipHostPort(value: string): string | undefined {
-  const bad = validateHostPort(value);
-  if (bad !== undefined) return bad;
-  return isIP(splitHostPort(value).host) === 0 ? `'${value}': host must be an IP address` : undefined;
-}
 
 export const PRIMARY_FLAGS: FlagSpec[] = [
   { name: 'zone-file', kind: 'string', repeatable: true, required: true, help: 'RFC 1035 master file to serve, as FILE or ORIGIN=FILE (default origin: the file name without .zone/.db)' },

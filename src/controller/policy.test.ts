@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateName, findZone, resolveZones, selectorMatches } from './policy.js';
 import { recordRdata } from './rdata.js';
-import { recordObj, zoneObj } from './testing.js';
+import { recordObj, zoneObj } from '../../test/util/controller-objects.js';
 
 const zone = zoneObj('corp', 'corp.internal', { defaultTTL: 30 });
 const noLabels = (): undefined => undefined;

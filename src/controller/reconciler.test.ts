@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Reconciler } from './reconciler.js';
 import { recordRdata } from './rdata.js';
-import { recordObj, zoneObj } from './testing.js';
+import { recordObj, zoneObj } from '../../test/util/controller-objects.js';
 
 describe('Reconciler', () => {
   it('reports only the changed RRsets per zone, and moves a renamed record', () => {

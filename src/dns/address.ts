@@ -7,6 +7,12 @@
 import { isIPv4 } from 'node:net';
 import { rdataCodec } from './packet-codecs.js';
 
+/** An IP address and port: a listener, an upstream, a peer of the sync protocol. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
 /** The octets of an IPv4 or IPv6 address (zone index dropped). Throws on anything else. */
 export function addressBytes(host: string): Buffer {
   const codec = rdataCodec(isIPv4(host) ? 'A' : 'AAAA');

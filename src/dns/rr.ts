@@ -5,9 +5,13 @@
  */
 import type { Answer } from 'dns-packet';
 
-/** Record types a DNSRecord may hold; SOA exists only as the zone's own apex record. */
-export const RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX', 'PTR', 'NS', 'CAA'] as const;
-export type RecordType = (typeof RECORD_TYPES)[number];
+import type { RecordType } from '../api/types.js';
+
+/**
+ * Record types a DNSRecord may hold: the CRD's enum, generated into api/types.ts (one list).
+ * SOA exists only as the zone's own apex record.
+ */
+export { RECORD_TYPES, type RecordType } from '../api/types.js';
 export type RRType = RecordType | 'SOA';
 
 /**

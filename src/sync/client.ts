@@ -13,12 +13,11 @@ import { TsigStreamVerifier, type TsigKey } from '../dns/tsig.js';
 import type { Auth } from './auth.js';
 import { RCODE, decode, readHeader, sectionRRs, soaQuery, transferQuery } from './codec.js';
 import { frame, readFrames } from '../dns/framing.js';
+import type { HostPort } from '../dns/address.js';
 import { XfrCollector, type XfrResult } from './xfr.js';
 
-export interface Endpoint {
-  readonly host: string;
-  readonly port: number;
-}
+/** A peer of the sync protocol (dns/address.ts: one address type for every layer). */
+export type Endpoint = HostPort;
 
 /** The peer answered with an error RCODE (REFUSED, NOTAUTH, NOTIMP…). */
 export class PeerRcodeError extends Error {

@@ -14,9 +14,8 @@
  * guessed at: a newer peer that changes the layout must bump it.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { addressBytes, addressText } from '../dns/address.js';
+import { addressBytes, addressText, type HostPort as Endpoint } from '../dns/address.js';
 import type { Packet } from 'dns-packet';
-import type { Endpoint } from './client.js';
 
 /** From the local/experimental EDNS option range (RFC 6891 §9: 65001–65534). */
 export const LEADER_INFO_OPTION = 65_401;

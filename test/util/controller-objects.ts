@@ -1,6 +1,6 @@
 /** Builders for unit tests of the pure reconcile functions (no API server involved). */
-import type { RecordType } from '../dns/rr.js';
-import { DEFAULT_SOA, type LabelSelector, type RecordObject, type ZoneObject } from './objects.js';
+import type { RecordType } from '../../src/dns/rr.js';
+import { DEFAULT_SOA, type LabelSelector, type RecordObject, type ZoneObject } from '../../src/controller/objects.js';
 
 let uid = 0;
 
