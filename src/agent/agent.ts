@@ -6,9 +6,12 @@
  */
 import { socketKey, type InheritedSockets } from './supervised.js';
 import { ZoneStore } from '../zone/store.js';
+import type { HostPort } from '../dns/address.js';
 import { ForwardCache, type ForwardCacheOptions } from './forward-cache.js';
 import { Forwarder } from './forwarder.js';
 import { QueryHandler } from './handler.js';
+import type { StubDomain } from './chain/chains.js';
+import { RATE_LIMIT_DEFAULTS } from './chain/rate-limit.js';
 import { InflightTracker } from './inflight.js';
 import { QueryStats, registerAgentMetrics, statsLength } from './stats.js';
 import { listenTcp, type TcpListener, type TcpOptions } from './tcp.js';
@@ -16,16 +19,20 @@ import { listenUdp, type UdpListener } from './udp.js';
 import { UpstreamPool } from './upstreams.js';
 import { logger } from '../observability/logger.js';
 
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
+export type { HostPort } from '../dns/address.js';
 
 export interface AgentOptions {
   /** Each address gets a UDP and a TCP listener on the same port. */
   readonly listen: readonly HostPort[];
   /** No upstreams: names outside our zones are REFUSED. */
   readonly upstreams: readonly HostPort[];
+  /**
+   * Stub domains (--forward ZONE=HOST:PORT): names at or below a zone go to its upstreams,
+   * with a cache of their own (per query thread), not to --upstream. Our own zones still win.
+   */
+  readonly forwardZones?: readonly ForwardZone[];
+  /** UDP answers a second to one client address (--rate-limit); 0 or undefined: no limit. */
+  readonly rateLimit?: number;
   /** Share a store with others (the sync secondary); a new empty one otherwise. */
   readonly store?: ZoneStore;
   readonly maxUdpSize?: number;
@@ -51,6 +58,17 @@ export interface AgentOptions {
    * process's metrics: the main thread adds the workers' arrays up.
    */
   readonly stats?: Float64Array;
+}
+
+export interface ForwardZone {
+  /** Canonical: lower case, no trailing dot. */
+  readonly zone: string;
+  readonly upstreams: readonly HostPort[];
+}
+
+/** Every upstream the stats count, in their order: --upstream, then each stub domain's. */
+export function allUpstreams(opts: Pick<AgentOptions, 'upstreams' | 'forwardZones'>): HostPort[] {
+  return [...opts.upstreams, ...(opts.forwardZones ?? []).flatMap((z) => z.upstreams)];
 }
 
 /** Returns undefined when satisfied, otherwise why the agent is not ready. */
@@ -93,6 +111,9 @@ export const DEFAULTS = {
   tcp: { idleTimeoutMs: 10_000, maxConnections: 1_000, maxConnectionsPerClient: 100, maxPipelined: 64, maxUnsentBytes: 64 * 1024 },
 } as const;
 
+/** A stub domain's cache, per query thread: a few names, not the default cache's share. */
+const STUB_CACHE = { maxEntries: 10_000, maxBytes: 8 * 1024 * 1024 };
+
 /** Looked up per use: the CLI configures the root logger after modules load. */
 const log = (): ReturnType<typeof logger> => logger('agent');
 
@@ -104,7 +125,7 @@ export class Agent implements DataPlane {
     readonly store: ZoneStore,
     readonly handler: QueryHandler,
     readonly forwarder: Forwarder | undefined,
-    private readonly pool: UpstreamPool | undefined,
+    private readonly pools: UpstreamPool[],
     private readonly udp: UdpListener[],
     private readonly tcp: TcpListener[],
     private readonly inflight: InflightTracker,
@@ -113,24 +134,32 @@ export class Agent implements DataPlane {
   static async start(opts: AgentOptions): Promise<Agent> {
     const store = opts.store ?? new ZoneStore();
     const maxUdpSize = opts.maxUdpSize ?? DEFAULTS.maxUdpSize;
-    const stats = new QueryStats(opts.stats ?? new Float64Array(statsLength(opts.upstreams.length)));
-    let pool: UpstreamPool | undefined;
+    const stats = new QueryStats(opts.stats ?? new Float64Array(statsLength(allUpstreams(opts).length)));
+    const upstreamOpts = {
+      timeoutMs: opts.upstreamTimeoutMs ?? DEFAULTS.upstreamTimeoutMs,
+      downMs: opts.upstreamDownMs ?? DEFAULTS.upstreamDownMs,
+      udpSize: maxUdpSize,
+    };
+    const forwarderOpts = { staleAnswerTimeoutMs: opts.staleAnswerTimeoutMs ?? DEFAULTS.staleAnswerTimeoutMs };
+    const pools: UpstreamPool[] = [];
     let forwarder: Forwarder | undefined;
     if (opts.upstreams.length > 0) {
-      pool = new UpstreamPool(
-        opts.upstreams,
-        {
-          timeoutMs: opts.upstreamTimeoutMs ?? DEFAULTS.upstreamTimeoutMs,
-          downMs: opts.upstreamDownMs ?? DEFAULTS.upstreamDownMs,
-          udpSize: maxUdpSize,
-        },
-        stats,
-      );
+      const pool = new UpstreamPool(opts.upstreams, upstreamOpts, stats);
+      pools.push(pool);
       const cache = new ForwardCache(cacheOptions(opts.cache), opts.cacheBuffer);
-      forwarder = new Forwarder(pool, cache, { staleAnswerTimeoutMs: opts.staleAnswerTimeoutMs ?? DEFAULTS.staleAnswerTimeoutMs }, stats);
+      forwarder = new Forwarder(pool, cache, forwarderOpts, stats);
     }
-    const handler = new QueryHandler(store, forwarder, { maxUdpSize, answerCacheEntries: opts.answerCacheEntries ?? DEFAULTS.answerCacheEntries, maxForwards: opts.maxForwards ?? DEFAULTS.maxForwards }, stats);
-    if (opts.stats === undefined) registerAgentMetrics(() => handler.stats, () => forwarder?.cache, () => serials(store), upstreamNames(opts.upstreams));
+    const stubs: StubDomain[] = [];
+    let base = opts.upstreams.length;
+    for (const z of opts.forwardZones ?? []) {
+      const pool = new UpstreamPool(z.upstreams, upstreamOpts, stats, base);
+      base += z.upstreams.length;
+      pools.push(pool);
+      stubs.push({ zone: z.zone, forwarder: new Forwarder(pool, new ForwardCache(cacheOptions({ ...opts.cache, ...STUB_CACHE })), forwarderOpts, stats) });
+    }
+    const rateLimit = opts.rateLimit ? { ...RATE_LIMIT_DEFAULTS, perSecond: opts.rateLimit } : undefined;
+    const handler = new QueryHandler(store, forwarder, { maxUdpSize, answerCacheEntries: opts.answerCacheEntries ?? DEFAULTS.answerCacheEntries, maxForwards: opts.maxForwards ?? DEFAULTS.maxForwards, stubs, rateLimit }, stats);
+    if (opts.stats === undefined) registerAgentMetrics(() => handler.stats, () => forwarder?.cache, () => serials(store), upstreamNames(allUpstreams(opts)));
     else if (forwarder !== undefined) publishCacheStats(handler.stats, forwarder.cache);
     const inflight = new InflightTracker();
     const udp: UdpListener[] = [];
@@ -146,11 +175,11 @@ export class Agent implements DataPlane {
       }
     } catch (err) {
       await Promise.all([...udp, ...tcp].map((x) => x.close()));
-      pool?.close();
+      for (const p of pools) p.close();
       throw err;
     }
-    const agent = new Agent(store, handler, forwarder, pool, udp, tcp, inflight);
-    log().info({ listen: udp.map((u) => `${u.address.host}:${u.address.port}`), upstreams: opts.upstreams.map((u) => `${u.host}:${u.port}`) }, 'agent listening');
+    const agent = new Agent(store, handler, forwarder, pools, udp, tcp, inflight);
+    log().info({ listen: udp.map((u) => `${u.address.host}:${u.address.port}`), upstreams: upstreamNames(opts.upstreams), forwardZones: (opts.forwardZones ?? []).map((z) => `${z.zone}=${upstreamNames(z.upstreams).join(',')}`), rateLimit: opts.rateLimit ?? 0 }, 'agent listening');
     return agent;
   }
 
@@ -161,7 +190,7 @@ export class Agent implements DataPlane {
 
   /** Each upstream and whether it is currently considered up (for logs and tests). */
   upstreamHealth(): { upstream: string; up: boolean }[] {
-    return this.pool?.health() ?? [];
+    return this.pools.flatMap((p) => p.health());
   }
 
   addReadinessCheck(check: ReadinessCheck): void {
@@ -187,7 +216,7 @@ export class Agent implements DataPlane {
       const left = await this.inflight.drain(drainMs);
       if (left > 0) log().warn({ left }, 'shutting down with queries still in flight');
       await Promise.all([...this.udp, ...this.tcp].map((l) => l.close()));
-      this.pool?.close();
+      for (const p of this.pools) p.close();
       log().info('agent stopped');
     })();
     return this.stopping;

@@ -23,7 +23,7 @@
  * entry still carries a stamp, unique per write, that its index slot repeats.
  */
 import type { ScannedResponse } from './upstream-message.js';
-import { HI_OPCODE_RD, HI_QR, HI_TC, LO_AD, LO_CD, LO_RA } from '../dns/header.js';
+import { HI_OPCODE_RD, HI_QR, HI_TC, LO_AD, LO_CD, LO_RA, LO_RCODE } from '../dns/header.js';
 
 export interface CacheEntry {
   readonly rcode: number;
@@ -215,22 +215,7 @@ export class ForwardCache {
     const expiresAt = now + ttl * 1000;
     const n = r.ttlOffsets.length;
     const len = align(ENTRY_HEADER + align(key.length, 4) + 8 * n + r.body.length, 8);
-    const entry: CacheEntry = {
-      rcode: r.rcode,
-      body: r.body,
-      counts: r.counts,
-      answerEnd: r.answerEnd,
-      authorityEnd: r.authorityEnd,
-      authenticData: r.authenticData,
-      ttlOffsets: r.ttlOffsets,
-      ttls,
-      storedAt: now,
-      expiresAt,
-      staleUntil: expiresAt + this.opts.maxStaleMs,
-      negative: r.negative,
-      bytes: len,
-      referenced: false,
-    };
+    const entry = entryOf(r, ttls, now, expiresAt, expiresAt + this.opts.maxStaleMs, len);
     if (len > this.cap || key.length > 0xffff || n > 0xffff || r.body.length > 0xffff) return entry;
     this.locked(() => {
       const old = this.find(key);
@@ -305,12 +290,8 @@ export class ForwardCache {
     const bodyLen = cut < 0 ? 0 : cut;
     const out = Buffer.allocUnsafe(questionEnd + bodyLen + optLen);
     query.copy(out, 0, 0, questionEnd);
-    out[2] = HI_QR | ((query[2] as number) & HI_OPCODE_RD) | (cut < 0 ? HI_TC : 0);
-    out[3] = LO_RA | ((query[3] as number) & LO_CD) | (o.wantsAd && (flags & 0x100) !== 0 ? LO_AD : 0) | (flags & 0x0f);
     const anNs = a[w + E_AN_NS] as number;
-    out.writeUInt16BE(cut < 0 ? 0 : anNs & 0xffff, 6);
-    out.writeUInt16BE(cut < 0 || cut <= answerEnd ? 0 : anNs >>> 16, 8);
-    out.writeUInt16BE(((cut < bodyLength ? 0 : flags >>> 16) + (o.opt === undefined ? 0 : 1)) & 0xffff, 10);
+    servedHeader(out, query, cut, o.wantsAd && (flags & 0x100) !== 0, flags, anNs & 0xffff, anNs >>> 16, flags >>> 16, answerEnd, bodyLength, o.opt !== undefined);
     if (bodyLen > 0) {
       this.ring.copy(out, questionEnd, bodyAt, bodyAt + bodyLen);
       // Another thread may have stored it after this one read the clock: never count up.
@@ -584,6 +565,39 @@ export interface ServeOptions {
 
 
 /**
+ * The header of a served entry: the client's ID, opcode, RD and CD; QR and RA; TC when even
+ * the required part did not fit (`cut` < 0); AD when shown to this client; the entry's rcode;
+ * the counts of the sections kept (an OPT of the client's own after them).
+ */
+function servedHeader(out: Buffer, query: Buffer, cut: number, ad: boolean, rcode: number, an: number, ns: number, ar: number, answerEnd: number, bodyLength: number, hasOpt: boolean): void {
+  out[2] = HI_QR | ((query[2] as number) & HI_OPCODE_RD) | (cut < 0 ? HI_TC : 0);
+  out[3] = LO_RA | ((query[3] as number) & LO_CD) | (ad ? LO_AD : 0) | (rcode & LO_RCODE);
+  out.writeUInt16BE(cut < 0 ? 0 : an, 6);
+  out.writeUInt16BE(cut < 0 || cut <= answerEnd ? 0 : ns, 8);
+  out.writeUInt16BE(((cut < bodyLength ? 0 : ar) + (hasOpt ? 1 : 0)) & 0xffff, 10);
+}
+
+/** A cache entry for a scanned upstream answer (`bytes`: its size in the ring). */
+export function entryOf(r: ScannedResponse, ttls: Uint32Array, now: number, expiresAt: number, staleUntil: number, bytes: number): CacheEntry {
+  return {
+    rcode: r.rcode,
+    body: r.body,
+    counts: r.counts,
+    answerEnd: r.answerEnd,
+    authorityEnd: r.authorityEnd,
+    authenticData: r.authenticData,
+    ttlOffsets: r.ttlOffsets,
+    ttls,
+    storedAt: now,
+    expiresAt,
+    staleUntil,
+    negative: r.negative,
+    bytes,
+    referenced: false,
+  };
+}
+
+/**
  * How much of an entry's body fits `room` bytes: all of it, or without the additional
  * section, or (a positive answer to a client not doing DNSSEC) the answer section alone —
  * RFC 2181 9: extra records are left out and TC stays clear. -1: even the required part does
@@ -607,14 +621,7 @@ export function serveEntry(e: CacheEntry, query: Buffer, questionEnd: number, no
   const bodyLen = cut < 0 ? 0 : cut;
   const out = Buffer.allocUnsafe(questionEnd + bodyLen + optLen);
   query.copy(out, 0, 0, questionEnd);
-  out[2] = HI_QR | ((query[2] as number) & HI_OPCODE_RD) | (cut < 0 ? HI_TC : 0);
-  out[3] = LO_RA | ((query[3] as number) & LO_CD) | (o.wantsAd && e.authenticData ? LO_AD : 0) | (e.rcode & 0x0f);
-  const an = cut < 0 ? 0 : e.counts[0];
-  const ns = cut < 0 || cut <= e.answerEnd ? 0 : e.counts[1];
-  const ar = cut < e.body.length ? 0 : e.counts[2];
-  out.writeUInt16BE(an, 6);
-  out.writeUInt16BE(ns, 8);
-  out.writeUInt16BE(ar + (o.opt === undefined ? 0 : 1), 10);
+  servedHeader(out, query, cut, o.wantsAd && e.authenticData, e.rcode, e.counts[0], e.counts[1], e.counts[2], e.answerEnd, e.body.length, o.opt !== undefined);
   if (bodyLen > 0) {
     e.body.copy(out, questionEnd, 0, bodyLen);
     const elapsed = Math.floor((now - e.storedAt) / 1000);

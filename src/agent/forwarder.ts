@@ -10,7 +10,7 @@
  * client that wants it checked. AD comes from the upstream and is shown only to clients that
  * set DO or AD.
  */
-import { ForwardCache, serveEntry, type CacheEntry, type ServeOptions } from './forward-cache.js';
+import { entryOf, ForwardCache, serveEntry, type CacheEntry, type ServeOptions } from './forward-cache.js';
 import type { Query } from '../dns/query.js';
 import { LO_AD, LO_CD } from '../dns/header.js';
 import { QueryStats } from './stats.js';
@@ -158,22 +158,7 @@ function serveOptions(q: Query, opt: Buffer | undefined, limit: number): ServeOp
 
 /** An answer that may not be cached (no SOA for a negative, say) is still served once. */
 function transient(r: ScannedResponse, now: number): CacheEntry {
-  return {
-    rcode: r.rcode,
-    body: r.body,
-    counts: r.counts,
-    answerEnd: r.answerEnd,
-    authorityEnd: r.authorityEnd,
-    authenticData: r.authenticData,
-    ttlOffsets: r.ttlOffsets,
-    ttls: r.ttls,
-    storedAt: now,
-    expiresAt: now,
-    staleUntil: now,
-    negative: r.negative,
-    bytes: r.body.length,
-    referenced: false,
-  };
+  return entryOf(r, r.ttls, now, now, now, r.body.length);
 }
 
 /** The promise's value, or undefined when `ms` passes first. */

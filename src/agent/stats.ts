@@ -64,7 +64,11 @@ export const FORWARDS_INFLIGHT = TCP_OPEN + 4;
 export const FORWARDS_REFUSED = TCP_OPEN + 5;
 /** Queries answered SERVFAIL because no upstream gave a usable answer and nothing stale was held. */
 export const FORWARD_FAILURES = TCP_OPEN + 6;
-const REQUESTS = FORWARD_FAILURES + 1;
+/** UDP queries over the --rate-limit of their client: sent nothing. */
+export const RATE_LIMITED_DROPPED = TCP_OPEN + 7;
+/** UDP queries over the --rate-limit of their client: answered empty with TC=1 (the slip). */
+export const RATE_LIMITED_SLIPPED = TCP_OPEN + 8;
+const REQUESTS = RATE_LIMITED_SLIPPED + 1;
 const DURATION = REQUESTS + CHANNELS.length * QTYPES.length;
 const UPSTREAMS = DURATION + HIST_SLOTS;
 // Per upstream: its answers by rcode, its failures by reason, a latency histogram per transport.
@@ -405,6 +409,10 @@ export function registerAgentMetrics(
   live('dnssync_agent_tcp_refused_total', 'TCP connections closed at accept, by reason: per_client (that address is at --tcp-max-connections-per-client) or total (--tcp-max-connections).', 'counter', (s) => [
     ...slot(TCP_REFUSED_PER_CLIENT, { reason: 'per_client' })(s),
     ...slot(TCP_REFUSED_TOTAL, { reason: 'total' })(s),
+  ]);
+  live('dnssync_agent_rate_limited_total', 'UDP queries over their client\'s --rate-limit, by action: dropped (no answer) or slipped (an empty answer with TC=1).', 'counter', (s) => [
+    ...slot(RATE_LIMITED_DROPPED, { action: 'dropped' })(s),
+    ...slot(RATE_LIMITED_SLIPPED, { action: 'slipped' })(s),
   ]);
   live('dnssync_agent_upstream_responses_total', 'Answers from each upstream, by rcode (CoreDNS: the rcode label of coredns_proxy_request_duration_seconds).', 'counter', (s, v) => upstreamSamples(s, v.upstreams, 'responses'));
   live('dnssync_agent_upstream_failures_total', 'Upstream attempts that gave no usable answer, by reason (timeout, error, rcode: SERVFAIL/REFUSED/FORMERR/NOTIMP, busy: every query ID of the upstream socket pending).', 'counter', (s, v) => upstreamSamples(s, v.upstreams, 'failures'));

@@ -45,7 +45,7 @@ export async function listenUdp(host: string, port: number, handler: QueryHandle
     if (!receiving) return;
     let reply;
     try {
-      reply = handler.handle(msg, 'udp', ipv6);
+      reply = handler.handle(msg, 'udp', ipv6, rinfo.address);
     } catch (err) {
       log().error({ err }, 'query handler failed');
       return;

@@ -6,6 +6,7 @@
  * tried, soonest-to-recover first, since that is the only way to find one back up.
  */
 import { frame, FrameBuffer } from '../dns/framing.js';
+import { HI_TC, LO_RCODE } from '../dns/header.js';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
@@ -238,12 +239,14 @@ export class UpstreamPool {
 
   /**
    * `stats`: where each upstream's answers, failures and round trips are counted, by its
-   * index in `addrs` (an array with room for that many: statsLength(addrs.length)).
+   * index in `addrs` (an array with room for that many: statsLength(addrs.length)), plus
+   * `statsBase` when several pools count into one array (stub domains after --upstream).
    */
   constructor(
     addrs: readonly { host: string; port: number }[],
     private readonly opts: UpstreamOptions,
     private readonly stats: QueryStats = new QueryStats(),
+    private readonly statsBase = 0,
   ) {
     this.upstreams = addrs.map((a) => new Upstream(a.host, a.port, opts));
   }
@@ -276,17 +279,17 @@ export class UpstreamPool {
     const attempts: string[] = [];
     let lastResponse: Buffer | undefined;
     for (const u of this.order(Date.now())) {
-      const index = this.upstreams.indexOf(u);
+      const index = this.statsBase + this.upstreams.indexOf(u);
       const query = buildUpstreamQuery(clientQuery, questionEnd, this.opts.udpSize, flags);
       const started = process.hrtime.bigint();
       try {
         let response = await u.queryUdp(query, questionEnd);
         let tcp = false;
-        if (((response[2] as number) & 0x02) !== 0) {
+        if (((response[2] as number) & HI_TC) !== 0) {
           response = await u.queryTcp(query, questionEnd);
           tcp = true;
         }
-        const rcode = (response[3] as number) & 0x0f;
+        const rcode = (response[3] as number) & LO_RCODE;
         this.count((s) => s.upstreamAnswer(index, tcp, rcode, Number(process.hrtime.bigint() - started) / 1e9));
         // SERVFAIL, NOTIMP, REFUSED, FORMERR: this upstream could not answer; another may.
         if (rcode !== 0 && rcode !== 3) {
@@ -315,7 +318,7 @@ export class UpstreamPool {
 
   /** Counts only when the stats array has room for every upstream (a pool built without one has not). */
   private count(f: (s: QueryStats) => void): void {
-    if (this.stats.upstreams >= this.upstreams.length) f(this.stats);
+    if (this.stats.upstreams >= this.statsBase + this.upstreams.length) f(this.stats);
   }
 
   close(): void {

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { diffRecords } from '../zone/diff.js';
 import { ZoneStore, type ZoneChange } from '../zone/store.js';
 import type { ZoneSnapshot } from '../zone/types.js';
-import { cacheOptions, firstFailing, serials, upstreamNames, type DataPlane, type HostPort, type ReadinessCheck } from './agent.js';
+import { allUpstreams, cacheOptions, firstFailing, serials, upstreamNames, type DataPlane, type HostPort, type ReadinessCheck } from './agent.js';
 import { ForwardCache } from './forward-cache.js';
 import { QueryStats, registerAgentMetrics, statsLength, sumStats } from './stats.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
@@ -51,7 +51,7 @@ export class WorkerPool implements DataPlane {
     store = new ZoneStore(),
     script: URL = new URL('./worker-main.js', import.meta.url),
   ): Promise<WorkerPool> {
-    const slotsEach = statsLength(options.upstreams.length);
+    const slotsEach = statsLength(allUpstreams(options).length);
     const shared = new SharedArrayBuffer(n * slotsEach * 8);
     if (options.upstreams.length > 0) options = { ...options, cacheBuffer: options.cacheBuffer ?? ForwardCache.allocate(cacheOptions(options.cache)) };
     const slots: Slot[] = [];
@@ -91,7 +91,7 @@ export class WorkerPool implements DataPlane {
       throw err;
     }
     const pool = new WorkerPool(store, slots, addresses);
-    pool.wire(initial, upstreamNames(options.upstreams));
+    pool.wire(initial, upstreamNames(allUpstreams(options)));
     return pool;
   }
 

@@ -4,7 +4,8 @@
  * sets DNSSYNC_LISTEN to the node-local address on port 53.
  */
 import { isIP } from 'node:net';
-import { Agent, DEFAULTS, type AgentOptions, type DataPlane, type HostPort } from '../agent/agent.js';
+import { Agent, DEFAULTS, type AgentOptions, type DataPlane, type ForwardZone, type HostPort } from '../agent/agent.js';
+import { canonicalName } from '../dns/rr.js';
 import { WorkerPool } from '../agent/workers.js';
 import { MAX_RING_BYTES } from '../agent/forward-cache.js';
 import { loadZoneFile } from '../agent/zone-files.js';
@@ -18,18 +19,12 @@ import { Supervisor } from '../agent/supervisor.js';
 import { detach, exitWithSupervisor, releaseSockets, reportUpstreams, requestSockets, supervised, supervisorIdentity, type InheritedSockets } from '../agent/supervised.js';
 import type { Backend } from '../node-net/iptables.js';
 import { startHealthServer } from '../observability/health.js';
-import { FlagError, get, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
+import { FlagError, get, ipHostPort, parseFlags, splitHostPort, usage, validateHostPort, type FlagSpec } from './flags.js';
 import { Secondary, type StaticZone } from '../sync/secondary.js';
 import { ZonePersistence, type PersistedZone } from '../sync/zone-persist.js';
 import { isCatalog } from '../sync/catalog.js';
 import { loadTsigKeys } from './tsig-key.js';
 
-function ipHostPort(value: string): string | undefined {
-  const bad = validateHostPort(value);
-  if (bad !== undefined) return bad;
-  const { host } = splitHostPort(value);
-  return isIP(host) === 0 ? `'${value}': host must be an IP address` : undefined;
-}
 
 function intRange(min: number, max: number): (v: string) => string | undefined {
   return (v) => {
@@ -41,6 +36,7 @@ function intRange(min: number, max: number): (v: string) => string | undefined {
 export const AGENT_FLAGS: FlagSpec[] = [
   { name: 'listen', kind: 'string', repeatable: true, default: '127.0.0.1:1053', validate: ipHostPort, help: 'DNS service address, UDP and TCP' },
   { name: 'upstream', kind: 'string', repeatable: true, validate: ipHostPort, help: 'resolver for names outside our zones, in order of preference (none: REFUSED)' },
+  { name: 'forward', kind: 'string', repeatable: true, validate: forwardFlag, help: 'ZONE=HOST:PORT: names at or below ZONE are forwarded to this resolver instead of --upstream (a stub domain; repeat for more zones, or more resolvers of one zone in order of preference); our own zones still win' },
   { name: 'upstream-service', kind: 'string', validate: nameHostPort, help: 'NAME:PORT whose addresses are the upstreams, resolved once at start through --upstream-resolver: transparent mode, where the agent answers on the kube-dns ClusterIP and forwards to a second Service (kube-dns-upstream) selecting the same pods' },
   { name: 'upstream-resolver', kind: 'string', validate: ipHostPort, help: 'where --upstream-service is resolved (the kube-dns ClusterIP:53)' },
   { name: 'upstream-service-timeout', kind: 'duration', default: '45s', help: 'how long to retry resolving --upstream-service before giving up (exit 1; the kubelet restarts it — within the chart startup probe window of 60 s)' },
@@ -53,6 +49,7 @@ export const AGENT_FLAGS: FlagSpec[] = [
   { name: 'max-stale', kind: 'duration', default: '24h', help: 'how long past expiry a cached answer may be served when every upstream fails (RFC 8767; 0 disables)' },
   { name: 'upstream-timeout', kind: 'duration', default: `${DEFAULTS.upstreamTimeoutMs}ms`, help: 'per-upstream attempt timeout' },
   { name: 'max-forwards', kind: 'int', default: String(DEFAULTS.maxForwards), validate: intRange(1, 1_000_000), help: 'client queries waiting on the upstreams at once (per query thread); more are answered at once from stale cache data, else SERVFAIL' },
+  { name: 'rate-limit', kind: 'int', default: '0', validate: intRange(0, 1_000_000), help: 'UDP answers a second to one client address (per query thread); past it every 2nd query gets an empty TC=1 answer (the client retries over TCP, not limited) and the others none; 0: no limit' },
   { name: 'tcp-idle-timeout', kind: 'duration', default: `${DEFAULTS.tcp.idleTimeoutMs}ms`, help: 'close idle TCP connections after this long (RFC 7766)' },
   { name: 'tcp-max-connections', kind: 'int', default: String(DEFAULTS.tcp.maxConnections), validate: intRange(1, 1_000_000), help: 'open TCP connections on the DNS port, in total (per query thread); more are closed at accept' },
   { name: 'tcp-max-connections-per-client', kind: 'int', default: String(DEFAULTS.tcp.maxConnectionsPerClient), validate: intRange(1, 1_000_000), help: 'open TCP connections on the DNS port from one client address (per query thread)' },
@@ -115,6 +112,23 @@ async function startAgent(opts: AgentOptions & { store: ZoneStore }, workers: nu
     if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') throw new FlagError(`--listen: ${e.message}`);
     throw err;
   }
+}
+
+function forwardFlag(value: string): string | undefined {
+  const eq = value.indexOf('=');
+  if (eq <= 0) return `'${value}' is not ZONE=HOST:PORT`;
+  return ipHostPort(value.slice(eq + 1));
+}
+
+/** --forward values grouped by zone, resolvers in the order given. */
+export function forwardZones(values: readonly string[]): ForwardZone[] {
+  const byZone = new Map<string, HostPort[]>();
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const zone = canonicalName(v.slice(0, eq));
+    byZone.set(zone, [...(byZone.get(zone) ?? []), splitHostPort(v.slice(eq + 1))]);
+  }
+  return [...byZone].map(([zone, upstreams]) => ({ zone, upstreams }));
 }
 
 function staticZone(value: string): string | undefined {
@@ -315,6 +329,8 @@ export async function run(argv: string[]): Promise<void> {
     listen,
     ...(inherited === undefined ? {} : { inherited }),
     upstreams,
+    forwardZones: forwardZones(get.list(flags, 'forward')),
+    rateLimit: get.num(flags, 'rate-limit') ?? 0,
     maxUdpSize: get.num(flags, 'max-udp-size'),
     cache: {
       maxEntries: get.num(flags, 'cache-max-entries'),
