@@ -1,10 +1,14 @@
 /**
  * Raw API objects (watch JSON, or client-node's deserialised list items) → the controller's
- * plain objects. Anything that does not have the shape the CRD schema promises is dropped
- * (undefined) rather than guessed at; the informer logs it.
+ * plain objects, in two steps: the spec is read into the type generated from the CRD
+ * (api/types.ts: DNSRecordSpec, DNSZoneSpec), then normalised. Anything that does not have
+ * the shape the CRD schema promises is dropped (undefined) rather than guessed at; the
+ * informer logs it. decode.test.ts checks the spec readers against the CRD schemas: every
+ * field the schema defines is read.
  */
-import { RECORD_TYPES, canonicalName, type RecordType } from '../dns/rr.js';
-import { DEFAULT_SOA, DEFAULT_TTL, type AgentPod, type LabelSelector, type Labels, type Meta, type NamespaceObject, type RecordObject, type ZoneObject } from './objects.js';
+import { RECORD_TYPES, type DNSRecordSpec, type DNSZoneSpec, type LabelSelector as ApiLabelSelector, type RecordType, type SOATimers } from '../api/types.js';
+import { canonicalName } from '../dns/rr.js';
+import { DEFAULT_ZONE_SOA, DEFAULT_TTL, type AgentPod, type Labels, type Meta, type NamespaceObject, type RecordObject, type ZoneObject } from './objects.js';
 
 type Obj = Record<string, unknown>;
 
@@ -50,57 +54,101 @@ export function decodeMeta(raw: unknown): Meta | undefined {
   };
 }
 
-function selector(x: unknown): LabelSelector | undefined {
+function isRecordType(t: string | undefined): t is RecordType {
+  return RECORD_TYPES.includes(t as RecordType);
+}
+
+function strings(x: unknown): string[] {
+  return Array.isArray(x) ? x.filter((v): v is string => typeof v === 'string') : [];
+}
+
+/** Sets `key` on `o` only when `v` is defined (optional fields stay absent, not undefined). */
+function opt<T extends object, K extends keyof T>(o: T, key: K, v: T[K] | undefined): void {
+  if (v !== undefined) o[key] = v;
+}
+
+function apiSelector(x: unknown): ApiLabelSelector | undefined {
   const o = obj(x);
   if (!o) return undefined;
-  const exprs = Array.isArray(o.matchExpressions) ? o.matchExpressions : [];
-  return {
-    matchLabels: labels(o.matchLabels),
-    matchExpressions: exprs.flatMap((e) => {
+  const out: ApiLabelSelector = {};
+  if (o.matchLabels !== undefined) out.matchLabels = labels(o.matchLabels);
+  if (Array.isArray(o.matchExpressions)) {
+    out.matchExpressions = o.matchExpressions.flatMap((e) => {
       const r = obj(e);
       const key = str(r?.key);
       const op = str(r?.operator);
       if (!r || !key || (op !== 'In' && op !== 'NotIn' && op !== 'Exists' && op !== 'DoesNotExist')) return [];
-      const values = Array.isArray(r.values) ? r.values.filter((v): v is string => typeof v === 'string') : [];
-      return [{ key, operator: op, values }];
-    }),
-  };
+      return [{ key, operator: op, values: strings(r.values) }];
+    });
+  }
+  return out;
+}
+
+function soaTimers(x: unknown): SOATimers | undefined {
+  const o = obj(x);
+  if (!o) return undefined;
+  const out: SOATimers = {};
+  opt(out, 'refresh', int(o.refresh));
+  opt(out, 'retry', int(o.retry));
+  opt(out, 'expire', int(o.expire));
+  opt(out, 'negativeTTL', int(o.negativeTTL));
+  return out;
+}
+
+/** A DNSZone's spec as the CRD defines it; undefined without its required `zone`. */
+export function zoneSpec(raw: unknown): DNSZoneSpec | undefined {
+  const s = obj(obj(raw)?.spec);
+  const zone = str(s?.zone);
+  if (!s || zone === undefined) return undefined;
+  const out: DNSZoneSpec = { zone };
+  opt(out, 'defaultTTL', int(s.defaultTTL));
+  opt(out, 'soa', soaTimers(s.soa));
+  opt(out, 'namespaceSelector', apiSelector(s.namespaceSelector));
+  return out;
+}
+
+/** A DNSRecord's spec as the CRD defines it; undefined without a name or a known type. */
+export function recordSpec(raw: unknown): DNSRecordSpec | undefined {
+  const s = obj(obj(raw)?.spec);
+  const name = str(s?.name);
+  const type = str(s?.type);
+  if (!s || name === undefined || !isRecordType(type)) return undefined;
+  const out: DNSRecordSpec = { name, type, values: strings(s.values) };
+  opt(out, 'ttl', int(s.ttl));
+  return out;
 }
 
 export function decodeZone(raw: unknown): ZoneObject | undefined {
   const meta = decodeMeta(raw);
-  const spec = obj(obj(raw)?.spec);
-  const zone = str(spec?.zone);
-  if (!meta || !spec || zone === undefined) return undefined;
-  const soa = obj(spec.soa) ?? {};
+  const spec = zoneSpec(raw);
+  if (!meta || !spec) return undefined;
+  const soa = spec.soa ?? {};
+  const sel = spec.namespaceSelector;
   return {
     meta,
-    origin: canonicalName(zone),
-    defaultTTL: int(spec.defaultTTL) ?? DEFAULT_TTL,
+    origin: canonicalName(spec.zone),
+    defaultTTL: spec.defaultTTL ?? DEFAULT_TTL,
     soa: {
-      refresh: int(soa.refresh) ?? DEFAULT_SOA.refresh,
-      retry: int(soa.retry) ?? DEFAULT_SOA.retry,
-      expire: int(soa.expire) ?? DEFAULT_SOA.expire,
-      negativeTTL: int(soa.negativeTTL) ?? DEFAULT_SOA.negativeTTL,
+      refresh: soa.refresh ?? DEFAULT_ZONE_SOA.refresh,
+      retry: soa.retry ?? DEFAULT_ZONE_SOA.retry,
+      expire: soa.expire ?? DEFAULT_ZONE_SOA.expire,
+      negativeTTL: soa.negativeTTL ?? DEFAULT_ZONE_SOA.negativeTTL,
     },
-    selector: selector(spec.namespaceSelector),
+    selector: sel && { matchLabels: sel.matchLabels ?? {}, matchExpressions: sel.matchExpressions ?? [] },
     status: obj(raw)?.status,
   };
 }
 
 export function decodeRecord(raw: unknown): RecordObject | undefined {
   const meta = decodeMeta(raw);
-  const spec = obj(obj(raw)?.spec);
-  const name = str(spec?.name);
-  const type = str(spec?.type);
-  if (!meta || !meta.namespace || !spec || name === undefined || !RECORD_TYPES.includes(type as RecordType)) return undefined;
-  const values = Array.isArray(spec.values) ? spec.values.filter((v): v is string => typeof v === 'string') : [];
+  const spec = recordSpec(raw);
+  if (!meta || !meta.namespace || !spec) return undefined;
   return {
     meta: { ...meta, namespace: meta.namespace },
-    owner: canonicalName(name),
-    type: type as RecordType,
-    ttl: int(spec.ttl),
-    values,
+    owner: canonicalName(spec.name),
+    type: spec.type,
+    ttl: spec.ttl,
+    values: spec.values,
     status: obj(raw)?.status,
   };
 }

@@ -3,7 +3,7 @@
  * reads, already normalised (canonical names, timestamps in ms). Decoding from the wire
  * lives in decode.ts, so everything else here is plain data.
  */
-import type { RecordType } from '../dns/rr.js';
+import type { RecordType } from '../api/types.js';
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -18,7 +18,8 @@ export interface LabelSelector {
   readonly matchExpressions?: readonly LabelSelectorRequirement[] | undefined;
 }
 
-export interface SoaParams {
+/** A DNSZone's SOA timers with the defaults filled in (not the sync engine's SoaParams). */
+export interface ZoneSoaTimers {
   readonly refresh: number;
   readonly retry: number;
   readonly expire: number;
@@ -40,7 +41,7 @@ export interface ZoneObject {
   /** Canonical zone name (lower-case, no trailing dot). */
   readonly origin: string;
   readonly defaultTTL: number;
-  readonly soa: SoaParams;
+  readonly soa: ZoneSoaTimers;
   /** Absent: every namespace may publish in this zone. */
   readonly selector: LabelSelector | undefined;
   readonly status: unknown;
@@ -70,7 +71,7 @@ export interface AgentPod {
   readonly deleting: boolean;
 }
 
-export const DEFAULT_SOA: SoaParams = { refresh: 60, retry: 10, expire: 3600, negativeTTL: 5 };
+export const DEFAULT_ZONE_SOA: ZoneSoaTimers = { refresh: 60, retry: 10, expire: 3600, negativeTTL: 5 };
 export const DEFAULT_TTL = 30;
 
 export function recordKey(r: { meta: { namespace?: string | undefined; name: string } }): string {

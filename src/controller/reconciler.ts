@@ -5,7 +5,7 @@
  * are rare, records are many.
  */
 import type { RecordType, RR } from '../dns/rr.js';
-import type { Labels, NamespaceObject, RecordObject, SoaParams, ZoneObject } from './objects.js';
+import type { Labels, NamespaceObject, RecordObject, ZoneSoaTimers, ZoneObject } from './objects.js';
 import { recordKey } from './objects.js';
 import { evaluateName, findZone, resolveZones, sameRRset, type NameOutcome, type RdataParser, type Verdict, type ZoneVerdict } from './policy.js';
 
@@ -19,7 +19,7 @@ export interface RRsetChange {
 
 export interface ZoneSpec {
   readonly origin: string;
-  readonly soa: SoaParams;
+  readonly soa: ZoneSoaTimers;
   readonly defaultTTL: number;
 }
 
@@ -297,6 +297,6 @@ function sameLabels(a: Labels, b: Labels): boolean {
   return ka.every((k) => a[k] === b[k]);
 }
 
-function sameSoa(a: SoaParams, b: SoaParams): boolean {
+function sameSoa(a: ZoneSoaTimers, b: ZoneSoaTimers): boolean {
   return a.refresh === b.refresh && a.retry === b.retry && a.expire === b.expire && a.negativeTTL === b.negativeTTL;
 }

@@ -23,7 +23,7 @@ import { Controller } from '../../src/controller/controller.js';
 import { recordRdata } from '../../src/controller/rdata.js';
 import { SyncPublisher, syncPublisherFactory } from '../../src/controller/sync-publisher.js';
 import type { RecordObject, ZoneObject } from '../../src/controller/objects.js';
-import { DEFAULT_SOA } from '../../src/controller/objects.js';
+import { DEFAULT_ZONE_SOA } from '../../src/controller/objects.js';
 import { configureLogger } from '../../src/observability/logger.js';
 import { registry } from '../../src/observability/metrics.js';
 import type { TsigKey } from '../../src/dns/tsig.js';
@@ -239,7 +239,7 @@ function counterDelta(a: Record<string, number>, b: Record<string, number>): Rec
 }
 
 function zone(): ZoneObject {
-  return { meta: { name: 'fleet', uid: 'fleet', resourceVersion: '1', generation: 1, created: 1 }, origin: ORIGIN, defaultTTL: 30, soa: DEFAULT_SOA, selector: undefined, status: undefined };
+  return { meta: { name: 'fleet', uid: 'fleet', resourceVersion: '1', generation: 1, created: 1 }, origin: ORIGIN, defaultTTL: 30, soa: DEFAULT_ZONE_SOA, selector: undefined, status: undefined };
 }
 
 function record(i: number, gen = 1, value = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`): RecordObject {

@@ -19,7 +19,7 @@ import { Controller } from '../../src/controller/controller.js';
 import { recordRdata } from '../../src/controller/rdata.js';
 import { SyncPublisher, syncPublisherFactory } from '../../src/controller/sync-publisher.js';
 import type { RecordObject, ZoneObject } from '../../src/controller/objects.js';
-import { DEFAULT_SOA } from '../../src/controller/objects.js';
+import { DEFAULT_ZONE_SOA } from '../../src/controller/objects.js';
 import { configureLogger } from '../../src/observability/logger.js';
 import { registry } from '../../src/observability/metrics.js';
 import { parseKeyFile, type TsigKey } from '../../src/dns/tsig.js';
@@ -60,7 +60,7 @@ function rssMB(pid: number | undefined): number {
 }
 
 function zone(name: string, origin: string): ZoneObject {
-  return { meta: { name, uid: name, resourceVersion: '1', generation: 1, created: 1 }, origin, defaultTTL: 30, soa: DEFAULT_SOA, selector: undefined, status: undefined };
+  return { meta: { name, uid: name, resourceVersion: '1', generation: 1, created: 1 }, origin, defaultTTL: 30, soa: DEFAULT_ZONE_SOA, selector: undefined, status: undefined };
 }
 
 function record(origin: string, i: number, gen = 1, value = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`): RecordObject {

@@ -1,6 +1,6 @@
 /** Builders for unit tests of the pure reconcile functions (no API server involved). */
 import type { RecordType } from '../../src/dns/rr.js';
-import { DEFAULT_SOA, type LabelSelector, type RecordObject, type ZoneObject } from '../../src/controller/objects.js';
+import { DEFAULT_ZONE_SOA, type LabelSelector, type RecordObject, type ZoneObject } from '../../src/controller/objects.js';
 
 let uid = 0;
 
@@ -9,7 +9,7 @@ export function zoneObj(name: string, origin: string, opts: { created?: number; 
     meta: { name, uid: `z${++uid}`, resourceVersion: '1', generation: 1, created: opts.created ?? 1000 },
     origin,
     defaultTTL: opts.defaultTTL ?? 30,
-    soa: DEFAULT_SOA,
+    soa: DEFAULT_ZONE_SOA,
     selector: opts.selector,
     status: undefined,
   };
