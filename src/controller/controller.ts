@@ -7,18 +7,18 @@
  * leader holds a publisher and writes status, so a takeover starts from a warm model.
  */
 import type { RR } from '../dns/rr.js';
-import { serialCompare } from '../dns/serial.js';
 import type { EventToEmit } from '../k8s/events.js';
 import type { Logger } from '../observability/logger.js';
 import { FanoutPacer, cpuMs, type PacerOptions } from '../sync/pacer.js';
 import { zonesBehind, type ZoneBehind } from './agent-status.js';
 import { sameRecordSpec } from './decode.js';
-import { agentsGauge, deposedTotal, pendingChanges, propagationSeconds, zoneSerialGauge } from './metrics.js';
+import { agentsGauge, deposedTotal, pendingChanges } from './metrics.js';
 import { recordKey, type AgentPod, type NamespaceObject, type RecordObject, type ZoneObject } from './objects.js';
 import type { RdataParser } from './policy.js';
 import type { AgentEndpoint, PublisherFactory, ZonePublisher } from './publisher.js';
 import { Reconciler, type FlushResult, type RRsetChange } from './reconciler.js';
-import { onlyCountChanged, recordStatus, refusalTransition, sameStatus, zoneStatus, type Propagation } from './status.js';
+import { onlyCountChanged, recordStatus, refusalTransition, sameStatus, zoneStatus } from './status.js';
+import { PropagationState } from './propagation.js';
 import { StatusWriter, type PatchFn } from './status-writer.js';
 
 export interface ControllerOptions {
@@ -54,12 +54,6 @@ function isoSeconds(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function atLeast(acked: number | undefined, needed: number): boolean {
-  if (acked === undefined) return false;
-  const c = serialCompare(acked, needed);
-  return c === 0 || c === 1;
-}
-
 function rrKey(rr: RR): string {
   return `${JSON.stringify(rr.data)}\u0000${rr.ttl}`;
 }
@@ -77,13 +71,25 @@ export function rrDiff(changes: readonly RRsetChange[]): { deleted: RR[]; added:
   return { deleted, added };
 }
 
+/** What exists only while leading: dropped whole when stepping down, nothing reset by hand. */
+interface Term {
+  readonly publisher: ZonePublisher;
+  readonly prop: PropagationState;
+  /** Zones acknowledged since the last ack-driven status pass was scheduled. */
+  readonly ackedSoon: Set<string>;
+  ackTimer: NodeJS.Timeout | undefined;
+  readonly behindTimer: NodeJS.Timeout;
+  /** Per zone origin: the agents behind it, as the zone's status shows them. */
+  behind: Map<string, ZoneBehind>;
+}
+
 export class Controller {
   private readonly rec: Reconciler;
   private readonly writer: StatusWriter;
   private readonly log: Logger;
   private readonly now: () => Date;
-  private publisher: ZonePublisher | undefined;
-  private leading = false;
+  /** Set while leading. */
+  private term: Term | undefined;
   private transition: Promise<void> = Promise.resolve();
 
   /** Status as last seen on the object (from the informer), by status key. */
@@ -98,34 +104,16 @@ export class Controller {
   /** Agent Pods that exist (not being deleted) but are not Ready. */
   private notReadyAgents = 0;
 
-  private readonly zoneSerial = new Map<string, number>();
-  /** Per record: the serial of its zone that holds its current generation. */
-  private readonly needed = new Map<string, number>();
-  /** Accepted records not yet Ready, by zone origin. */
-  private readonly pendingByZone = new Map<string, Set<string>>();
-  /** Pushed serials waiting for every ready agent, with the time of their first watch event. */
-  private readonly inFlight = new Map<string, Array<{ serial: number; at: number }>>();
-
   private dirtyRecords = new Set<string>();
   private dirtyZones = new Set<string>();
   private ackedZones = new Set<string>();
-  /** Zones acknowledged since the last ack-driven status pass was scheduled. */
-  private readonly ackedSoon = new Set<string>();
   private allDirty = false;
   private batchAt: number | undefined;
-  private ackTimer: NodeJS.Timeout | undefined;
-  /** Per zone: ready agents' distances behind the current serial, sorted (see propagation). */
-  private readonly ackIndex = new Map<string, number[]>();
   private flushQueued = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly pacer: FanoutPacer;
   private statusQueued = false;
   private agentsQueued = false;
-  /** Per zone origin: the agents behind it, as the zone's status shows them. */
-  private behind = new Map<string, ZoneBehind>();
-  private behindTimer: NodeJS.Timeout | undefined;
-  /** Per zone: how many ready agents are known to hold the oldest unsettled serial (allAcked). */
-  private readonly settleCursor = new Map<string, number>();
 
   constructor(private readonly opts: ControllerOptions) {
     this.rec = new Reconciler(opts.parse);
@@ -144,7 +132,7 @@ export class Controller {
   }
 
   get isLeading(): boolean {
-    return this.leading;
+    return this.term !== undefined;
   }
 
   // ---- informer inputs -------------------------------------------------------------------
@@ -163,8 +151,7 @@ export class Controller {
     for (const m of [this.observed, this.written]) m.delete(`r:${key}`);
     this.eventsSent.delete(key);
     this.writer.drop(`r:${key}`);
-    this.needed.delete(key);
-    for (const s of this.pendingByZone.values()) s.delete(key);
+    this.term?.prop.forget(key);
     this.changed(at);
   }
 
@@ -230,54 +217,43 @@ export class Controller {
     return this.transition;
   }
 
-  private async doStartLeading(term: bigint): Promise<void> {
-    if (this.leading) return;
+  private async doStartLeading(leaderTerm: bigint): Promise<void> {
+    if (this.term) return;
     if (this.agentsQueued) this.agentsChanged();
     this.flush();
     const origins = [...this.rec.activeOrigins()];
-    const pub = await this.opts.publisher(this.endpoints, origins, term);
+    const pub = await this.opts.publisher(this.endpoints, origins, leaderTerm);
     pub.onAck((agent, origin, serial) => this.acked(agent, origin, serial));
     pub.onDrift((agent, origin, serial) => this.drifted(agent, origin, serial));
     pub.onDeposed((agent, origin) => this.deposed(agent, origin));
-    this.publisher = pub;
-    this.leading = true;
+    const afterMs = this.opts.behindAfterMs ?? 10_000;
+    const behindTimer = setInterval(() => this.refreshBehind(), Math.min(5_000, Math.max(250, afterMs / 2)));
+    behindTimer.unref();
+    const term: Term = { publisher: pub, prop: new PropagationState(pub), ackedSoon: new Set(), ackTimer: undefined, behindTimer, behind: new Map() };
+    this.term = term;
     this.written.clear();
     this.flush();
-    for (const origin of this.rec.activeOrigins()) this.pushWhole(origin, undefined);
+    for (const origin of this.rec.activeOrigins()) this.pushWhole(term, origin, undefined);
     pub.markLoaded();
     pub.setAgents(this.endpoints);
-    const afterMs = this.opts.behindAfterMs ?? 10_000;
-    this.behindTimer = setInterval(() => this.refreshBehind(), Math.min(5_000, Math.max(250, afterMs / 2)));
-    this.behindTimer.unref();
-    for (const key of this.rec.allRecordKeys()) this.noteNeeded(key);
+    for (const key of this.rec.allRecordKeys()) this.noteNeeded(term, key);
     this.allDirty = true;
     this.scheduleStatus();
-    this.log.info({ zones: origins.length, agents: this.endpoints.length, term: String(term) }, 'leading: zones pushed to agents');
+    this.log.info({ zones: origins.length, agents: this.endpoints.length, term: String(leaderTerm) }, 'leading: zones pushed to agents');
   }
 
   private async doStopLeading(): Promise<void> {
-    if (!this.leading) return;
-    this.leading = false;
+    const term = this.term;
+    if (!term) return;
+    this.term = undefined;
+    if (term.ackTimer) clearTimeout(term.ackTimer);
+    clearInterval(term.behindTimer);
     this.writer.clear();
-    const pub = this.publisher;
-    this.publisher = undefined;
     this.pacer.reset();
-    this.zoneSerial.clear();
-    this.needed.clear();
-    this.pendingByZone.clear();
-    this.inFlight.clear();
-    this.settleCursor.clear();
     this.written.clear();
-    this.ackIndex.clear();
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
-    this.ackedSoon.clear();
-    if (this.behindTimer) clearInterval(this.behindTimer);
-    this.behindTimer = undefined;
-    this.behind = new Map();
     // A standby reports no agent states: only the leader knows them (alerts sum over controllers).
     agentsGauge.reset();
-    await pub?.close();
+    await term.publisher.close();
     this.log.info('standing by: no longer pushing or writing status');
   }
 
@@ -328,8 +304,8 @@ export class Controller {
     this.batchAt = undefined;
     if (!this.rec.pending) return;
     const res = this.rec.flush();
-    if (this.leading) {
-      this.push(res, at);
+    if (this.term) {
+      this.push(this.term, res, at);
       this.pacer.published(performance.now(), cpuMs());
     }
     for (const k of res.records) this.dirtyRecords.add(k);
@@ -337,20 +313,15 @@ export class Controller {
     this.scheduleStatus();
   }
 
-  private push(res: FlushResult, at: number | undefined): void {
-    const pub = this.publisher;
-    if (!pub) return;
+  private push(term: Term, res: FlushResult, at: number | undefined): void {
+    const pub = term.publisher;
     for (const origin of res.zonesRemoved) {
       pub.removeZone(origin);
-      this.zoneSerial.delete(origin);
-      this.pendingByZone.delete(origin);
-      this.inFlight.delete(origin);
-      this.settleCursor.delete(origin);
-      zoneSerialGauge.remove({ zone: origin });
+      term.prop.zoneRemoved(origin);
     }
     const whole = new Set<string>();
     for (const z of res.zonesUpserted) {
-      this.pushWhole(z.origin, at);
+      this.pushWhole(term, z.origin, at);
       whole.add(z.origin);
     }
     for (const [origin, changes] of res.changes) {
@@ -358,27 +329,20 @@ export class Controller {
       const { deleted, added } = rrDiff(changes);
       if (deleted.length === 0 && added.length === 0) continue;
       const serial = pub.applyChanges(origin, deleted, added);
-      this.pushed(origin, serial, at);
+      this.pushed(term, origin, serial, at);
     }
-    for (const key of res.records) this.noteNeeded(key);
+    for (const key of res.records) this.noteNeeded(term, key);
   }
 
-  private pushWhole(origin: string, at: number | undefined): void {
+  private pushWhole(term: Term, origin: string, at: number | undefined): void {
     const z = this.rec.activeZone(origin);
-    if (!z || !this.publisher) return;
-    const serial = this.publisher.setZone({ origin, soa: z.soa, defaultTTL: z.defaultTTL }, [...this.rec.zoneRecords(origin)]);
-    this.pushed(origin, serial, at);
+    if (!z) return;
+    const serial = term.publisher.setZone({ origin, soa: z.soa, defaultTTL: z.defaultTTL }, [...this.rec.zoneRecords(origin)]);
+    this.pushed(term, origin, serial, at);
   }
 
-  private pushed(origin: string, serial: number, at: number | undefined): void {
-    this.zoneSerial.set(origin, serial);
-    this.ackIndex.delete(origin);
-    zoneSerialGauge.set({ zone: origin }, serial);
-    if (at !== undefined) {
-      let list = this.inFlight.get(origin);
-      if (!list) this.inFlight.set(origin, (list = []));
-      list.push({ serial, at });
-    }
+  private pushed(term: Term, origin: string, serial: number, at: number | undefined): void {
+    term.prop.pushed(origin, serial, at);
     // The zone's status shows the new serial. Its pending records' counts do not move until
     // agents acknowledge (an agent holds a record once its serial reaches the record's), so
     // they wait for the ack-driven pass rather than being recomputed on every push.
@@ -386,18 +350,9 @@ export class Controller {
     if (obj) this.dirtyZones.add(obj.meta.name);
   }
 
-  private noteNeeded(key: string): void {
+  private noteNeeded(term: Term, key: string): void {
     const v = this.rec.verdict(key);
-    if (!v || !v.accepted) {
-      this.needed.delete(key);
-      return;
-    }
-    const serial = this.zoneSerial.get(v.zone);
-    if (serial === undefined) return;
-    this.needed.set(key, serial);
-    let set = this.pendingByZone.get(v.zone);
-    if (!set) this.pendingByZone.set(v.zone, (set = new Set()));
-    set.add(key);
+    term.prop.noteNeeded(key, v?.accepted ? v.zone : undefined);
   }
 
   // ---- agents and acknowledgements ---------------------------------------------------------
@@ -423,13 +378,11 @@ export class Controller {
       this.notReadyAgents = notReady;
       this.scheduleStatus();
     }
-    this.ackIndex.clear();
-    this.settleCursor.clear();
-    if (endpointsChanged && this.leading) this.publisher?.setAgents(endpoints);
+    this.term?.prop.agentsChanged(ready, readyChanged);
+    if (endpointsChanged) this.term?.publisher.setAgents(endpoints);
     if (readyChanged) {
       this.log.info({ ready: ready.length, agents: endpoints.length }, 'agent set changed');
       this.allDirty = true;
-      for (const origin of this.inFlight.keys()) this.settleInFlight(origin);
       this.scheduleStatus();
     }
   }
@@ -449,84 +402,27 @@ export class Controller {
   private drifted(agent: string, origin: string, serial: number | undefined): void {
     this.log.info({ agent, zone: origin, serial: serial ?? null }, 'agent lost data it had acknowledged; statuses re-evaluated while it resyncs');
     this.allDirty = true;
-    this.ackIndex.delete(origin);
-    // The cursor assumes acknowledged serials only grow; a drifted agent went back.
-    this.settleCursor.delete(origin);
+    this.term?.prop.drifted(origin);
     this.scheduleStatus();
   }
 
   private acked(_agent: string, origin: string, _serial: number): void {
-    this.ackedSoon.add(origin);
-    this.ackIndex.delete(origin);
-    this.settleInFlight(origin);
+    const term = this.term;
+    if (!term) return;
+    term.ackedSoon.add(origin);
+    term.prop.acked(origin, this.readyAgents);
     // Acks arrive once per agent per serial: at 100 agents and a busy zone that is thousands a
     // second. Statuses are written with a delay anyway, so re-reading them at most every
     // ACK_STATUS_MS costs nothing visible and keeps this off the hot path. The acked zones
     // join the pass only then: a status pass for pushed changes (one per serial, hundreds a
     // second in a burst) would otherwise recompute every pending record of the zone each time.
-    if (this.ackTimer) return;
-    this.ackTimer = setTimeout(() => {
-      this.ackTimer = undefined;
-      for (const o of this.ackedSoon) this.ackedZones.add(o);
-      this.ackedSoon.clear();
+    if (term.ackTimer) return;
+    term.ackTimer = setTimeout(() => {
+      term.ackTimer = undefined;
+      for (const o of term.ackedSoon) this.ackedZones.add(o);
+      term.ackedSoon.clear();
       this.scheduleStatus();
     }, ACK_STATUS_MS);
-  }
-
-  private propagation(origin: string, needed: number | undefined): Propagation {
-    const total = this.readyAgents.length;
-    const current = this.zoneSerial.get(origin);
-    if (needed === undefined || !this.publisher || current === undefined) return { acked: 0, total };
-    // Ready agents' acked serials as distances back from the zone's current serial, sorted:
-    // an agent holds `needed` when its distance is at most needed's. Built once per batch of
-    // acks, then O(log agents) per record instead of O(agents).
-    let index = this.ackIndex.get(origin);
-    if (!index) {
-      index = this.readyAgents.map((id) => {
-        const a = this.publisher?.acked(id, origin);
-        return a === undefined || !atLeast(current, a) ? Number.POSITIVE_INFINITY : (current - a) >>> 0;
-      });
-      index.sort((x, y) => x - y);
-      this.ackIndex.set(origin, index);
-    }
-    if (!atLeast(current, needed)) return { acked: 0, total };
-    const d = (current - needed) >>> 0;
-    let lo = 0;
-    let hi = index.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((index[mid] as number) <= d) lo = mid + 1;
-      else hi = mid;
-    }
-    return { acked: lo, total };
-  }
-
-  /**
-   * Whether every ready agent holds `serial`. Called on every ACK, so it resumes where the
-   * last call stopped (agents before the cursor already hold it: acknowledged serials only
-   * grow): O(agents) per serial, not per ACK — at 5,000 agents the difference is seconds.
-   */
-  private allAcked(origin: string, serial: number): boolean {
-    const pub = this.publisher;
-    const ids = this.readyAgents;
-    if (ids.length === 0 || !pub) return false;
-    let i = this.settleCursor.get(origin) ?? 0;
-    while (i < ids.length && atLeast(pub.acked(ids[i] as string, origin), serial)) i++;
-    this.settleCursor.set(origin, i);
-    return i >= ids.length;
-  }
-
-  private settleInFlight(origin: string): void {
-    const list = this.inFlight.get(origin);
-    if (!list) return;
-    const now = performance.now();
-    while (list.length > 0) {
-      const head = list[0] as { serial: number; at: number };
-      if (!this.allAcked(origin, head.serial)) break;
-      propagationSeconds.observe((now - head.at) / 1000);
-      list.shift();
-      this.settleCursor.delete(origin);
-    }
   }
 
   /**
@@ -535,8 +431,9 @@ export class Controller {
    * is rewritten only when its list changes.
    */
   private refreshBehind(): void {
-    const pub = this.publisher;
-    if (!this.leading || pub?.agentStates === undefined) return;
+    const term = this.term;
+    const pub = term?.publisher;
+    if (!term || pub?.agentStates === undefined) return;
     const pods = this.pods;
     const next = zonesBehind(
       pub.agentStates(),
@@ -548,7 +445,7 @@ export class Controller {
       { afterMs: this.opts.behindAfterMs ?? 10_000, cap: this.opts.behindCap ?? 20 },
     );
     for (const origin of this.rec.activeOrigins()) {
-      const was = this.behind.get(origin);
+      const was = term.behind.get(origin);
       const now = next.get(origin) ?? { count: 0, agents: [] };
       next.set(origin, now);
       if (was !== undefined && JSON.stringify(was) === JSON.stringify(now)) continue;
@@ -556,7 +453,7 @@ export class Controller {
       if (obj) this.dirtyZones.add(obj.meta.name);
       this.scheduleStatus();
     }
-    this.behind = next;
+    term.behind = next;
   }
 
   // ---- status ----------------------------------------------------------------------------
@@ -571,7 +468,8 @@ export class Controller {
   }
 
   private updateStatuses(): void {
-    if (!this.leading) {
+    const term = this.term;
+    if (!term) {
       this.dirtyRecords.clear();
       this.dirtyZones.clear();
       this.ackedZones.clear();
@@ -588,7 +486,7 @@ export class Controller {
       const r = new Set(this.dirtyRecords);
       const z = new Set(this.dirtyZones);
       for (const origin of this.ackedZones) {
-        for (const k of this.pendingByZone.get(origin) ?? []) r.add(k);
+        for (const k of term.prop.pendingIn(origin)) r.add(k);
         const obj = this.rec.activeZone(origin);
         if (obj) z.add(obj.meta.name);
       }
@@ -599,26 +497,21 @@ export class Controller {
     this.dirtyRecords = new Set();
     this.dirtyZones = new Set();
     this.ackedZones = new Set();
-    for (const key of records) this.updateRecordStatus(key, now);
-    for (const name of zones) this.updateZoneStatus(name, now);
-    this.updateGauges();
+    for (const key of records) this.updateRecordStatus(term, key, now);
+    for (const name of zones) this.updateZoneStatus(term, name, now);
+    this.updateGauges(term);
   }
 
-  private updateRecordStatus(key: string, now: string): void {
+  private updateRecordStatus(term: Term, key: string, now: string): void {
     const r = this.rec.record(key);
     const v = this.rec.verdict(key);
     if (!r || !v) return;
-    const prop = v.accepted ? this.propagation(v.zone, this.needed.get(key)) : { acked: 0, total: this.readyAgents.length };
+    const prop = v.accepted ? term.prop.propagation(v.zone, term.prop.needed.get(key), this.readyAgents) : { acked: 0, total: this.readyAgents.length };
     const skey = `r:${key}`;
     const prev = this.written.get(skey) ?? this.observed.get(skey);
     const next = recordStatus(r.meta.generation, v, prop, prev, now);
-    if (v.accepted && prop.total > 0 && prop.acked >= prop.total) this.pendingByZone.get(v.zone)?.delete(key);
-    else if (v.accepted && this.needed.has(key)) {
-      // Not (or no longer, after an agent lost data) applied everywhere: acks re-evaluate it.
-      let set = this.pendingByZone.get(v.zone);
-      if (!set) this.pendingByZone.set(v.zone, (set = new Set()));
-      set.add(key);
-    }
+    // Not (or no longer, after an agent lost data) applied everywhere: acks re-evaluate it.
+    if (v.accepted) term.prop.settled(v.zone, key, prop.total > 0 && prop.acked >= prop.total);
     const refusal = refusalTransition(prev, next);
     if (refusal && this.eventsSent.get(key) !== `${refusal.reason}\u0000${refusal.message}`) {
       this.eventsSent.set(key, `${refusal.reason}\u0000${refusal.message}`);
@@ -637,15 +530,15 @@ export class Controller {
     this.writer.enqueue(skey, { kind: 'DNSRecord', namespace: r.meta.namespace, name: r.meta.name }, next, onlyCountChanged(prev, next) ? 'background' : 'urgent');
   }
 
-  private updateZoneStatus(name: string, now: string): void {
+  private updateZoneStatus(term: Term, name: string, now: string): void {
     const z = this.rec.zone(name);
     const v = this.rec.zoneVerdict(name);
     if (!z || !v) return;
-    const serial = v.accepted ? this.zoneSerial.get(z.origin) : undefined;
-    const prop = this.propagation(z.origin, serial);
+    const serial = v.accepted ? term.prop.zoneSerial.get(z.origin) : undefined;
+    const prop = term.prop.propagation(z.origin, serial, this.readyAgents);
     const skey = `z:${name}`;
     const prev = this.written.get(skey) ?? this.observed.get(skey);
-    const next = zoneStatus(z.meta.generation, v, serial, this.rec.recordCount(z.origin), prop, prev, now, v.accepted ? this.behind.get(z.origin) : undefined);
+    const next = zoneStatus(z.meta.generation, v, serial, this.rec.recordCount(z.origin), prop, prev, now, v.accepted ? term.behind.get(z.origin) : undefined);
     const refusal = refusalTransition(prev, next);
     if (refusal && this.eventsSent.get(skey) !== `${refusal.reason}\u0000${refusal.message}`) {
       this.eventsSent.set(skey, `${refusal.reason}\u0000${refusal.message}`);
@@ -656,19 +549,11 @@ export class Controller {
     this.writer.enqueue(skey, { kind: 'DNSZone', name }, next, onlyCountChanged(prev, next) ? 'background' : 'urgent');
   }
 
-  private updateGauges(): void {
-    let inSync = 0;
-    const pub = this.publisher;
-    for (const id of this.readyAgents) {
-      let ok = true;
-      for (const [origin, serial] of this.zoneSerial) if (pub?.acked(id, origin) !== serial) ok = false;
-      if (ok) inSync++;
-    }
+  private updateGauges(term: Term): void {
+    const inSync = term.prop.inSync(this.readyAgents);
     agentsGauge.set({ state: 'in_sync' }, inSync);
     agentsGauge.set({ state: 'lagging' }, this.readyAgents.length - inSync);
     agentsGauge.set({ state: 'not_ready' }, this.notReadyAgents);
-    let pending = this.rec.pendingCount;
-    for (const l of this.inFlight.values()) pending += l.length;
-    pendingChanges.set(pending);
+    pendingChanges.set(this.rec.pendingCount + term.prop.unsettledCount());
   }
 }
