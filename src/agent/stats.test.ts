@@ -4,7 +4,8 @@ import { parseMasterFile } from '../dns/masterfile.js';
 import { buildSnapshot } from '../zone/snapshot.js';
 import { ZoneStore } from '../zone/store.js';
 import { QueryHandler } from './handler.js';
-import { DURATION_BUCKETS, durationSamples, FORWARDS_INFLIGHT, histogramSamples, Monotonic, QueryStats, requestSamples, SOURCE_AUTHORITATIVE, statsLength, sumStats, TCP_OPEN, upstreamSamples } from './stats.js';
+import { DURATION_BUCKETS, FORWARDS_INFLIGHT, QueryStats, SOURCE_AUTHORITATIVE, statsLength, sumStats, TCP_OPEN } from './stats.js';
+import { durationSamples, histogramSamples, Monotonic, requestSamples, upstreamSamples } from './stats-export.js';
 
 function query(name: string, type: string, id = 1): Buffer {
   return dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: type as 'A', class: 'IN' }] });

@@ -13,7 +13,8 @@ import { ZoneStore, type ZoneChange } from '../zone/store.js';
 import type { ZoneSnapshot } from '../zone/types.js';
 import { allUpstreams, cacheOptions, firstFailing, serials, upstreamNames, type DataPlane, type HostPort, type ReadinessCheck } from './agent.js';
 import { ForwardCache } from './forward-cache.js';
-import { QueryStats, registerAgentMetrics, statsLength, sumStats } from './stats.js';
+import { QueryStats, statsLength, sumStats } from './stats.js';
+import { registerAgentMetrics } from './stats-export.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { logger } from '../observability/logger.js';
 
