@@ -161,6 +161,16 @@ export async function snapshot(test: string, namespace: string): Promise<string>
     await section(`logs ${p}`, ['-n', namespace, 'logs', p, '--tail=40']);
     await section(`logs ${p} --previous`, ['-n', namespace, 'logs', p, '--previous', '--tail=25']);
   }
+  // Per node: what the agent counted of its upstreams, the DNS conntrack entries and
+  // kube-proxy's rules for DNS Services (a forwarding failure is one of these three).
+  for (const [n, ip] of [['n1', '10.200.0.11'], ['n2', '10.200.0.12']] as const) {
+    const metrics = await fetch(`http://${ip}:9254/metrics`).then((r) => r.text()).catch((e: unknown) => String(e));
+    out.push(`--- ${n}: agent upstream metrics`, metrics.split('\n').filter((l) => /^dnssync_agent_(upstream|servfail|forward)/.test(l)).join('\n'));
+    const ct = await run('nsenter', [`--net=/run/netns/dnssync-${n}`, '--', 'conntrack', '-L', '-p', 'udp', '--dport', '53']);
+    out.push(`--- ${n}: conntrack udp dport 53`, (ct.stdout + ct.stderr).trim().split('\n').slice(-30).join('\n'));
+    const nat = await run('nsenter', [`--net=/run/netns/dnssync-${n}`, '--', 'iptables-save', '-t', 'nat']);
+    out.push(`--- ${n}: kube-proxy nat rules for DNS`, nat.stdout.split('\n').filter((l) => /kube-dns|dport 53/.test(l)).slice(0, 30).join('\n'));
+  }
   const text = out.join('\n');
   const file = join(STATE_DIR, 'logs', `e2e-failure-${test.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60)}.txt`);
   await writeFile(file, `${text}\n`).catch(() => undefined);
