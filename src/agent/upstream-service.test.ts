@@ -34,6 +34,7 @@ describe('resolveUpstreamService', () => {
       'kube-dns-upstream.kube-system 5 IN A 10.96.0.20',
       'two.kube-system 5 IN A 10.96.0.21',
       'two.kube-system 5 IN A 10.96.0.22',
+      'loopback.kube-system 5 IN A 127.0.0.1',
       '',
     ].join('\n'));
     const store = new ZoneStore();
@@ -65,6 +66,22 @@ describe('resolveUpstreamService', () => {
     expect(String(err)).toContain(`absent.kube-system.svc.cluster.local did not resolve through 127.0.0.1:${resolver.port}`);
     expect(String(err)).toMatch(/last: ENOTFOUND/);
     expect(retries.length).toBeGreaterThan(0);
+  });
+
+  // Seen in make e2e: the chart installed again within kube-dns's cache TTL, kube-dns handed
+  // the agents the deleted kube-dns-upstream's ClusterIP, and they forwarded into the void.
+  it('with probe, keeps retrying while the resolved address does not answer, and says so', async () => {
+    const resolver = agent.addresses[0]!;
+    const dead = (silent.address()).port;
+    const retries: string[] = [];
+    const err = await resolveUpstreamService({ name: 'loopback.kube-system.svc.cluster.local', port: dead, resolver, deadlineMs: 1_500, attemptMs: 300, probe: true }, (r) => {
+      retries.push(r);
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamServiceError);
+    expect(String(err)).toContain(`last: resolved to 127.0.0.1:${dead}, which did not answer`);
+    expect(retries.length).toBeGreaterThan(0);
+    // The same name where a DNS server does answer (the agent itself: any answer counts).
+    expect(await resolveUpstreamService({ name: 'loopback.kube-system.svc.cluster.local', port: resolver.port, resolver, deadlineMs: 5_000, probe: true })).toEqual([{ host: '127.0.0.1', port: resolver.port }]);
   });
 
   it('gives up on a resolver that never answers', async () => {

@@ -167,7 +167,7 @@ export async function run(argv: string[]): Promise<void> {
     if (older === undefined) await removeLeftovers();
     const svc = splitHostPort(upstreamService);
     const resolved = await resolveUpstreamService(
-      { name: svc.host, port: svc.port, resolver: splitHostPort(upstreamResolver), deadlineMs: get.num(flags, 'upstream-service-timeout') ?? 45_000 },
+      { name: svc.host, port: svc.port, resolver: splitHostPort(upstreamResolver), deadlineMs: get.num(flags, 'upstream-service-timeout') ?? 45_000, probe: true },
       async (reason) => {
         log.info({ service: svc.host, reason }, 'upstream Service not resolved yet; retrying');
         // The "older agent" was a dead one whose marker had not gone stale yet (a container
