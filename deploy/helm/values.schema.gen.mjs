@@ -78,6 +78,11 @@ const schema = {
         clusterDomain: str('Cluster DNS domain.', { pattern: '^[A-Za-z0-9.-]+$' }),
       }),
       supervise: bool('Restart a crashed agent process under a supervisor holding its sockets.'),
+      socketKeeper: strict("A container holding the DNS sockets across a crash of the agent's container.", {
+        enabled: bool('Run the socket-keeper container (needs agent.supervise).'),
+        resources: obj('Its resource requests and limits.'),
+        securityContext: obj('Its container security context.'),
+      }),
       transparent: strict('Answer on the kube-dns ClusterIP on every node.', {
         enabled: bool('Transparent mode.'),
         upstreamServiceName: str('Name of the second Service selecting the kube-dns pods.', { pattern: '^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$' }),

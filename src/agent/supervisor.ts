@@ -13,48 +13,42 @@
  * Node's own cluster module shares sockets with: the public `bind`/`listen` would start
  * reading here too, and this process would steal the child's queries.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { getSystemErrorName } from 'node:util';
+import { join } from 'node:path';
 import { logger } from '../observability/logger.js';
 import type { HostPort } from './agent.js';
 import { onChildExit, restartCommand, restartDelayMs, STABLE_MS } from './supervisor-policy.js';
 import { IDENTITY_ENV, socketKey, SUPERVISED_ENV, type AgentMessage, type InheritedSockets, type SupervisorMessage } from './supervised.js';
+import { tcpHandle, udpHandle, type Closable } from './socket-handles.js';
 
 const log = (): ReturnType<typeof logger> => logger('supervisor');
 
-// libuv's bind flags, as dgram.js and net.js pass them.
-const UV_UDP_REUSEADDR = 4;
-const UV_UDP_REUSEPORT = 64;
-const UV_TCP_REUSEPORT = 2;
+/** Beside the zones in --state-dir (kept across container restarts): what a restart needs. */
+const IDENTITY_FILE = 'supervisor-identity';
+export const UPSTREAMS_FILE = 'upstreams.json';
 
-interface Closable {
-  close(): void;
+export interface KeeperMode {
+  /** The socket keeper's Unix socket (socket-keeper.ts). */
+  readonly path: string;
+  /** --state-dir: the pod's emptyDir, which outlives the container. */
+  readonly stateDir: string;
 }
-type CreateUdp = (address: string, port: number, type: 'udp4' | 'udp6', fd: undefined, flags: number) => Closable | number;
-type CreateTcp = (address: string, port: number, addressType: 4 | 6, fd: undefined, flags: number) => Closable | number;
 
-function createUdp(host: string, port: number, reusePort: boolean): Closable {
-  const create = (dgram as unknown as { _createSocketHandle: CreateUdp })._createSocketHandle;
-  // Deprecated for applications (DEP0112) but what cluster uses: keep its warning off stderr.
-  const quiet = process.noDeprecation;
-  process.noDeprecation = true;
-  try {
-    const h = create(host, port, net.isIPv6(host) ? 'udp6' : 'udp4', undefined, reusePort ? UV_UDP_REUSEADDR | UV_UDP_REUSEPORT : 0);
-    if (typeof h === 'number') throw new Error(`bind ${getSystemErrorName(h)} ${host}:${port} (udp)`);
-    return h;
-  } finally {
-    process.noDeprecation = quiet;
+/** Connects to the keeper, retrying while its container starts; undefined if it never answers. */
+async function connectKeeper(path: string, deadlineMs: number): Promise<net.Socket | undefined> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const conn = await new Promise<net.Socket | undefined>((resolve) => {
+      const c = net.connect(path);
+      c.once('connect', () => resolve(c));
+      c.once('error', () => resolve(undefined));
+    });
+    if (conn !== undefined || Date.now() >= until) return conn;
+    await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function createTcp(host: string, port: number, reusePort: boolean): Closable {
-  const create = (net as unknown as { _createServerHandle: CreateTcp })._createServerHandle;
-  const h = create(host, port, net.isIPv6(host) ? 6 : 4, undefined, reusePort ? UV_TCP_REUSEPORT : 0);
-  if (typeof h === 'number') throw new Error(`bind ${getSystemErrorName(h)} ${host}:${port} (tcp)`);
-  return h;
 }
 
 export class Supervisor {
@@ -63,12 +57,47 @@ export class Supervisor {
   private child: ChildProcess | undefined;
   private stopping = false;
   private crashes = 0;
-  private readonly identity = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}@${Date.now()}`;
+  private readonly identity: string;
 
   constructor(
     private readonly script: string,
     private readonly argv: readonly string[],
-  ) {}
+    private readonly keeper?: KeeperMode,
+  ) {
+    const fresh = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}@${Date.now()}`;
+    if (keeper === undefined) {
+      this.identity = fresh;
+      return;
+    }
+    // With a keeper the sockets outlive this container: a restarted container is the same
+    // agent to the hand-over (not a newer one waiting for itself to leave), and must not ask
+    // kube-dns for its upstreams through the kube-dns ClusterIP, which is its own held socket.
+    const kept = (name: string): string | undefined => {
+      try {
+        return readFileSync(join(keeper.stateDir, name), 'utf8');
+      } catch {
+        return undefined;
+      }
+    };
+    const id = kept(IDENTITY_FILE)?.trim();
+    this.identity = id !== undefined && /^[A-Za-z0-9-]+@\d+$/.test(id) ? id : fresh;
+    if (id !== this.identity) {
+      mkdirSync(keeper.stateDir, { recursive: true });
+      writeFileSync(join(keeper.stateDir, IDENTITY_FILE), this.identity);
+    }
+    this.loadUpstreams();
+  }
+
+  /** The upstreams the agent wrote beside its zones (keeper mode: it has no channel to us). */
+  private loadUpstreams(): void {
+    if (this.keeper === undefined) return;
+    try {
+      const parsed = JSON.parse(readFileSync(join(this.keeper.stateDir, UPSTREAMS_FILE), 'utf8')) as unknown;
+      if (Array.isArray(parsed) && parsed.length > 0 && parsed.every((u) => typeof u === 'string')) this.upstreams = parsed as string[];
+    } catch {
+      /* none yet, or unreadable: the agent resolves them */
+    }
+  }
 
   /** Runs children until one exits for good; resolves with the exit code to use. */
   run(): Promise<number> {
@@ -80,13 +109,26 @@ export class Supervisor {
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
-      const start = (restart: boolean): void => {
-        const cmd = restart ? restartCommand(this.argv, process.env, this.upstreams) : { argv: [...this.argv], env: { ...process.env } };
-        const child = fork(this.script, ['agent', ...cmd.argv], {
-          execArgv: process.execArgv,
-          env: { ...cmd.env, [SUPERVISED_ENV]: '1', [IDENTITY_ENV]: this.identity },
-          stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-        });
+      const start = async (restart: boolean): Promise<void> => {
+        this.loadUpstreams();
+        const cmd = restart || this.upstreams !== undefined ? restartCommand(this.argv, process.env, this.upstreams) : { argv: [...this.argv], env: { ...process.env } };
+        const env = { ...cmd.env, [SUPERVISED_ENV]: '1', [IDENTITY_ENV]: this.identity };
+        // With a keeper, the agent's IPC channel is a connection to it: the agent asks it for
+        // the sockets (socket-keeper.ts). Without one (or if it never answers), this process's.
+        const conn = this.keeper === undefined ? undefined : await connectKeeper(this.keeper.path, 30_000);
+        if (this.keeper !== undefined && conn === undefined) log().error({ path: this.keeper.path }, 'socket keeper not answering: the DNS sockets are held here, and will not outlive this container');
+        if (this.stopping) {
+          conn?.destroy();
+          resolve(0);
+          return;
+        }
+        const child = conn === undefined
+          ? fork(this.script, ['agent', ...cmd.argv], { execArgv: process.execArgv, env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] })
+          : spawn(process.execPath, [...process.execArgv, this.script, 'agent', ...cmd.argv], {
+            env: { ...env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'json' },
+            stdio: ['inherit', 'inherit', 'inherit', conn],
+          });
+        conn?.destroy();
         const began = Date.now();
         this.child = child;
         log().info({ pid: child.pid, restart }, 'agent process started');
@@ -107,11 +149,11 @@ export class Supervisor {
           log().error({ pid: child.pid, code, signal, crashes: this.crashes, delayMs: delay, sockets: this.sockets.size }, 'agent process died: restarting it; its DNS sockets stay open here meanwhile');
           setTimeout(() => {
             if (this.stopping) resolve(0);
-            else start(true);
+            else void start(true);
           }, delay);
         });
       };
-      start(false);
+      void start(false);
     });
   }
 
@@ -150,10 +192,10 @@ export class Supervisor {
 
   private ensure(l: HostPort, reusePort: boolean): void {
     if (this.sockets.has(socketKey(l))) return;
-    const udp = createUdp(l.host, l.port, reusePort);
+    const udp = udpHandle(l.host, l.port, reusePort);
     let tcp: Closable;
     try {
-      tcp = createTcp(l.host, l.port, reusePort);
+      tcp = tcpHandle(l.host, l.port, reusePort);
     } catch (err) {
       udp.close();
       throw err;

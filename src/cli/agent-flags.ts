@@ -45,6 +45,7 @@ export const AGENT_FLAGS: FlagSpec[] = [
   { name: 'setup-iptables', kind: 'bool', help: 'add raw-table NOTRACK and filter ACCEPT rules for DNS to/from the listen addresses (NET_ADMIN, NET_RAW); removed on a clean exit' },
   { name: 'iptables-backend', kind: 'string', default: 'auto', validate: (v) => (['auto', 'nft', 'legacy', 'default'].includes(v) ? undefined : `'${v}' is not one of auto, nft, legacy, default`), help: 'iptables-nft or iptables-legacy; auto follows the one holding kube-proxy\'s rules' },
   { name: 'check-interval', kind: 'duration', default: '10s', help: 'how often the interface, addresses and rules are checked and repaired' },
+  { name: 'keeper-socket', kind: 'string', help: 'with --supervise: get the DNS sockets from a `dnssync socket-keeper` at this Unix socket (another container of the pod), so they outlive this whole container; needs --state-dir' },
   { name: 'supervise', kind: 'bool', help: 'run the agent as a child of a small supervisor that owns the DNS sockets and restarts the agent at once if it crashes: queries queue in the kernel meanwhile instead of failing (needs --workers 1)' },
   { name: 'handover-dir', kind: 'string', help: 'directory shared by the agents of one node (hostPath): a new agent takes over from the old one with no lost query, see README' },
   { name: 'handover-timeout', kind: 'duration', default: '60s', help: 'how long a new agent waits for its zones before it joins the old one on the DNS sockets anyway' },

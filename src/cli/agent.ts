@@ -12,7 +12,10 @@ import { Handover } from '../agent/handover.js';
 import { probeListeners } from '../agent/liveness.js';
 import { NodeNetwork, type NodeNetworkOptions } from '../node-net/node-network.js';
 import { loopingUpstreams, resolveUpstreamService } from '../agent/upstream-service.js';
-import { Supervisor } from '../agent/supervisor.js';
+import { Supervisor, UPSTREAMS_FILE } from '../agent/supervisor.js';
+import { releaseKept } from '../agent/socket-keeper.js';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { detach, exitWithSupervisor, releaseSockets, reportUpstreams, requestSockets, supervised, supervisorIdentity, type InheritedSockets } from '../agent/supervised.js';
 import type { Backend } from '../node-net/iptables.js';
 import { startHealthServer } from '../observability/health.js';
@@ -75,10 +78,17 @@ export async function run(argv: string[]): Promise<void> {
     if ((get.num(flags, 'workers') ?? 1) !== 1) throw new FlagError('--supervise: needs --workers 1 (query threads cannot take sockets from another process)');
     const script = process.argv[1];
     if (script === undefined) throw new FlagError('--supervise: cannot tell which script to run');
-    process.exitCode = await new Supervisor(script, argv).run();
+    const keeperSocket = get.str(flags, 'keeper-socket');
+    const stateDir = get.str(flags, 'state-dir');
+    if (keeperSocket !== undefined && stateDir === undefined) throw new FlagError('--keeper-socket: needs --state-dir (where a restarted container finds its identity and upstreams)');
+    const keeper = keeperSocket === undefined || stateDir === undefined ? undefined : { path: keeperSocket, stateDir };
+    process.exitCode = await new Supervisor(script, argv, keeper).run();
     return;
   }
-  if (supervised()) exitWithSupervisor();
+  const keeperSocket = supervised() ? get.str(flags, 'keeper-socket') : undefined;
+  // Under a keeper the IPC channel is the keeper's, and it ends once the sockets are here:
+  // that is no reason to exit (the supervisor's death takes this container down anyway).
+  if (supervised() && keeperSocket === undefined) exitWithSupervisor();
 
   // Zone files first: a bad one is refused before anything is bound, and the agent never
   // answers (REFUSED) for a zone it was given but has not read yet.
@@ -181,6 +191,13 @@ export async function run(argv: string[]): Promise<void> {
     upstreams = [...resolved, ...fixedUpstreams];
     // A restarted agent could not ask again: the kube-dns ClusterIP is our own held sockets.
     if (supervised()) reportUpstreams(upstreams);
+    // Under a keeper the restarted container asks nobody either: the answer is kept beside
+    // the zones (the pod's emptyDir), where its supervisor reads it.
+    if (keeperSocket !== undefined && stateDir !== undefined) {
+      const file = join(stateDir, UPSTREAMS_FILE);
+      await writeFile(`${file}.tmp`, JSON.stringify(upstreams.map((u) => (u.host.includes(':') ? `[${u.host}]:${u.port}` : `${u.host}:${u.port}`))));
+      await rename(`${file}.tmp`, file);
+    }
   }
 
   let net: NodeNetwork | undefined;
@@ -191,6 +208,14 @@ export async function run(argv: string[]): Promise<void> {
       throw new FlagError(`--setup-interface: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+
+  // With no older agent to take over from, the sockets are ours to ask for now: a keeper's
+  // bridge process starts (or the supervisor answers) while the sync and metrics listeners
+  // come up, and a restarted container reads its queued queries that much sooner. With an
+  // older agent serving, not before our zones are in (a socket joined early would take its
+  // share of the queries before anyone here reads them).
+  const earlySockets = supervised() && older === undefined ? requestSockets(listen, handover !== undefined) : undefined;
+  earlySockets?.catch(() => undefined);
 
   let secondary: Secondary | undefined;
   if (syncListen !== undefined) {
@@ -219,9 +244,15 @@ export async function run(argv: string[]): Promise<void> {
     const sec = secondary;
     const deadline = Date.now() + takeoverMs;
     const olderAlive = async (): Promise<boolean> => (await handover?.peers())?.some((p) => p.id === older.id) ?? false;
+    // An agent of the controller (signed, no static primaries) learns its zones from the
+    // leader's catalog: until that arrives it knows of no zone, so "every zone synced" holds
+    // with none, and joining then would answer the node's queries from an empty store
+    // (forwarded: SERVFAIL or NXDOMAIN for our names; seen in make e2e's upgrade).
+    const expectCatalog = keys.length > 0 && statics.length === 0;
+    const waiting = (): string | undefined => sec.notReady() ?? (expectCatalog && !sec.hasCatalog() ? 'no zone list (catalog) from the leader yet' : undefined);
     // If the older agent died meanwhile (its marker went stale), nobody answers: bind now.
-    while (sec.notReady() !== undefined && Date.now() < deadline && (await olderAlive())) await new Promise((r) => setTimeout(r, 100));
-    const still = sec.notReady();
+    while (waiting() !== undefined && Date.now() < deadline && (await olderAlive())) await new Promise((r) => setTimeout(r, 100));
+    const still = waiting();
     if (still !== undefined) log.warn({ reason: still }, 'zones not all synced within --handover-timeout: joining the DNS sockets anyway');
   }
 
@@ -229,7 +260,7 @@ export async function run(argv: string[]): Promise<void> {
   let inherited: Map<string, InheritedSockets> | undefined;
   if (supervised()) {
     try {
-      inherited = await requestSockets(listen, handover !== undefined);
+      inherited = await (earlySockets ?? requestSockets(listen, handover !== undefined));
     } catch (err) {
       throw new FlagError(`--listen: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -302,7 +333,8 @@ export async function run(argv: string[]): Promise<void> {
         await releaseUnwanted(newer.listen);
         log.info({ agent: newer.id }, 'the newer agent serves: leaving the DNS sockets to it');
         // The supervisor's copies first: unread, they would keep their share of the traffic.
-        if (supervised()) await releaseSockets();
+        if (keeperSocket !== undefined) await releaseKept(keeperSocket);
+        else if (supervised()) await releaseSockets();
         await plane.handOver(get.num(flags, 'drain-timeout') ?? 5_000);
         await handover.announce('retired');
       }

@@ -12,6 +12,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Runner> }>
   agent: { summary: 'node-local DNS server: authoritative for synced zones, forwarding cache for the rest', load: async () => (await import('./agent.js')).run },
   primary: { summary: 'the sync engine alone: serve a zone file and push its changes', load: async () => (await import('./primary.js')).run },
   controller: { summary: 'the operator: DNSRecord/DNSZone objects pushed to every agent', load: async () => (await import('./controller.js')).run },
+  'socket-keeper': { summary: "holds the agent's DNS sockets in a container of their own, across a crash of the agent's container", load: async () => (await import('./socket-keeper.js')).run },
   status: { summary: "each zone's serial and the agents behind it, from the DNSZones' status (kubeconfig as kubectl)", load: async () => (await import('./status.js')).run },
 };
 

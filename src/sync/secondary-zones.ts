@@ -120,6 +120,11 @@ export class SecondaryZones {
     return waiting.length === 0 ? undefined : `zones not synced yet: ${waiting.join(', ')}`;
   }
 
+  /** The leader's zone list (catalog) has been received (or restored) and synced. */
+  hasCatalog(): boolean {
+    return [...this.zones.values()].some((z) => isCatalog(z.origin) && z.synced);
+  }
+
   zoneStates(): SecondaryZoneState[] {
     return [...this.zones.values()].map((z) => ({ origin: z.origin, primary: z.primary, serial: this.store.get(z.origin)?.serial, synced: z.synced, static: z.isStatic, lastError: z.lastError }));
   }

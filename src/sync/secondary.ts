@@ -99,6 +99,11 @@ export class Secondary {
     return this.zones.notReady();
   }
 
+  /** The leader's zone list (catalog) has been received (or restored) and synced. */
+  hasCatalog(): boolean {
+    return this.zones.hasCatalog();
+  }
+
   zoneStates(): SecondaryZoneState[] {
     return this.zones.zoneStates();
   }

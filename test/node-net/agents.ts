@@ -42,15 +42,27 @@ export function startAgent(ns: Netns, args: readonly string[]): Proc {
   return track(ns.spawn(process.execPath, [MAIN, 'agent', ...args]));
 }
 
+/** `dnssync socket-keeper` (the chart's sidecar) on the Unix socket `path`. */
+export function startKeeper(ns: Netns, path: string): Proc {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run \`make build\` first`);
+  return track(ns.spawn(process.execPath, [MAIN, 'socket-keeper', '--path', path]));
+}
+
 export interface StreamFigures {
   readonly sent: number;
   readonly answered: number;
   readonly failed: number;
+  /** The part of `failed` that got no reply within the deadline. */
+  readonly timeouts: number;
+  /** The part of `failed` that was a TCP connection reset (or closed) before its answer. */
+  readonly resets: number;
   readonly maxGapMs: number;
   readonly firstFailures: string[];
 }
 
 export interface StreamReport {
+  /** The address asked (the nameserver of resolv.conf when asked to use it). */
+  readonly target: string;
   readonly udp: StreamFigures;
   readonly tcp: StreamFigures;
   readonly seconds: number;

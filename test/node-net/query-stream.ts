@@ -1,24 +1,38 @@
 /**
  * A steady stream of DNS queries, as pods on a node send them, for measuring what an agent
- * replacement costs: `node query-stream.js HOST PORT NAME RATE DEADLINE_MS` sends RATE queries a
- * second over UDP (a fresh socket each, like a stub resolver) and RATE over TCP (a connection
- * each), every one with a deadline (default 1 s) and no retry, until SIGTERM; then prints one JSON
- * line: sent, answered, failed (timeout, error or an rcode other than NOERROR), and the
- * longest gap between two answers, per transport.
+ * replacement costs: `node query-stream.js HOST PORT NAME RATE DEADLINE_MS [STOP_FILE]` sends
+ * RATE queries a second over UDP (a fresh socket each, like a stub resolver) and RATE over TCP
+ * (a connection each), every one with a deadline (default 1 s) and no retry, until SIGTERM (or
+ * until STOP_FILE exists: how the e2e test stops it inside a pod, where it runs on the image's
+ * node with nothing but Node's own modules); then prints one JSON line: sent, answered, failed
+ * (timeout, error or an rcode other than NOERROR), timeouts (the part of failed that got no
+ * reply at all), and the longest gap between two answers, per transport.
+ * HOST `resolv.conf` is the first nameserver of /etc/resolv.conf: what the pod's own resolver asks.
  */
 import dgram from 'node:dgram';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 interface Tally {
   sent: number;
   answered: number;
   failed: number;
+  timeouts: number;
+  /** TCP connections reset or closed before the answer (a process that had accepted them died). */
+  resets: number;
   maxGapMs: number;
   lastAnswer: number;
   firstFailures: string[];
 }
 
-const [host = '127.0.0.1', portArg = '53', name = 'api.corp.internal', rateArg = '200', timeoutArg = '1000'] = process.argv.slice(2);
+const [hostArg = '127.0.0.1', portArg = '53', name = 'api.corp.internal', rateArg = '200', timeoutArg = '1000', stopFile] = process.argv.slice(2);
+
+function resolvConfNameserver(): string {
+  const line = readFileSync('/etc/resolv.conf', 'utf8').split('\n').find((l) => /^\s*nameserver\s+\S+/.test(l));
+  if (line === undefined) throw new Error('/etc/resolv.conf names no nameserver');
+  return line.trim().split(/\s+/)[1] as string;
+}
+const host = hostArg === 'resolv.conf' ? resolvConfNameserver() : hostArg;
 const port = Number(portArg);
 const rate = Number(rateArg);
 const TIMEOUT_MS = Number(timeoutArg);
@@ -34,7 +48,7 @@ function query(id: number): Buffer {
 }
 
 function tally(): Tally {
-  return { sent: 0, answered: 0, failed: 0, maxGapMs: 0, lastAnswer: Date.now(), firstFailures: [] };
+  return { sent: 0, answered: 0, failed: 0, timeouts: 0, resets: 0, maxGapMs: 0, lastAnswer: Date.now(), firstFailures: [] };
 }
 
 const udp = tally();
@@ -48,6 +62,8 @@ function settle(t: Tally, ok: boolean, why: string): void {
     t.answered++;
   } else {
     t.failed++;
+    if (why.endsWith(' timeout')) t.timeouts++;
+    if (/ECONNRESET|closed before the answer/.test(why)) t.resets++;
     if (t.firstFailures.length < 5) t.firstFailures.push(`${new Date(now).toISOString()} ${why}`);
   }
 }
@@ -125,13 +141,28 @@ const pacer = setInterval(() => {
   }
 }, 2);
 
-process.on('SIGTERM', () => {
+let stopping = false;
+function stop(): void {
+  if (stopping) return;
+  stopping = true;
   clearInterval(pacer);
-  // Let the last queries settle (their own 1 s deadline), then report.
+  const seconds = (Date.now() - start) / 1000;
+  // Let the last queries settle (their own deadline), then report.
   setTimeout(() => {
-    const out = (t: Tally): object => ({ sent: t.sent, answered: t.answered, failed: t.failed, maxGapMs: t.maxGapMs, firstFailures: t.firstFailures });
-    process.stdout.write(JSON.stringify({ udp: out(udp), tcp: out(tcp), seconds: (Date.now() - start) / 1000, maxTickGapMs }) + '\n');
+    const out = (t: Tally): object => ({ sent: t.sent, answered: t.answered, failed: t.failed, timeouts: t.timeouts, resets: t.resets, maxGapMs: t.maxGapMs, firstFailures: t.firstFailures });
+    process.stdout.write(JSON.stringify({ target: host, udp: out(udp), tcp: out(tcp), seconds, maxTickGapMs }) + '\n');
     process.exit(0);
   }, TIMEOUT_MS + 100);
-});
-process.stdout.write('started\n');
+}
+process.on('SIGTERM', stop);
+if (stopFile !== undefined) {
+  // Bounded: a stream nobody stops ends by itself after 15 minutes.
+  const deadline = Date.now() + 15 * 60_000;
+  const poll = setInterval(() => {
+    if (existsSync(stopFile) || Date.now() > deadline) {
+      clearInterval(poll);
+      stop();
+    }
+  }, 100);
+}
+process.stdout.write(`started ${host}\n`);
