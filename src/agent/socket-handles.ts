@@ -44,3 +44,14 @@ export function tcpHandle(host: string, port: number, reusePort: boolean, fd?: n
   if (typeof h === 'number') throw new Error(`bind ${getSystemErrorName(h)} ${host}:${port} (tcp)`);
   return h;
 }
+
+/** The UDP and TCP socket of one DNS address, both bound, or neither (the first is closed). */
+export function socketPair(host: string, port: number, reusePort: boolean): { udp: Closable; tcp: Closable } {
+  const udp = udpHandle(host, port, reusePort);
+  try {
+    return { udp, tcp: tcpHandle(host, port, reusePort) };
+  } catch (err) {
+    udp.close();
+    throw err;
+  }
+}

@@ -24,7 +24,7 @@ import net from 'node:net';
 import { logger } from '../observability/logger.js';
 import type { HostPort } from './agent.js';
 import { socketKey, type AgentMessage, type SupervisorMessage } from './supervised.js';
-import { tcpHandle, udpHandle, type Closable } from './socket-handles.js';
+import { socketPair, tcpHandle, udpHandle, type Closable } from './socket-handles.js';
 
 const log = (): ReturnType<typeof logger> => logger('socket-keeper');
 
@@ -167,15 +167,7 @@ export class SocketKeeper {
 
   private ensure(l: HostPort, reusePort: boolean): void {
     if (this.sockets.has(socketKey(l))) return;
-    const udp = udpHandle(l.host, l.port, reusePort);
-    let tcp: Closable;
-    try {
-      tcp = tcpHandle(l.host, l.port, reusePort);
-    } catch (err) {
-      udp.close();
-      throw err;
-    }
-    this.sockets.set(socketKey(l), { listen: l, reusePort, udp, tcp });
+    this.sockets.set(socketKey(l), { listen: l, reusePort, ...socketPair(l.host, l.port, reusePort) });
     log().info({ listen: `${l.host}:${l.port}` }, 'DNS socket created');
   }
 }

@@ -22,7 +22,7 @@ import { logger } from '../observability/logger.js';
 import type { HostPort } from './agent.js';
 import { onChildExit, restartCommand, restartDelayMs, STABLE_MS } from './supervisor-policy.js';
 import { IDENTITY_ENV, socketKey, SUPERVISED_ENV, type AgentMessage, type InheritedSockets, type SupervisorMessage } from './supervised.js';
-import { tcpHandle, udpHandle, type Closable } from './socket-handles.js';
+import { socketPair, type Closable } from './socket-handles.js';
 
 const log = (): ReturnType<typeof logger> => logger('supervisor');
 
@@ -192,15 +192,7 @@ export class Supervisor {
 
   private ensure(l: HostPort, reusePort: boolean): void {
     if (this.sockets.has(socketKey(l))) return;
-    const udp = udpHandle(l.host, l.port, reusePort);
-    let tcp: Closable;
-    try {
-      tcp = tcpHandle(l.host, l.port, reusePort);
-    } catch (err) {
-      udp.close();
-      throw err;
-    }
-    this.sockets.set(socketKey(l), { udp, tcp });
+    this.sockets.set(socketKey(l), socketPair(l.host, l.port, reusePort));
   }
 }
 
