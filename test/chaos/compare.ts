@@ -8,6 +8,7 @@
  * RRset of 4,000 records is compared whole, not truncated.
  */
 import { connect } from 'node:net';
+import { frameAll, readFrames } from '../../src/dns/framing.js';
 import { FLAG_AA } from '../../src/dns/header.js';
 import { recordKey } from '../../src/dns/rdata.js';
 import type { RR } from '../../src/dns/rr.js';
@@ -89,30 +90,20 @@ export function ask(host: string, port: number, questions: readonly { name: stri
     const out: (Answer | undefined)[] = new Array(questions.length);
     let got = 0;
     const sock = connect({ host, port });
-    let acc: Buffer = Buffer.alloc(0);
     const t = setTimeout(() => {
       sock.destroy();
       reject(new Error(`${host}:${port}: ${got} of ${questions.length} answers in ${timeoutMs} ms`));
     }, timeoutMs);
     sock.on('connect', () => {
-      const frames = questions.map((q, i) => {
-        const m = encode({ type: 'query', id: i, flags: 0, questions: [{ name: q.name, type: q.type as 'A', class: 'IN' }] });
-        return Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]);
-      });
-      sock.write(Buffer.concat(frames));
+      sock.write(frameAll(questions.map((q, i) => encode({ type: 'query', id: i, flags: 0, questions: [{ name: q.name, type: q.type as 'A', class: 'IN' }] }))));
     });
-    sock.on('data', (c: Buffer) => {
-      acc = acc.length === 0 ? c : Buffer.concat([acc, c]);
-      while (acc.length >= 2 && acc.length >= 2 + acc.readUInt16BE(0)) {
-        const m = acc.subarray(2, 2 + acc.readUInt16BE(0));
-        acc = acc.subarray(2 + m.length);
-        const p = decode(m);
-        const id = p.id ?? -1;
-        if (id < 0 || id >= questions.length || out[id] !== undefined) continue;
-        const flags = p.flags ?? 0;
-        out[id] = { rcode: RCODES[flags & 0x0f] ?? `RCODE${flags & 0x0f}`, aa: (flags & FLAG_AA) !== 0, rrs: sectionRRs(p.answers) };
-        got++;
-      }
+    readFrames(sock, (m) => {
+      const p = decode(m);
+      const id = p.id ?? -1;
+      if (id < 0 || id >= questions.length || out[id] !== undefined) return;
+      const flags = p.flags ?? 0;
+      out[id] = { rcode: RCODES[flags & 0x0f] ?? `RCODE${flags & 0x0f}`, aa: (flags & FLAG_AA) !== 0, rrs: sectionRRs(p.answers) };
+      got++;
       if (got === questions.length) {
         clearTimeout(t);
         sock.destroy();
