@@ -71,10 +71,10 @@ export class Auth {
     return sign(response, req.key, { requestMac: req.mac }).wire;
   }
 
-  /** Signs a request of ours; returns the MAC to verify the answer with. */
+  /** Signs a request of ours (at our clock's time); returns the MAC to verify the answer with. */
   request(msg: Buffer): { wire: Buffer; mac: Buffer | undefined } {
     if (!this.signingKey) return { wire: msg, mac: undefined };
-    const s = sign(msg, this.signingKey);
+    const s = sign(msg, this.signingKey, { time: this.clock() });
     return { wire: s.wire, mac: s.mac };
   }
 

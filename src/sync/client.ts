@@ -7,11 +7,11 @@
  */
 import { connect } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import type { RR } from '../dns/rr.js';
 import { TsigStreamVerifier, type TsigKey } from '../dns/tsig.js';
 import type { Auth } from './auth.js';
-import { RCODE, decode, readHeader, sectionRRs, soaQuery, transferQuery } from './codec.js';
+import { CLIENT_COOKIE_BYTES, RCODE, decode, readHeader, sectionRRs, soaQuery, transferQuery } from './codec.js';
 import { frame, readFrames } from '../dns/framing.js';
 import type { HostPort } from '../dns/address.js';
 import { XfrCollector, type XfrResult } from './xfr.js';
@@ -47,10 +47,39 @@ function newId(): number {
   return randomInt(0, 65536);
 }
 
+/** A request as this side sends it: its header ID, its wire form (signed with a key), our MAC. */
+export interface SignedRequest {
+  readonly id: number;
+  readonly wire: Buffer;
+  readonly mac: Buffer | undefined;
+}
+
+/**
+ * A fresh random client cookie for each request: every agent signs with the one key, so two
+ * agents' identical requests in the same second (same zone, serial and 16-bit ID: ~190 such
+ * pairs when 5,000 agents pull from one serial) would be byte-identical, and the primary's
+ * replay cache would refuse the second. The entropy goes inside what the MAC covers rather
+ * than the cache keying on the sender: over TCP a replayer's address is its own, so a key
+ * with the address in it would let a captured request be replayed from anywhere else.
+ */
+function clientCookie(): Buffer {
+  return randomBytes(CLIENT_COOKIE_BYTES);
+}
+
+/** The IXFR (from `current`) or AXFR request pullZone sends. */
+export function transferRequest(auth: Auth, origin: string, current: RR | undefined, id = newId()): SignedRequest {
+  return { id, ...auth.request(transferQuery(id, origin, current, clientCookie())) };
+}
+
+/** The SOA query querySoa sends. */
+export function soaRequest(auth: Auth, origin: string, id = newId()): SignedRequest {
+  return { id, ...auth.request(soaQuery(id, origin, clientCookie())) };
+}
+
 /** IXFR when `current` is given (AXFR otherwise) from `peer`. */
 export function pullZone(peer: Endpoint, origin: string, current: RR | undefined, auth: Auth, timeoutMs: number): Promise<XfrResult> {
-  const id = newId();
-  const req = auth.request(transferQuery(id, origin, current));
+  const req = transferRequest(auth, origin, current);
+  const id = req.id;
   const key: TsigKey | undefined = auth.signingKey;
   const verifier = req.mac && key ? new TsigStreamVerifier(key, req.mac) : undefined;
   const collector = new XfrCollector(origin, current !== undefined, current?.type === 'SOA' ? (current.data as { serial: number }).serial >>> 0 : undefined);
@@ -105,8 +134,8 @@ export function pullZone(peer: Endpoint, origin: string, current: RR | undefined
 
 /** The zone's SOA at `peer` over UDP (signed when we have a key); undefined on NXDOMAIN/empty. */
 export function querySoa(peer: Endpoint, origin: string, auth: Auth, timeoutMs: number): Promise<RR | undefined> {
-  const id = newId();
-  const req = auth.request(soaQuery(id, origin));
+  const req = soaRequest(auth, origin);
+  const id = req.id;
   return new Promise((resolve, reject) => {
     const sock = createSocket(peer.host.includes(':') ? 'udp6' : 'udp4');
     let done = false;

@@ -131,14 +131,35 @@ export function errorResponse(raw: Uint8Array, rcode: number): Buffer | undefine
   return encode({ type: 'response', id: h.id, flags: flags({ qr: true, opcode: h.opcode, rcode }), questions });
 }
 
-export function soaQuery(id: number, origin: string): Buffer {
-  return encode({ type: 'query', id, flags: 0, questions: [question(origin, 'SOA')] });
+/** EDNS COOKIE (RFC 7873 §4); a request carries the client cookie alone, 8 bytes. */
+export const EDNS_COOKIE = 10;
+export const CLIENT_COOKIE_BYTES = 8;
+
+/**
+ * The OPT record of a request that carries a client cookie. The pulling side sends a fresh
+ * random one with every request: every agent signs with the one TSIG key, so without it two
+ * agents asking the same thing in the same second would send the same bytes (header IDs are
+ * only 16 bits), and the primary's replay cache would refuse the second as a copy of the first.
+ */
+function cookieEdns(cookie: Uint8Array): Answer {
+  if (cookie.length !== CLIENT_COOKIE_BYTES) throw new MessageError(`client cookie: ${cookie.length} bytes, not ${CLIENT_COOKIE_BYTES}`);
+  return { type: 'OPT', name: '.', udpPayloadSize: NOTIFY_MAX_DATAGRAM, flags: 0, options: [{ code: EDNS_COOKIE, data: Buffer.from(cookie) }] } as unknown as Answer;
 }
 
-/** AXFR, or IXFR from `current` (whose SOA goes in the authority section, RFC 1995 §3). */
-export function transferQuery(id: number, origin: string, current?: RR): Buffer {
-  if (!current) return encode({ type: 'query', id, flags: 0, questions: [question(origin, 'AXFR')] });
-  return encode({ type: 'query', id, flags: 0, questions: [question(origin, 'IXFR')], authorities: [current] });
+/** An SOA query; with `cookie`, it carries that client cookie (see cookieEdns). */
+export function soaQuery(id: number, origin: string, cookie?: Uint8Array): Buffer {
+  const additionals = cookie ? [cookieEdns(cookie)] : [];
+  return encode({ type: 'query', id, flags: 0, questions: [question(origin, 'SOA')], additionals });
+}
+
+/**
+ * AXFR, or IXFR from `current` (whose SOA goes in the authority section, RFC 1995 §3); with
+ * `cookie`, it carries that client cookie (see cookieEdns).
+ */
+export function transferQuery(id: number, origin: string, current?: RR, cookie?: Uint8Array): Buffer {
+  const additionals = cookie ? [cookieEdns(cookie)] : [];
+  if (!current) return encode({ type: 'query', id, flags: 0, questions: [question(origin, 'AXFR')], additionals });
+  return encode({ type: 'query', id, flags: 0, questions: [question(origin, 'IXFR')], authorities: [current], additionals });
 }
 
 /** Uncompressed size of one record on the wire. */

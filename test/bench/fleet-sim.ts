@@ -19,9 +19,9 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, type Server, type Socket as TcpSocket } from 'node:net';
-import { randomInt } from 'node:crypto';
 import { Auth } from '../../src/sync/auth.js';
-import { OPCODE_NOTIFY, OPCODE_QUERY, RCODE, readHeader, transferQuery } from '../../src/sync/codec.js';
+import { OPCODE_NOTIFY, OPCODE_QUERY, RCODE, readHeader } from '../../src/sync/codec.js';
+import { transferRequest } from '../../src/sync/client.js';
 import { frame, readFrames } from '../../src/sync/tcp.js';
 import { TsigStreamVerifier, type TsigKey } from '../../src/dns/tsig.js';
 import { serialGt } from '../../src/dns/serial.js';
@@ -220,9 +220,11 @@ async function pull(a: SimAgent, host: string, port: number): Promise<void> {
 }
 
 function transfer(a: SimAgent, host: string, port: number): Promise<XfrWalker> {
-  const id = randomInt(0, 65536);
   const current = a.serial === undefined ? undefined : { name: origin, type: 'SOA', ttl: 0, data: { mname: origin, rname: origin, serial: a.serial, refresh: 0, retry: 0, expire: 0, minimum: 0 } };
-  const req = a.auth.request(transferQuery(id, origin, current as Parameters<typeof transferQuery>[2]));
+  // The agent's own request builder (a fresh client cookie each): 5,000 agents pulling from
+  // one serial would otherwise collide in the leader's replay cache.
+  const req = transferRequest(a.auth, origin, current as Parameters<typeof transferRequest>[2]);
+  const id = req.id;
   const verifier = new TsigStreamVerifier(key, req.mac as Buffer);
   const w = new XfrWalker();
   return new Promise((resolve, reject) => {
