@@ -395,6 +395,7 @@ export class Delivery {
     // A diff's round trip (a plain NOTIFY's answer waits for the pull it started).
     if (f.attempt === 0 && f.lastFrom !== undefined) this.retry.sample(performance.now() - f.sentAt);
     const agentId = link.agent.id;
+    const firstAnswer = link.acked === undefined;
     link.acked = serial;
     if (this.opts.catalog && !isCatalog(link.origin) && !link.standard) this.offerCatalog(link.agent);
     // The agent's serial and lag gauges follow on the lag clock (updateLag), not per ack.
@@ -410,9 +411,14 @@ export class Delivery {
       // or a deposed leader would leapfrog its successor.
       this.clearInflight(link);
       const term = this.opts.term;
-      const verdict = aheadVerdict(term, agentTerm);
+      const verdict = aheadVerdict(term, agentTerm, firstAnswer);
       const ctx = { zone: link.origin, serial: z.snapshot.serial, agent: agentId, agentSerial: serial, term: String(term), agentTerm: agentTerm === undefined ? undefined : String(agentTerm) };
-      if (verdict === 'resume') {
+      if (verdict === 'resume' && aheadVerdict(term, agentTerm) !== 'resume') {
+        // Its first answer to us: the probe before our first push missed it (timed out, or
+        // it was away), so our first serial fell behind. Go past it, as the probe would have.
+        this.log.warn(ctx, "agent's first answer holds a later serial of this term (our probe missed it); resuming past it");
+        this.host.resumePast(link.origin, serial);
+      } else if (verdict === 'resume') {
         // An older leader pushed there after we took over: our term's data wins, and serials
         // stay monotonic by resuming past the one it reached.
         this.log.warn(ctx, 'agent holds a later serial from an older term; resuming past it');

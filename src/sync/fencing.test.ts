@@ -9,6 +9,14 @@ describe('aheadVerdict', () => {
     expect(aheadVerdict(7n, undefined)).toBe('hold'); // a standard secondary says no term
     expect(aheadVerdict(0n, 0n)).toBe('hold'); // no terms at all: never leapfrog
   });
+
+  it("an agent's first answer to a leader counts as the probe it missed, at the same term or none; never against a newer one", () => {
+    expect(aheadVerdict(0n, 0n, true)).toBe('resume');
+    expect(aheadVerdict(7n, 7n, true)).toBe('resume');
+    expect(aheadVerdict(7n, undefined, true)).toBe('resume');
+    expect(aheadVerdict(7n, 8n, true)).toBe('deposed');
+    expect(aheadVerdict(0n, 8n, true)).toBe('hold'); // we have no term; it follows an elected leader
+  });
 });
 
 describe('startTerm', () => {

@@ -23,11 +23,21 @@ export type AheadVerdict =
   /** Same term, or no term known: not ours to overrule; leave it and report it lagging. */
   | 'hold';
 
-export function aheadVerdict(ourTerm: bigint, agentDataTerm: bigint | undefined): AheadVerdict {
-  if (agentDataTerm === undefined || ourTerm === 0n) return 'hold';
-  if (agentDataTerm < ourTerm) return 'resume';
-  if (agentDataTerm > ourTerm) return 'deposed';
-  return 'hold';
+/**
+ * `firstAnswer`: this is the agent's first answer to this leader. A leader's probe of the
+ * agents' serials (before its first push) raises its serials past theirs; an agent the probe
+ * missed (it timed out under load, the agent was away) is heard from first here, and a later
+ * serial of the same term (or none) is then what the probe would have found: go past it.
+ * Once a leader has heard from an agent, the same term never overrules it (no leapfrog
+ * between two leaders of one term: each would only ever resume once per agent it meets).
+ */
+export function aheadVerdict(ourTerm: bigint, agentDataTerm: bigint | undefined, firstAnswer = false): AheadVerdict {
+  if (agentDataTerm !== undefined && ourTerm !== 0n) {
+    if (agentDataTerm < ourTerm) return 'resume';
+    if (agentDataTerm > ourTerm) return 'deposed';
+  }
+  const sameOrNone = agentDataTerm === undefined || agentDataTerm === ourTerm;
+  return firstAnswer && sameOrNone ? 'resume' : 'hold';
 }
 
 /**
