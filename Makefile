@@ -109,14 +109,15 @@ image-oci: install
 # thread count (BENCH_THREADS, default 1), beside the agent with Node's V8 defaults and a
 # Node UDP server doing no DNS work; plus agent RSS at 100,000 records (writes
 # test/bench/results/query.json). 5 interleaved rounds of 3 s: p99 ratios on this shared
-# 2-core machine need that many to settle (~7 minutes).
+# 2-core machine need that many to settle (~7 minutes). BENCH_BASELINE=DIR adds the agent of
+# another built tree (e.g. a worktree at an older commit) to the same rounds.
 BENCH_THREADS ?= 1
 BENCH_QUERY_ARGS ?= --seconds 15 --rounds 5
 .PHONY: bench-query
 bench: bench-query
 bench-query: build
 	@echo "[bench] query: dnsperf vs unbound and dnsmasq, $(BENCH_THREADS) server thread(s)"
-	$(NODE_BIN)/node dist/test/bench/query.js --threads $(BENCH_THREADS) $(BENCH_QUERY_ARGS)
+	$(NODE_BIN)/node dist/test/bench/query.js --threads $(BENCH_THREADS) $(BENCH_QUERY_ARGS) $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
 # Push: zone change → every agent serving it, 1/10/100 agents, p50/p99, changes/s at 100
 # agents, BIND as primary of the same agents beside it (writes test/bench/results/push.json).

@@ -67,6 +67,11 @@ const RATE = arg('rate', 20_000);
 const ROUNDS = Math.max(1, arg('rounds', 3));
 const CONTEXT = args.includes('--context');
 const OUT_FILE = args.includes('--out') ? (args[args.indexOf('--out') + 1] as string) : undefined;
+/**
+ * Another build's tree (a checkout with its own `npm ci && make build`): its agent runs as one
+ * more server in the same rounds, for before/after figures from one run.
+ */
+const BASELINE = args.includes('--baseline') ? (args[args.indexOf('--baseline') + 1] as string) : undefined;
 /** Seconds of each closed-loop and each fixed-rate run in one round. */
 const ROUND_SECONDS = Math.max(2, Math.round(SECONDS / ROUNDS));
 /** dnsperf -t: how long a query may go unanswered before it counts as lost (its default). */
@@ -88,6 +93,7 @@ const IP = {
   coredns: '127.0.11.8',
   bigUpstream: '127.0.11.9',
   primary: '127.0.11.10',
+  baseline: '127.0.11.11',
 };
 const MAIN = 'dist/src/cli/main.js';
 const FLOOR = 'dist/test/bench/dgram-floor.js';
@@ -280,11 +286,11 @@ async function main(): Promise<void> {
 
     // The agent as the chart runs it: upstream, sync port with TSIG, metrics. The zone comes
     // from a file here (the 100,000-record memory figure below has it pushed by a primary).
-    const startAgent = async (ip: string, env: Record<string, string>): Promise<{ port: number; proc: ChildProcess }> => {
+    const startAgent = async (ip: string, env: Record<string, string>, main = MAIN): Promise<{ port: number; proc: ChildProcess }> => {
       const [port, sync, metrics] = (await ports(ip, 3)) as [number, number, number];
       const proc = spawn(
         process.execPath,
-        [MAIN, 'agent', '--listen', `${ip}:${port}`, '--zone-file', zoneFile, '--upstream', `${IP.upstream}:${upstream.port}`, '--sync-listen', `${ip}:${sync}`, '--tsig-key-file', keyFile, '--metrics-listen', `${ip}:${metrics}`, '--workers', String(THREADS), '--log-level', 'warn'],
+        [main, 'agent', '--listen', `${ip}:${port}`, '--zone-file', zoneFile, '--upstream', `${IP.upstream}:${upstream.port}`, '--sync-listen', `${ip}:${sync}`, '--tsig-key-file', keyFile, '--metrics-listen', `${ip}:${metrics}`, '--workers', String(THREADS), '--log-level', 'warn'],
         { stdio: 'inherit', env: { ...process.env, ...env } },
       );
       procs.push(proc);
@@ -292,6 +298,8 @@ async function main(): Promise<void> {
     };
     const agent = await startAgent(IP.agent, {});
     const agentNodeDefaults = CONTEXT ? await startAgent(IP.agentNodeDefaults, { DNSSYNC_V8_DEFAULTS: '0' }) : undefined;
+    const baselineCommit = BASELINE === undefined ? undefined : (await exec('git', ['-C', BASELINE, 'rev-parse', '--short', 'HEAD'])).stdout.trim();
+    const baseline = BASELINE === undefined ? undefined : await startAgent(IP.baseline, {}, join(BASELINE, MAIN));
 
     // The floor: Node's UDP path with no DNS work, under the agent's V8 settings.
     const floorPort = await freePort(IP.floor);
@@ -344,6 +352,7 @@ async function main(): Promise<void> {
     const servers: { server: string; host: string; port: number; pid: number; threads: number; authOnly?: boolean }[] = [
       { server: 'dnssync agent', host: IP.agent, port: agent.port, pid: agent.proc.pid as number, threads: THREADS },
       { server: corednsVersion.replace('-', ' '), host: IP.coredns, port: corednsPort, pid: coredns.pid as number, threads: THREADS },
+      ...(baseline === undefined ? [] : [{ server: `dnssync agent, baseline ${baselineCommit ?? ''}`, host: IP.baseline, port: baseline.port, pid: baseline.proc.pid as number, threads: THREADS }]),
       ...(agentNodeDefaults === undefined ? [] : [{ server: 'dnssync agent, Node V8 defaults', host: IP.agentNodeDefaults, port: agentNodeDefaults.port, pid: agentNodeDefaults.proc.pid as number, threads: THREADS }]),
       { server: 'Node dgram floor (no DNS work)', host: IP.floor, port: floorPort, pid: floor.pid as number, threads: 1, authOnly: true },
       { server: 'unbound', host: IP.unbound, port: unbound.port, pid: unbound.proc.pid as number, threads: THREADS },
@@ -397,6 +406,7 @@ async function main(): Promise<void> {
       results,
       agentVsCoredns,
       agentVsUnbound: vs(results.find((r) => r.server === 'unbound') as ServerResult),
+      ...(baselineCommit === undefined ? {} : { baseline: { tree: BASELINE, commit: baselineCommit }, agentVsBaseline: vs(results.find((r) => r.server.includes('baseline')) as ServerResult) }),
       memory: { ...memory.result, corednsHolding100kRecords: corednsBig },
       targets: {
         authP999AtMostCoredns: agentVsCoredns.authP999 <= 1,
@@ -425,6 +435,10 @@ async function main(): Promise<void> {
     process.stdout.write(rows.join('\n') + '\n');
     const a = agentVsCoredns;
     process.stdout.write(`agent vs CoreDNS: auth QPS ${f(a.authQps, 2)}x, p99.9 ${f(a.authP999, 2)}x; fwd QPS ${f(a.fwdQps, 2)}x, p99.9 ${f(a.fwdP999, 2)}x; RSS ${f(a.rss, 2)}x\n`);
+    if (out.agentVsBaseline !== undefined) {
+      const b = out.agentVsBaseline;
+      process.stdout.write(`agent vs baseline ${out.baseline?.commit ?? ''}: auth QPS ${f(b.authQps, 2)}x, p99.9 ${f(b.authP999, 2)}x; fwd QPS ${f(b.fwdQps, 2)}x, p99.9 ${f(b.fwdP999, 2)}x; RSS ${f(b.rss, 2)}x\n`);
+    }
     const m = memory.result;
     process.stdout.write(
       `agent as the chart runs it, ${BIG} synced records + ${BIG} forwarded names (each asked twice), RSS right after / ${SETTLE_S} s later: ` +
