@@ -30,10 +30,20 @@
  * fixed at 2 × 8 MiB without --optimize-for-size costs 126-132 MB RSS with 100,000
  * records; Node's defaults ~220 MB.
  *
- * The re-executed process also gets MALLOC_ARENA_MAX=2 (unless set): glibc gives every
- * thread that mallocs (V8's GC helpers, libuv's pool) its own arena, whose freed chunks
- * stay resident; two arenas measured ~4 MB less RSS at 100,000 records. Other C libraries
- * ignore the variable.
+ * - `--no-maglev`: no mid-tier optimising compiler. A hot function goes from Sparkplug's
+ *   baseline code straight to TurboFan, as the agent's few hot paths (query parse, store
+ *   lookup, answer write) all reach TurboFan within seconds of load anyway. Maglev's own
+ *   compiled code, its compilation zones and the compiler's pages of the node binary cost
+ *   5-6 MB of RSS at the 10,000-name workload (measured: 84.0-87.2 MB after load with it,
+ *   79.4-81.1 MB without, three runs each, test/bench/query.ts's workload).
+ *
+ * The re-executed process also gets MALLOC_ARENA_MAX=1 (unless set): glibc gives every
+ * thread that mallocs (V8's GC helpers and compiler threads, libuv's pool) its own arena,
+ * whose freed chunks stay resident; two arenas measured ~4 MB less RSS than glibc's default
+ * at 100,000 records, and one arena another ~3 MB at the 10,000-name workload (80.8-81.9 MB
+ * after load with two, 76.8-80.7 with one). The query path itself mallocs on the main thread
+ * only, so the lock the threads now share is not on it. Other C libraries ignore the
+ * variable.
  *
  * These are process-wide V8 flags fixed when the isolate is created, so they cannot be set
  * from inside the program (v8.setFlagsFromString changes them too late to take full
@@ -43,14 +53,14 @@
  * DNSSYNC_V8_DEFAULTS=0 turns the whole thing off.
  */
 
-export const AGENT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--optimize-for-size'];
+export const AGENT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--optimize-for-size', '--no-maglev'];
 
 /** Set in the environment of the re-executed process, so it never loops. */
 export const REEXEC_MARK = 'DNSSYNC_V8_DEFAULTS_APPLIED';
 
 /** Environment the re-executed process gets in addition to ours, where not already set. */
 export function envDefaults(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
-  return env['MALLOC_ARENA_MAX'] === undefined ? { MALLOC_ARENA_MAX: '2' } : {};
+  return env['MALLOC_ARENA_MAX'] === undefined ? { MALLOC_ARENA_MAX: '1' } : {};
 }
 
 /** `--foo-bar=1` / `--foo_bar` / `--no-foo-bar` → `foo-bar`. */
