@@ -56,9 +56,9 @@ export interface SignedRequest {
 
 /**
  * A fresh random client cookie for each request: every agent signs with the one key, so two
- * agents' identical requests in the same second (same zone, serial and 16-bit ID: ~190 such
- * pairs when 5,000 agents pull from one serial) would be byte-identical, and the primary's
- * replay cache would refuse the second. The entropy goes inside what the MAC covers rather
+ * agents' identical requests in the same second (same zone, serial and 16-bit ID; n of them
+ * hold ~n²/131,072 such pairs) would be byte-identical, and the primary's replay cache would
+ * refuse the second. The entropy goes inside what the MAC covers rather
  * than the cache keying on the sender: over TCP a replayer's address is its own, so a key
  * with the address in it would let a captured request be replayed from anywhere else.
  */
