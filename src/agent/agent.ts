@@ -5,6 +5,7 @@
  * synced once"); shutdown stops reading, lets in-flight answers go out, then closes.
  */
 import { socketKey, type InheritedSockets } from './supervised.js';
+import type { HeldSocket } from './socket-keeper.js';
 import { ZoneStore } from '../zone/store.js';
 import type { HostPort } from '../dns/address.js';
 import { ForwardCache, type ForwardCacheOptions } from './forward-cache.js';
@@ -203,6 +204,22 @@ export class Agent implements DataPlane {
     if (this.stopping !== undefined) return 'shutting down';
     return firstFailing(this.checks);
   };
+
+  /**
+   * The sockets this agent reads, by listen address, with their descriptors (to offer to a
+   * newer agent: socket-source.ts). Not a copy: nothing here closes when the taker does.
+   */
+  heldSockets(reusePort: boolean): HeldSocket[] {
+    const out: HeldSocket[] = [];
+    this.udp.forEach((u, i) => {
+      const t = this.tcp[i];
+      const udpFd = u.fd;
+      const tcpFd = t?.fd;
+      if (udpFd === undefined || tcpFd === undefined) return;
+      out.push({ listen: u.address, reusePort, udp: { fd: udpFd, close: () => undefined }, tcp: { fd: tcpFd, close: () => undefined } });
+    });
+    return out;
+  }
 
   handOver(drainMs: number): Promise<void> {
     return Promise.all([...this.tcp, ...this.udp].map((l) => l.leave(drainMs))).then(() => {

@@ -14,6 +14,9 @@ describe('hand-over markers', () => {
     expect(parseMarker('{')).toBeUndefined();
     expect(parseMarker('{"id":"x","phase":"bogus","started":1}')).toBeUndefined();
     expect(parseMarker('{"id":"x","phase":"serving","started":1}')).toEqual({ id: 'x', phase: 'serving', started: 1 });
+    // Where the agent offers its DNS sockets (socket-source.ts); anything but a path is dropped.
+    expect(parseMarker('{"id":"x","phase":"serving","started":1,"sockets":"/run/dnssync/s.sock"}')).toEqual({ id: 'x', phase: 'serving', started: 1, sockets: '/run/dnssync/s.sock' });
+    expect(parseMarker('{"id":"x","phase":"serving","started":1,"sockets":7}')).toEqual({ id: 'x', phase: 'serving', started: 1 });
   });
 
   it('sees an older serving agent, a newer starting one, and forgets a dead (stale) one', async () => {

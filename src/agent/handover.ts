@@ -33,6 +33,11 @@ export interface Marker {
    * newer one will not answer on. Absent in markers of agents from before it existed.
    */
   readonly listen?: readonly string[];
+  /**
+   * The Unix socket where this agent offers its DNS sockets to a newer one (socket-source.ts),
+   * so that an upgrade never closes one. Absent: take none, bind (or get) new ones.
+   */
+  readonly sockets?: string;
 }
 
 export interface HandoverOptions {
@@ -44,6 +49,7 @@ export interface HandoverOptions {
 export const HANDOVER_DEFAULTS: HandoverOptions = { heartbeatMs: 500, staleMs: 2_500 };
 
 const PREFIX = 'agent-';
+const SOCKETS_PREFIX = 'sockets-';
 
 /** Is `a` newer than `b`: started later, ties broken by id. */
 export function newer(a: Marker, b: Marker): boolean {
@@ -55,7 +61,8 @@ export function parseMarker(text: string): Marker | undefined {
     const m = JSON.parse(text) as Partial<Marker>;
     if (typeof m.id !== 'string' || typeof m.started !== 'number' || !['starting', 'serving', 'retired'].includes(m.phase as string)) return undefined;
     const listen = Array.isArray(m.listen) && m.listen.every((a) => typeof a === 'string') ? { listen: m.listen } : {};
-    return { id: m.id, phase: m.phase as Phase, started: m.started, ...listen };
+    const sockets = typeof m.sockets === 'string' && m.sockets !== '' ? { sockets: m.sockets } : {};
+    return { id: m.id, phase: m.phase as Phase, started: m.started, ...listen, ...sockets };
   } catch {
     return undefined;
   }
@@ -79,7 +86,7 @@ export class Handover {
   private writing: Promise<void> = Promise.resolve();
   private closed = false;
   private seq = 0;
-  readonly me: Marker;
+  me: Marker;
 
   private constructor(
     private readonly dir: string,
@@ -111,6 +118,17 @@ export class Handover {
 
   private get file(): string {
     return join(this.dir, `${PREFIX}${this.me.id}.json`);
+  }
+
+  /** Where this agent offers its DNS sockets (socket-source.ts), beside its marker. */
+  get socketPath(): string {
+    return join(this.dir, `${SOCKETS_PREFIX}${this.me.id}.sock`);
+  }
+
+  /** Says in our marker (from the next write on) where our sockets are offered. */
+  offerSockets(path: string | undefined): void {
+    const { sockets: _dropped, ...rest } = this.me;
+    this.me = path === undefined ? rest : { ...rest, sockets: path };
   }
 
   /** Writes our phase (atomically: a reader never sees half a file) and keeps it fresh. */
@@ -152,6 +170,8 @@ export class Handover {
         const [st, text] = await Promise.all([stat(path), readFile(path, 'utf8')]);
         if (now - st.mtimeMs > this.opts.staleMs) {
           await unlink(path).catch(() => undefined);
+          // A killed agent's socket source is left behind too (nobody answers there).
+          await unlink(join(this.dir, `${SOCKETS_PREFIX}${name.slice(PREFIX.length, -'.json'.length)}.sock`)).catch(() => undefined);
           continue;
         }
         const m = parseMarker(text);

@@ -24,7 +24,12 @@ export type SupervisorMessage =
   | { kind: 'released' };
 
 export type AgentMessage =
-  | { kind: 'sockets'; listen: HostPort[]; reusePort: boolean }
+  /**
+   * `adopt`: the socket source of an older agent serving these addresses (an upgrade): a socket
+   * keeper that holds none yet takes that agent's very sockets instead of creating new ones
+   * (socket-keeper.ts). The supervisor ignores it.
+   */
+  | { kind: 'sockets'; listen: HostPort[]; reusePort: boolean; adopt?: string }
   | { kind: 'upstreams'; upstreams: string[] }
   | { kind: 'release' };
 
@@ -79,9 +84,9 @@ function exchange<T>(request: AgentMessage, onMessage: (m: SupervisorMessage, ha
 }
 
 /** The supervisor's sockets for these listen addresses (created on the first request). */
-export function requestSockets(listen: readonly HostPort[], reusePort: boolean, timeoutMs = 10_000): Promise<Map<string, InheritedSockets>> {
+export function requestSockets(listen: readonly HostPort[], reusePort: boolean, timeoutMs = 10_000, adopt?: string): Promise<Map<string, InheritedSockets>> {
   const got = new Map<string, { udp?: unknown; tcp?: unknown }>();
-  return exchange<Map<string, InheritedSockets>>({ kind: 'sockets', listen: [...listen], reusePort }, (m, handle, done, fail) => {
+  return exchange<Map<string, InheritedSockets>>({ kind: 'sockets', listen: [...listen], reusePort, ...(adopt === undefined ? {} : { adopt }) }, (m, handle, done, fail) => {
     if (m.kind === 'udp' || m.kind === 'tcp') {
       const key = socketKey(m);
       got.set(key, { ...got.get(key), [m.kind]: handle });

@@ -51,6 +51,8 @@ export interface TcpListener {
    */
   leave(deadlineMs: number): Promise<void>;
   close(): Promise<void>;
+  /** The listening socket's descriptor while open (socket-source.ts). */
+  readonly fd: number | undefined;
 }
 
 export async function listenTcp(host: string, port: number, handler: QueryHandler, inflight: InflightTracker, opts: TcpOptions): Promise<TcpListener> {
@@ -190,6 +192,10 @@ export async function listenTcp(host: string, port: number, handler: QueryHandle
         else server.close(() => resolve());
       });
       for (const s of conns) s.destroy();
+    },
+    get fd() {
+      const fd = (server as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
+      return server.listening && typeof fd === 'number' && fd >= 0 ? fd : undefined;
     },
   };
 }

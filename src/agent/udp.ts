@@ -27,6 +27,15 @@ export interface UdpListener {
    */
   leave(deadlineMs: number): Promise<void>;
   close(): Promise<void>;
+  /** The socket's descriptor while open (to offer it to a newer agent: socket-source.ts). */
+  readonly fd: number | undefined;
+}
+
+/** dgram keeps its handle under an internal symbol (the `_handle` getter is deprecated). */
+function udpFd(socket: dgram.Socket): number | undefined {
+  const state = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'state symbol');
+  const fd = state === undefined ? undefined : (socket as unknown as Record<symbol, { handle?: { fd?: number } } | undefined>)[state]?.handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 /**
@@ -107,5 +116,8 @@ export async function listenUdp(host: string, port: number, handler: QueryHandle
     // Forwarded answers still need the socket to go out: wait for them too (bounded).
     leave: (deadlineMs) => whenQuiet(() => received, () => forwarding === 0, deadlineMs).then(close),
     close,
+    get fd() {
+      return closed ? undefined : udpFd(socket);
+    },
   };
 }

@@ -14,6 +14,7 @@ import { NodeNetwork, type NodeNetworkOptions } from '../node-net/node-network.j
 import { loopingUpstreams, resolveUpstreamService } from '../agent/upstream-service.js';
 import { Supervisor, UPSTREAMS_FILE } from '../agent/supervisor.js';
 import { releaseKept } from '../agent/socket-keeper.js';
+import { SocketSource } from '../agent/socket-source.js';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detach, exitWithSupervisor, releaseSockets, reportUpstreams, requestSockets, supervised, supervisorIdentity, type InheritedSockets } from '../agent/supervised.js';
@@ -227,9 +228,15 @@ export async function run(argv: string[]): Promise<void> {
     }
   }
 
+  // An agent of the controller (signed, no static primaries) learns its zones from the
+  // leader's catalog: until that arrives it knows of no zone, so "every zone synced" holds with
+  // none. Neither ready nor joining a hand-over before it has the catalog and every zone in it.
+  const expectCatalog = keys.length > 0 && statics.length === 0;
+  const syncedWithCatalog = (sec: Secondary): string | undefined => sec.notReady() ?? (expectCatalog && !sec.hasCatalog() ? 'no zone list (catalog) from the leader yet' : undefined);
+
   // Filled in once the DNS sockets are bound; the health server exists before that.
   const live: { agent?: DataPlane } = {};
-  const notReady = (): string | undefined => (live.agent === undefined ? (secondary?.notReady() ?? 'starting') : live.agent.notReady());
+  const notReady = (): string | undefined => (live.agent === undefined ? ((secondary === undefined ? undefined : syncedWithCatalog(secondary)) ?? 'starting') : live.agent.notReady());
   let retired = false;
   const notLive = async (): Promise<string | undefined> => {
     // Before the sockets exist (a new agent syncing its zones) and after a hand-over there is
@@ -244,23 +251,25 @@ export async function run(argv: string[]): Promise<void> {
     const sec = secondary;
     const deadline = Date.now() + takeoverMs;
     const olderAlive = async (): Promise<boolean> => (await handover?.peers())?.some((p) => p.id === older.id) ?? false;
-    // An agent of the controller (signed, no static primaries) learns its zones from the
-    // leader's catalog: until that arrives it knows of no zone, so "every zone synced" holds
-    // with none, and joining then would answer the node's queries from an empty store
+    // Joining before the catalog would answer the node's queries from an empty store
     // (forwarded: SERVFAIL or NXDOMAIN for our names; seen in make e2e's upgrade).
-    const expectCatalog = keys.length > 0 && statics.length === 0;
-    const waiting = (): string | undefined => sec.notReady() ?? (expectCatalog && !sec.hasCatalog() ? 'no zone list (catalog) from the leader yet' : undefined);
+    const waiting = (): string | undefined => syncedWithCatalog(sec);
     // If the older agent died meanwhile (its marker went stale), nobody answers: bind now.
     while (waiting() !== undefined && Date.now() < deadline && (await olderAlive())) await new Promise((r) => setTimeout(r, 100));
     const still = waiting();
     if (still !== undefined) log.warn({ reason: still }, 'zones not all synced within --handover-timeout: joining the DNS sockets anyway');
   }
 
-  // Under a supervisor the DNS sockets are its, so they outlive this process.
+  // Under a supervisor the DNS sockets are its, so they outlive this process. Under a socket
+  // keeper, during an upgrade: the older agent's very sockets, if it offers them (the keeper
+  // adopts them; socket-source.ts), so that no socket that serves is ever closed.
   let inherited: Map<string, InheritedSockets> | undefined;
   if (supervised()) {
+    const offered = keeperSocket !== undefined && older !== undefined && earlySockets === undefined ? (await handover?.peers())?.find((p) => p.id === older.id)?.sockets : undefined;
+    if (offered !== undefined) log.info({ agent: older?.id, from: offered }, 'asking the socket keeper to adopt the older agent\'s DNS sockets');
     try {
-      inherited = await (earlySockets ?? requestSockets(listen, handover !== undefined));
+      // Adopting starts three processes one after the other (successor keeper, two bridges).
+      inherited = await (earlySockets ?? requestSockets(listen, handover !== undefined, offered === undefined ? 10_000 : 30_000, offered));
     } catch (err) {
       throw new FlagError(`--listen: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -293,11 +302,24 @@ export async function run(argv: string[]): Promise<void> {
   live.agent = plane;
   if (secondary !== undefined) {
     const sec = secondary;
-    plane.addReadinessCheck(() => sec.notReady());
+    plane.addReadinessCheck(() => syncedWithCatalog(sec));
   }
   if (net !== undefined) {
     await net.installRules();
     net.startChecks(get.num(flags, 'check-interval') ?? 10_000);
+  }
+  // Offer our sockets to the next agent of this node (one query thread only: with --workers N
+  // each thread has sockets of its own). Without it an upgrade closes ours, and what the
+  // kernel had queued on them is lost.
+  let source: SocketSource | undefined;
+  const script = process.argv[1];
+  if (handover !== undefined && plane instanceof Agent && script !== undefined) {
+    try {
+      source = await SocketSource.open(handover.socketPath, script, () => plane.heldSockets(true));
+      handover.offerSockets(source.path);
+    } catch (err) {
+      log.warn({ err }, 'cannot offer the DNS sockets to the next agent: an upgrade will close them');
+    }
   }
   await handover?.announce('serving');
 
@@ -336,6 +358,8 @@ export async function run(argv: string[]): Promise<void> {
         if (keeperSocket !== undefined) await releaseKept(keeperSocket);
         else if (supervised()) await releaseSockets();
         await plane.handOver(get.num(flags, 'drain-timeout') ?? 5_000);
+        await source?.close();
+        handover.offerSockets(undefined);
         await handover.announce('retired');
       }
     })().catch((err: unknown) => log.error({ err }, 'hand-over step failed'));
@@ -349,6 +373,7 @@ export async function run(argv: string[]): Promise<void> {
   const successor = await handover?.newerIn('starting', 'serving');
   log.info({ signal, handover: successor?.id }, 'draining');
   await secondary?.close();
+  await source?.close();
   await plane.stop(get.num(flags, 'drain-timeout'));
   if (net !== undefined) {
     if (successor !== undefined) {

@@ -131,8 +131,12 @@ describe('the image, rebuilt in a clean directory', () => {
     expect(answer).toBe('10.0.80.80');
     const tcp = await execFileP('kdig', [`@${ADDR}`, '-p', '53', '+tcp', '+short', 'ns.image.test', 'A']);
     expect(tcp.stdout.trim()).toBe('10.0.80.53');
-    const ready = await waitFor(async () => ((await fetch(`http://${ADDR}:${metricsPort}/readyz`)).status === 200 ? true : undefined), { timeoutMs: 10_000, what: '/readyz 200' });
-    expect(ready).toBe(true);
+    // Healthy, and not ready: signed, with no static primaries, it is an agent of the
+    // controller, and no leader here ever sends it the zone list (catalog) it waits for.
+    const health = await waitFor(async () => ((await fetch(`http://${ADDR}:${metricsPort}/healthz`)).status === 200 ? true : undefined), { timeoutMs: 10_000, what: '/healthz 200' });
+    expect(health).toBe(true);
+    const ready = await fetch(`http://${ADDR}:${metricsPort}/readyz`);
+    expect({ status: ready.status, body: await ready.text() }).toEqual({ status: 503, body: expect.stringContaining('catalog') as unknown });
     // The process that answered is the non-root one with nothing but NET_BIND_SERVICE.
     const status = await readFile(`/proc/${proc.pid}/status`, 'utf8');
     expect(status).toMatch(new RegExp(`^Uid:\\s+${UID}\\s+${UID}\\s+${UID}\\s+${UID}$`, 'm'));

@@ -48,6 +48,13 @@ describe('dnssync primary → dnssync agents (processes)', () => {
     // Agents up before the primary: a fresh agent knows no zone and is ready at once only
     // after the first one has arrived; the primary's NOTIFY introduces it.
     await waitFor(async () => (await fetch(`http://${AGENTS[0]}:${ports[0]?.metrics}/healthz`)).ok, { what: 'agent health endpoint', timeoutMs: 20_000, intervalMs: 100 });
+    // Knowing no zone is not "every zone synced": a signed agent with no static primaries is not
+    // ready before the leader's zone list (catalog) has come (it was: 200 with no zone at all).
+    for (const [i, host] of AGENTS.entries()) {
+      await waitFor(async () => (await fetch(`http://${host}:${ports[i]?.metrics}/healthz`)).ok, { what: `${host} health endpoint`, timeoutMs: 20_000, intervalMs: 100 });
+      const early = await fetch(`http://${host}:${ports[i]?.metrics}/readyz`);
+      expect({ status: early.status, body: await early.text() }).toEqual({ status: 503, body: expect.stringContaining('catalog') as unknown });
+    }
     const pPort = await freePort(P_HOST);
     primary = dnssync(['primary', '--zone-file', zoneFile, '--transfer-listen', `${P_HOST}:${pPort}`, ...AGENTS.flatMap((h, i) => ['--notify', `${h}:${ports[i]?.sync}`]), '--tsig-key-file', keyFile, '--poll-interval', '200ms']);
     stops.push(() => primary.stop());
