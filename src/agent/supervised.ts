@@ -54,6 +54,20 @@ export function exitWithSupervisor(): void {
   t.unref();
 }
 
+/**
+ * Under a socket keeper the IPC channel is the keeper's and ends once the sockets are here, so
+ * the supervisor's death is seen as our parent changing instead. In a container the supervisor
+ * is PID 1 and takes everything with it; on a bare host (or a test) this process would
+ * otherwise live on as an orphan.
+ */
+export function exitWithParent(): void {
+  const parent = process.ppid;
+  const t = setInterval(() => {
+    if (process.ppid !== parent && !detaching) process.exit(1);
+  }, 500);
+  t.unref();
+}
+
 /** Closes the IPC channel at a clean exit (it would keep this process alive). */
 export function detach(): void {
   detaching = true;

@@ -17,7 +17,7 @@ import { releaseKept } from '../agent/socket-keeper.js';
 import { SocketSource } from '../agent/socket-source.js';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { detach, exitWithSupervisor, releaseSockets, reportUpstreams, requestSockets, supervised, supervisorIdentity, type InheritedSockets } from '../agent/supervised.js';
+import { detach, exitWithParent, exitWithSupervisor, releaseSockets, reportUpstreams, requestSockets, supervised, supervisorIdentity, type InheritedSockets } from '../agent/supervised.js';
 import type { Backend } from '../node-net/iptables.js';
 import { startHealthServer } from '../observability/health.js';
 import { FlagError, get, parseFlags, splitHostPort, usage } from './flags.js';
@@ -90,6 +90,7 @@ export async function run(argv: string[]): Promise<void> {
   // Under a keeper the IPC channel is the keeper's, and it ends once the sockets are here:
   // that is no reason to exit (the supervisor's death takes this container down anyway).
   if (supervised() && keeperSocket === undefined) exitWithSupervisor();
+  else if (supervised()) exitWithParent();
 
   // Zone files first: a bad one is refused before anything is bound, and the agent never
   // answers (REFUSED) for a zone it was given but has not read yet.
