@@ -23,20 +23,12 @@
  * entry still carries a stamp, unique per write, that its index slot repeats.
  */
 import type { ScannedResponse } from './upstream-message.js';
+import { cacheLayout, HEADER_BYTES, type ForwardCacheOptions } from './forward-cache-layout.js';
+import { hashKey, indexInsert, indexRemove, SLOT_WORDS } from './forward-index.js';
+import { lockWord, unlockWord } from './spin-lock.js';
 import { entryOf, fitLength, servedHeader, type CacheEntry, type ServeOptions } from './forward-entry.js';
 
 export { entryOf, fitBody, serveEntry, STALE_TTL, type CacheEntry, type ServeOptions } from './forward-entry.js';
-
-export interface ForwardCacheOptions {
-  readonly maxEntries: number;
-  readonly maxBytes: number;
-  /** Longest TTL honoured, seconds. */
-  readonly maxTtl: number;
-  /** Longest negative TTL honoured, seconds (RFC 2308 suggests 1–3 hours at most). */
-  readonly maxNegativeTtl: number;
-  /** How long past expiry an entry may still be served stale, ms; 0 disables serve-stale. */
-  readonly maxStaleMs: number;
-}
 
 /** Entries moved to the recent end per eviction before the oldest goes regardless. */
 const SECOND_CHANCES = 16;
@@ -51,10 +43,6 @@ const H_COUNT = 4;
 const H_STAMP = 5;
 /** Bytes of live entries. */
 const H_LIVE = 6;
-const HEADER_BYTES = 64;
-
-// Index slot: hash (never 0; 0 marks an empty slot), entry offset, entry stamp.
-const SLOT_WORDS = 3;
 
 // Entry header, in 32-bit words from the entry's offset (8-aligned). A DNS message is at
 // most 65,535 bytes, so counts and section ends fit 16 bits.
@@ -74,20 +62,6 @@ const PAD = -1;
 
 const align = (n: number, a: number): number => (n + a - 1) & ~(a - 1);
 
-/** FNV-1a over the key's (latin1) char codes; never 0. */
-function hashKey(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return h === 0 ? 1 : h;
-}
-
-/** A power of two at least 1.25 × the entries: a load factor of at most 0.8 when full. */
-function indexSlots(maxEntries: number): number {
-  let n = 8;
-  while (n < maxEntries * 1.25) n *= 2;
-  return n;
-}
-
 export class ForwardCache {
   /** The memory this cache lives in; give it to other threads' caches to share it. */
   readonly buffer: SharedArrayBuffer;
@@ -106,12 +80,10 @@ export class ForwardCache {
     private readonly opts: ForwardCacheOptions,
     buffer?: SharedArrayBuffer,
   ) {
-    const slots = indexSlots(opts.maxEntries);
-    const indexBytes = slots * SLOT_WORDS * 4;
-    this.buffer = buffer ?? ForwardCache.allocate(opts);
-    const ringStart = HEADER_BYTES + align(indexBytes, 8);
+    const { slots, ringStart, ringBytes, totalBytes } = cacheLayout(opts);
+    this.buffer = buffer ?? new SharedArrayBuffer(totalBytes);
     this.cap = this.buffer.byteLength - ringStart;
-    if (this.cap !== ringBytes(opts)) throw new RangeError('forwarding cache buffer does not match its options');
+    if (this.cap !== ringBytes) throw new RangeError('forwarding cache buffer does not match its options');
     this.h = new Int32Array(this.buffer, 0, HEADER_BYTES / 4);
     this.index = new Int32Array(this.buffer, HEADER_BYTES, slots * SLOT_WORDS);
     this.mask = slots - 1;
@@ -122,7 +94,7 @@ export class ForwardCache {
 
   /** Zeroed memory for a cache with these options (pages are only resident once written). */
   static allocate(opts: ForwardCacheOptions): SharedArrayBuffer {
-    return new SharedArrayBuffer(HEADER_BYTES + align(indexSlots(opts.maxEntries) * SLOT_WORDS * 4, 8) + ringBytes(opts));
+    return new SharedArrayBuffer(cacheLayout(opts).totalBytes);
   }
 
   get entries(): number {
@@ -142,11 +114,11 @@ export class ForwardCache {
     // Readers take the writers' lock too: the stamp checks alone let a reader racing a writer
     // on another thread serve torn bytes (test/agent/shared-forward-cache.test.ts caught a
     // TTL written one byte off in a full-suite run). Uncontended it is one CAS and one exchange.
-    this.lock(); // not locked(fn): no closure allocated per hit
+    lockWord(this.h, H_LOCK); // not locked(fn): no closure allocated per hit
     try {
       return this.serveFreshUnlocked(key, query, questionEnd, now, o);
     } finally {
-      this.unlock();
+      unlockWord(this.h, H_LOCK);
     }
   }
 
@@ -321,38 +293,14 @@ export class ForwardCache {
     };
   }
 
+  /** Runs `fn` holding the cache's lock (src/agent/spin-lock.ts). */
   private locked(fn: () => void): void {
-    this.lock();
+    lockWord(this.h, H_LOCK);
     try {
       fn();
     } finally {
-      this.unlock();
+      unlockWord(this.h, H_LOCK);
     }
-  }
-
-  /**
-   * The lock word: 0 free, 1 held, 2 held with a thread asleep on it. Unlock wakes only in
-   * state 2: Atomics.notify takes a process-wide lock in V8 even when nobody waits, and every
-   * cache hit goes through here. Critical sections are a copy of ~100 bytes; past a short spin,
-   * sleep on the word (the holder may have been descheduled), at most 1 ms at a time.
-   */
-  private lock(): void {
-    const h = this.h;
-    if (Atomics.compareExchange(h, H_LOCK, 0, 1) === 0) return;
-    for (let i = 0; ; i++) {
-      if (i < 64) {
-        if (Atomics.compareExchange(h, H_LOCK, 0, 1) === 0) return;
-        continue;
-      }
-      // Announce a sleeper (2) and take the lock if it was free meanwhile; held as 2 then, so
-      // the unlock after us wakes whoever else slept.
-      if (Atomics.exchange(h, H_LOCK, 2) === 0) return;
-      Atomics.wait(h, H_LOCK, 2, 1);
-    }
-  }
-
-  private unlock(): void {
-    if (Atomics.exchange(this.h, H_LOCK, 0) === 2) Atomics.notify(this.h, H_LOCK, 1);
   }
 
   /**
@@ -454,21 +402,14 @@ export class ForwardCache {
     }
     this.a32[w + E_HASH] = hash;
     Atomics.store(this.a32, w + E_STAMP, stamp);
-    const index = this.index;
-    let i = hash & this.mask;
-    while (index[i * SLOT_WORDS] !== 0) i = (i + 1) & this.mask;
-    const s = i * SLOT_WORDS;
-    index[s + 1] = off;
-    index[s + 2] = stamp;
-    Atomics.store(index, s, hash);
+    indexInsert(this.index, this.mask, hash, off, stamp);
     h[H_COUNT] = (h[H_COUNT] as number) + 1;
     h[H_LIVE] = (h[H_LIVE] as number) + len;
   }
 
   /**
    * Marks the live entry at `off` dead and takes it out of the index; its bytes stay until
-   * the tail passes them. Backward-shift deletion keeps every probe chain unbroken without
-   * tombstones. Lock held.
+   * the tail passes them. Lock held.
    */
   private kill(off: number): void {
     const h = this.h;
@@ -479,43 +420,6 @@ export class ForwardCache {
     Atomics.store(a, w + E_STAMP, 0);
     h[H_COUNT] = (h[H_COUNT] as number) - 1;
     h[H_LIVE] = (h[H_LIVE] as number) - (a[w + E_LEN] as number);
-    const index = this.index;
-    const mask = this.mask;
-    let i = hash & mask;
-    for (let n = 0; n <= mask; n++, i = (i + 1) & mask) {
-      const s = i * SLOT_WORDS;
-      if (index[s] === 0) return;
-      if (index[s + 1] === off && index[s + 2] === stamp) break;
-    }
-    for (;;) {
-      let j = i;
-      let k;
-      do {
-        j = (j + 1) & mask;
-        if (index[j * SLOT_WORDS] === 0) {
-          Atomics.store(index, i * SLOT_WORDS, 0);
-          return;
-        }
-        k = (index[j * SLOT_WORDS] as number) & mask;
-      } while (i <= j ? i < k && k <= j : i < k || k <= j);
-      const si = i * SLOT_WORDS;
-      const sj = j * SLOT_WORDS;
-      index[si + 1] = index[sj + 1] as number;
-      index[si + 2] = index[sj + 2] as number;
-      Atomics.store(index, si, index[sj] as number);
-      i = j;
-    }
+    indexRemove(this.index, this.mask, hash, off, stamp);
   }
-}
-
-/**
- * The largest ring: entries are addressed by byte offsets kept in Int32Array slots (shared
- * between workers, read with Atomics), so the ring must stay well inside 2^31 bytes.
- */
-export const MAX_RING_BYTES = 2 ** 30;
-
-/** Ring size for these options: the byte bound, rounded down to whole 8-byte words. */
-function ringBytes(opts: ForwardCacheOptions): number {
-  if (!(opts.maxBytes <= MAX_RING_BYTES)) throw new RangeError(`forwarding cache bound ${opts.maxBytes} bytes exceeds ${MAX_RING_BYTES}`);
-  return Math.max(8, Math.floor(opts.maxBytes / 8) * 8);
 }

@@ -1,7 +1,7 @@
 /** `dnssync agent`'s flags: their specs, validators, and the values they parse into. */
 import { isIP } from 'node:net';
 import { DEFAULTS, type ForwardZone, type HostPort } from '../agent/agent.js';
-import { MAX_RING_BYTES } from '../agent/forward-cache.js';
+import { MAX_RING_BYTES } from '../agent/forward-cache-layout.js';
 import { canonicalName } from '../dns/rr.js';
 import { LOG_LEVELS } from '../observability/logger.js';
 import type { StaticZone } from '../sync/secondary.js';

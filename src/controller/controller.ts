@@ -6,20 +6,20 @@
  * Leader or standby: both keep the reconciled state current from their informers; only the
  * leader holds a publisher and writes status, so a takeover starts from a warm model.
  */
-import type { RR } from '../dns/rr.js';
 import type { EventToEmit } from '../k8s/events.js';
 import type { Logger } from '../observability/logger.js';
 import { FanoutPacer, cpuMs, type PacerOptions } from '../sync/pacer.js';
+import { agentSet } from './agent-set.js';
 import { zonesBehind, type ZoneBehind } from './agent-status.js';
 import { sameRecordSpec } from './decode.js';
-import { agentsGauge, deposedTotal, pendingChanges } from './metrics.js';
+import { agentsGauge, deposedTotal } from './metrics.js';
 import { recordKey, type AgentPod, type NamespaceObject, type RecordObject, type ZoneObject } from './objects.js';
 import type { RdataParser } from './policy.js';
 import type { AgentEndpoint, PublisherFactory, ZonePublisher } from './publisher.js';
-import { Reconciler, type FlushResult, type RRsetChange } from './reconciler.js';
-import { onlyCountChanged, recordStatus, refusalTransition, sameStatus, zoneStatus } from './status.js';
+import { Reconciler, rrDiff, type FlushResult } from './reconciler.js';
 import { PropagationState } from './propagation.js';
-import { StatusWriter, type PatchFn } from './status-writer.js';
+import { StatusReporter } from './status-reporter.js';
+import type { PatchFn } from './status-writer.js';
 
 export interface ControllerOptions {
   readonly log: Logger;
@@ -47,29 +47,7 @@ export interface ControllerOptions {
   readonly behindCap?: number;
 }
 
-const GROUP_VERSION = 'dnssync.io/v1alpha1';
 const ACK_STATUS_MS = 100;
-
-function isoSeconds(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function rrKey(rr: RR): string {
-  return `${JSON.stringify(rr.data)}\u0000${rr.ttl}`;
-}
-
-/** RRset change → record-level delete/add lists (unchanged records stay out). */
-export function rrDiff(changes: readonly RRsetChange[]): { deleted: RR[]; added: RR[] } {
-  const deleted: RR[] = [];
-  const added: RR[] = [];
-  for (const c of changes) {
-    const after = new Set(c.after.map(rrKey));
-    const before = new Set(c.before.map(rrKey));
-    for (const rr of c.before) if (!after.has(rrKey(rr))) deleted.push(rr);
-    for (const rr of c.after) if (!before.has(rrKey(rr))) added.push(rr);
-  }
-  return { deleted, added };
-}
 
 /** What exists only while leading: dropped whole when stepping down, nothing reset by hand. */
 interface Term {
@@ -85,18 +63,12 @@ interface Term {
 
 export class Controller {
   private readonly rec: Reconciler;
-  private readonly writer: StatusWriter;
+  private readonly status: StatusReporter;
   private readonly log: Logger;
   private readonly now: () => Date;
   /** Set while leading. */
   private term: Term | undefined;
   private transition: Promise<void> = Promise.resolve();
-
-  /** Status as last seen on the object (from the informer), by status key. */
-  private readonly observed = new Map<string, unknown>();
-  /** Status we last queued for writing, by status key; wins over `observed`. */
-  private readonly written = new Map<string, unknown>();
-  private readonly eventsSent = new Map<string, string>();
 
   private readonly pods = new Map<string, AgentPod>();
   private endpoints: AgentEndpoint[] = [];
@@ -104,15 +76,10 @@ export class Controller {
   /** Agent Pods that exist (not being deleted) but are not Ready. */
   private notReadyAgents = 0;
 
-  private dirtyRecords = new Set<string>();
-  private dirtyZones = new Set<string>();
-  private ackedZones = new Set<string>();
-  private allDirty = false;
   private batchAt: number | undefined;
   private flushQueued = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly pacer: FanoutPacer;
-  private statusQueued = false;
   private agentsQueued = false;
 
   constructor(private readonly opts: ControllerOptions) {
@@ -120,14 +87,20 @@ export class Controller {
     this.log = opts.log;
     this.now = opts.now ?? ((): Date => new Date());
     this.pacer = new FanoutPacer({ ...opts.pacing, minGapMs: opts.minFlushIntervalMs ?? 5 });
-    this.writer = new StatusWriter({
-      patch: opts.patchStatus,
+    this.status = new StatusReporter({
+      rec: this.rec,
       log: opts.log,
+      now: this.now,
+      emitEvent: opts.emitEvent,
+      patchStatus: opts.patchStatus,
       isNotFound: opts.isNotFound,
-      qps: opts.statusQps,
-      burst: opts.statusBurst,
-      delayMs: opts.statusDelayMs,
-      gone: (key) => this.written.delete(key),
+      statusQps: opts.statusQps,
+      statusBurst: opts.statusBurst,
+      statusDelayMs: opts.statusDelayMs,
+      leader: () => {
+        const term = this.term;
+        return term && { prop: term.prop, behind: term.behind, readyAgents: this.readyAgents, notReadyAgents: this.notReadyAgents };
+      },
     });
   }
 
@@ -139,7 +112,7 @@ export class Controller {
 
   recordUpserted(r: RecordObject, old: RecordObject | undefined, at: number): void {
     const key = recordKey(r);
-    this.observed.set(`r:${key}`, r.status);
+    this.status.observeRecord(key, r.status);
     if (old && sameRecordSpec(old, r)) return;
     this.rec.upsertRecord(r);
     this.changed(at);
@@ -148,15 +121,13 @@ export class Controller {
   recordDeleted(r: RecordObject, at: number): void {
     const key = recordKey(r);
     this.rec.deleteRecord(key);
-    for (const m of [this.observed, this.written]) m.delete(`r:${key}`);
-    this.eventsSent.delete(key);
-    this.writer.drop(`r:${key}`);
+    this.status.recordGone(key);
     this.term?.prop.forget(key);
     this.changed(at);
   }
 
   zoneUpserted(z: ZoneObject, old: ZoneObject | undefined, at: number): void {
-    this.observed.set(`z:${z.meta.name}`, z.status);
+    this.status.observeZone(z.meta.name, z.status);
     if (old && old.meta.generation === z.meta.generation && old.meta.uid === z.meta.uid) return;
     this.rec.upsertZone(z);
     this.changed(at);
@@ -164,8 +135,7 @@ export class Controller {
 
   zoneDeleted(z: ZoneObject, at: number): void {
     this.rec.deleteZone(z.meta.name);
-    for (const m of [this.observed, this.written]) m.delete(`z:${z.meta.name}`);
-    this.writer.drop(`z:${z.meta.name}`);
+    this.status.zoneGone(z.meta.name);
     this.changed(at);
   }
 
@@ -231,14 +201,14 @@ export class Controller {
     behindTimer.unref();
     const term: Term = { publisher: pub, prop: new PropagationState(pub), ackedSoon: new Set(), ackTimer: undefined, behindTimer, behind: new Map() };
     this.term = term;
-    this.written.clear();
+    this.status.startedLeading();
     this.flush();
     for (const origin of this.rec.activeOrigins()) this.pushWhole(term, origin, undefined);
     pub.markLoaded();
     pub.setAgents(this.endpoints);
     for (const key of this.rec.allRecordKeys()) this.noteNeeded(term, key);
-    this.allDirty = true;
-    this.scheduleStatus();
+    this.status.everything();
+    this.status.schedule();
     this.log.info({ zones: origins.length, agents: this.endpoints.length, term: String(leaderTerm) }, 'leading: zones pushed to agents');
   }
 
@@ -248,9 +218,8 @@ export class Controller {
     this.term = undefined;
     if (term.ackTimer) clearTimeout(term.ackTimer);
     clearInterval(term.behindTimer);
-    this.writer.clear();
+    this.status.stoppedLeading();
     this.pacer.reset();
-    this.written.clear();
     // A standby reports no agent states: only the leader knows them (alerts sum over controllers).
     agentsGauge.reset();
     await term.publisher.close();
@@ -259,12 +228,12 @@ export class Controller {
 
   async close(): Promise<void> {
     await this.stopLeading();
-    this.writer.close();
+    this.status.close();
   }
 
   /** Resolves when every queued status write has been sent (tests, shutdown). */
   statusIdle(): Promise<void> {
-    return this.writer.idle();
+    return this.status.idle();
   }
 
   // ---- reconcile and push ----------------------------------------------------------------
@@ -308,9 +277,9 @@ export class Controller {
       this.push(this.term, res, at);
       this.pacer.published(performance.now(), cpuMs());
     }
-    for (const k of res.records) this.dirtyRecords.add(k);
-    for (const z of res.zones) this.dirtyZones.add(z);
-    this.scheduleStatus();
+    for (const k of res.records) this.status.recordChanged(k);
+    for (const z of res.zones) this.status.zoneChanged(z);
+    this.status.schedule();
   }
 
   private push(term: Term, res: FlushResult, at: number | undefined): void {
@@ -347,7 +316,7 @@ export class Controller {
     // agents acknowledge (an agent holds a record once its serial reaches the record's), so
     // they wait for the ack-driven pass rather than being recomputed on every push.
     const obj = this.rec.activeZone(origin);
-    if (obj) this.dirtyZones.add(obj.meta.name);
+    if (obj) this.status.zoneChanged(obj.meta.name);
   }
 
   private noteNeeded(term: Term, key: string): void {
@@ -359,31 +328,21 @@ export class Controller {
 
   private agentsChanged(): void {
     this.agentsQueued = false;
-    const endpoints: AgentEndpoint[] = [];
-    const ready: string[] = [];
-    let notReady = 0;
-    for (const [id, p] of this.pods) {
-      if (!p.deleting && !p.ready) notReady++;
-      if (!p.podIP || p.deleting) continue;
-      endpoints.push({ id, host: p.podIP, port: this.opts.agentSyncPort });
-      if (p.ready) ready.push(id);
-    }
-    endpoints.sort((a, b) => (a.id < b.id ? -1 : 1));
-    ready.sort();
+    const { endpoints, ready, notReady } = agentSet(this.pods, this.opts.agentSyncPort);
     const endpointsChanged = JSON.stringify(endpoints) !== JSON.stringify(this.endpoints);
     const readyChanged = JSON.stringify(ready) !== JSON.stringify(this.readyAgents);
     this.endpoints = endpoints;
     this.readyAgents = ready;
     if (notReady !== this.notReadyAgents) {
       this.notReadyAgents = notReady;
-      this.scheduleStatus();
+      this.status.schedule();
     }
     this.term?.prop.agentsChanged(ready, readyChanged);
     if (endpointsChanged) this.term?.publisher.setAgents(endpoints);
     if (readyChanged) {
       this.log.info({ ready: ready.length, agents: endpoints.length }, 'agent set changed');
-      this.allDirty = true;
-      this.scheduleStatus();
+      this.status.everything();
+      this.status.schedule();
     }
   }
 
@@ -401,9 +360,9 @@ export class Controller {
 
   private drifted(agent: string, origin: string, serial: number | undefined): void {
     this.log.info({ agent, zone: origin, serial: serial ?? null }, 'agent lost data it had acknowledged; statuses re-evaluated while it resyncs');
-    this.allDirty = true;
+    this.status.everything();
     this.term?.prop.drifted(origin);
-    this.scheduleStatus();
+    this.status.schedule();
   }
 
   private acked(_agent: string, origin: string, _serial: number): void {
@@ -419,9 +378,9 @@ export class Controller {
     if (term.ackTimer) return;
     term.ackTimer = setTimeout(() => {
       term.ackTimer = undefined;
-      for (const o of term.ackedSoon) this.ackedZones.add(o);
+      for (const o of term.ackedSoon) this.status.zoneAcked(o);
       term.ackedSoon.clear();
-      this.scheduleStatus();
+      this.status.schedule();
     }, ACK_STATUS_MS);
   }
 
@@ -450,110 +409,9 @@ export class Controller {
       next.set(origin, now);
       if (was !== undefined && JSON.stringify(was) === JSON.stringify(now)) continue;
       const obj = this.rec.activeZone(origin);
-      if (obj) this.dirtyZones.add(obj.meta.name);
-      this.scheduleStatus();
+      if (obj) this.status.zoneChanged(obj.meta.name);
+      this.status.schedule();
     }
     term.behind = next;
-  }
-
-  // ---- status ----------------------------------------------------------------------------
-
-  private scheduleStatus(): void {
-    if (this.statusQueued) return;
-    this.statusQueued = true;
-    setImmediate(() => {
-      this.statusQueued = false;
-      this.updateStatuses();
-    });
-  }
-
-  private updateStatuses(): void {
-    const term = this.term;
-    if (!term) {
-      this.dirtyRecords.clear();
-      this.dirtyZones.clear();
-      this.ackedZones.clear();
-      this.allDirty = false;
-      return;
-    }
-    const now = isoSeconds(this.now());
-    let records: Iterable<string>;
-    let zones: Iterable<string>;
-    if (this.allDirty) {
-      records = [...this.rec.allRecordKeys()];
-      zones = [...this.rec.allZones()].map((z) => z.meta.name);
-    } else {
-      const r = new Set(this.dirtyRecords);
-      const z = new Set(this.dirtyZones);
-      for (const origin of this.ackedZones) {
-        for (const k of term.prop.pendingIn(origin)) r.add(k);
-        const obj = this.rec.activeZone(origin);
-        if (obj) z.add(obj.meta.name);
-      }
-      records = r;
-      zones = z;
-    }
-    this.allDirty = false;
-    this.dirtyRecords = new Set();
-    this.dirtyZones = new Set();
-    this.ackedZones = new Set();
-    for (const key of records) this.updateRecordStatus(term, key, now);
-    for (const name of zones) this.updateZoneStatus(term, name, now);
-    this.updateGauges(term);
-  }
-
-  private updateRecordStatus(term: Term, key: string, now: string): void {
-    const r = this.rec.record(key);
-    const v = this.rec.verdict(key);
-    if (!r || !v) return;
-    const prop = v.accepted ? term.prop.propagation(v.zone, term.prop.needed.get(key), this.readyAgents) : { acked: 0, total: this.readyAgents.length };
-    const skey = `r:${key}`;
-    const prev = this.written.get(skey) ?? this.observed.get(skey);
-    const next = recordStatus(r.meta.generation, v, prop, prev, now);
-    // Not (or no longer, after an agent lost data) applied everywhere: acks re-evaluate it.
-    if (v.accepted) term.prop.settled(v.zone, key, prop.total > 0 && prop.acked >= prop.total);
-    const refusal = refusalTransition(prev, next);
-    if (refusal && this.eventsSent.get(key) !== `${refusal.reason}\u0000${refusal.message}`) {
-      this.eventsSent.set(key, `${refusal.reason}\u0000${refusal.message}`);
-      this.opts.emitEvent({
-        object: { apiVersion: GROUP_VERSION, kind: 'DNSRecord', name: r.meta.name, namespace: r.meta.namespace, uid: r.meta.uid },
-        type: 'Warning',
-        reason: refusal.reason,
-        message: refusal.message,
-      });
-      this.log.info({ record: key, reason: refusal.reason }, refusal.message);
-    }
-    if (v.accepted) this.eventsSent.delete(key);
-    if (sameStatus(prev, next)) return;
-    this.written.set(skey, next);
-    // Agents joining or leaving change every record's count: those writes yield to real changes.
-    this.writer.enqueue(skey, { kind: 'DNSRecord', namespace: r.meta.namespace, name: r.meta.name }, next, onlyCountChanged(prev, next) ? 'background' : 'urgent');
-  }
-
-  private updateZoneStatus(term: Term, name: string, now: string): void {
-    const z = this.rec.zone(name);
-    const v = this.rec.zoneVerdict(name);
-    if (!z || !v) return;
-    const serial = v.accepted ? term.prop.zoneSerial.get(z.origin) : undefined;
-    const prop = term.prop.propagation(z.origin, serial, this.readyAgents);
-    const skey = `z:${name}`;
-    const prev = this.written.get(skey) ?? this.observed.get(skey);
-    const next = zoneStatus(z.meta.generation, v, serial, this.rec.recordCount(z.origin), prop, prev, now, v.accepted ? term.behind.get(z.origin) : undefined);
-    const refusal = refusalTransition(prev, next);
-    if (refusal && this.eventsSent.get(skey) !== `${refusal.reason}\u0000${refusal.message}`) {
-      this.eventsSent.set(skey, `${refusal.reason}\u0000${refusal.message}`);
-      this.opts.emitEvent({ object: { apiVersion: GROUP_VERSION, kind: 'DNSZone', name, uid: z.meta.uid }, type: 'Warning', reason: refusal.reason, message: refusal.message });
-    }
-    if (sameStatus(prev, next)) return;
-    this.written.set(skey, next);
-    this.writer.enqueue(skey, { kind: 'DNSZone', name }, next, onlyCountChanged(prev, next) ? 'background' : 'urgent');
-  }
-
-  private updateGauges(term: Term): void {
-    const inSync = term.prop.inSync(this.readyAgents);
-    agentsGauge.set({ state: 'in_sync' }, inSync);
-    agentsGauge.set({ state: 'lagging' }, this.readyAgents.length - inSync);
-    agentsGauge.set({ state: 'not_ready' }, this.notReadyAgents);
-    pendingChanges.set(this.rec.pendingCount + term.prop.unsettledCount());
   }
 }

@@ -300,3 +300,20 @@ function sameLabels(a: Labels, b: Labels): boolean {
 function sameSoa(a: ZoneSoaTimers, b: ZoneSoaTimers): boolean {
   return a.refresh === b.refresh && a.retry === b.retry && a.expire === b.expire && a.negativeTTL === b.negativeTTL;
 }
+
+function rrKey(rr: RR): string {
+  return `${JSON.stringify(rr.data)}\u0000${rr.ttl}`;
+}
+
+/** RRset change → record-level delete/add lists (unchanged records stay out). */
+export function rrDiff(changes: readonly RRsetChange[]): { deleted: RR[]; added: RR[] } {
+  const deleted: RR[] = [];
+  const added: RR[] = [];
+  for (const c of changes) {
+    const after = new Set(c.after.map(rrKey));
+    const before = new Set(c.before.map(rrKey));
+    for (const rr of c.before) if (!after.has(rrKey(rr))) deleted.push(rr);
+    for (const rr of c.after) if (!before.has(rrKey(rr))) added.push(rr);
+  }
+  return { deleted, added };
+}

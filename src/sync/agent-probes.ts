@@ -46,3 +46,44 @@ export async function heldSerial(agent: AgentEndpoint, origin: string, auth: Aut
     return err instanceof PeerRcodeError && err.rcode === RCODE.REFUSED ? undefined : 'unknown';
   }
 }
+
+/** What pollHeld asks of delivery. */
+export interface PollHeld {
+  /** The NOTIFY being followed is still outstanding (a false ends the poll). */
+  live(): boolean;
+  /** The zone's serial now. */
+  current(): number | undefined;
+  /** The agent holds `serial`, the zone's serial or later. */
+  held(serial: number): void;
+  /** Polled up to the cap without catching up: NOTIFY again. */
+  resend(): void;
+}
+
+/**
+ * After a receipt without a serial (a standard secondary, or an agent pulling): polls the
+ * peer's SOA with doubling delays from `delay` until it holds the zone's serial, or the delay
+ * reaches `maxMs`. The timer is `f.timer`, so clearing the link's NOTIFY also ends the poll.
+ */
+export function pollHeld(agent: AgentEndpoint, origin: string, auth: Auth, f: { timer: NodeJS.Timeout | undefined }, delay: number, maxMs: number, p: PollHeld): void {
+  if (f.timer) clearTimeout(f.timer);
+  f.timer = setTimeout(() => {
+    if (!p.live()) return;
+    if (delay >= maxMs) {
+      p.resend();
+      return;
+    }
+    querySoa(agent, origin, auth, 1000).then(
+      (soa) => {
+        if (!p.live()) return;
+        const s = soaSerial(soa);
+        const cur = p.current();
+        if (s !== undefined && cur !== undefined && !serialGt(cur, s)) p.held(s);
+        else pollHeld(agent, origin, auth, f, delay * 2, maxMs, p);
+      },
+      () => {
+        if (p.live()) pollHeld(agent, origin, auth, f, delay * 2, maxMs, p);
+      },
+    );
+  }, delay);
+  f.timer.unref();
+}

@@ -8,13 +8,13 @@
 import { randomInt } from 'node:crypto';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { Logger } from '../observability/logger.js';
+import { ackStep } from './ack-step.js';
 import type { Auth } from './auth.js';
 import { agentStates, followsCatalog, newLink, publishLag, settledLinks, sharesSignature, type Agent, type Inflight, type Link } from './agent-links.js';
-import { heldSerial, probeSerials } from './agent-probes.js';
+import { heldSerial, pollHeld, probeSerials } from './agent-probes.js';
 import { NotifySender } from './notify-sender.js';
 import { CATALOG_ORIGIN, isCatalog } from './catalog.js';
-import { querySoa } from './client.js';
-import { bareNotify, OPCODE_NOTIFY, readHeader, soaSerial } from './codec.js';
+import { bareNotify, OPCODE_NOTIFY, readHeader } from './codec.js';
 import { aheadVerdict } from './fencing.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import type { LeaderInfo } from './leader-info.js';
@@ -26,7 +26,6 @@ import type { AgentEndpoint, AgentState } from './primary-types.js';
 import { PushStreams } from './push-stream.js';
 import { RetryTimer } from './rtt.js';
 import { SendWindow, type WindowLimits } from './send-window.js';
-import { serialGt } from './serials.js';
 
 /**
  * Legs sent back to back at most (the way on then continues when the last is acknowledged).
@@ -104,7 +103,7 @@ export class Delivery {
     this.streams = opts.streams && opts.info?.transfer ? new PushStreams({ localAddress: opts.streams.localAddress, onMessage: (host, msg) => this.onStreamMessage(host, msg), onClose: (host, port) => this.onStreamClosed(host, port) }) : undefined;
     this.sender = new NotifySender(opts.udp, opts.auth, opts.builder, opts.log, CHAINED_LEGS, this.streams);
     this.window = new SendWindow(opts.window);
-        this.lagTimer = setInterval(() => publishLag(this.agents.values(), Date.now()), 1000);
+    this.lagTimer = setInterval(() => publishLag(this.agents.values(), Date.now()), 1000);
     this.lagTimer.unref();
     if (opts.heartbeat !== false) {
       this.heartbeat = new Heartbeat(opts.heartbeat, () => settledLinks(this.agents.values()), (l) => this.checkAgent(l));
@@ -346,27 +345,12 @@ export class Delivery {
 
   /** Polls the peer's SOA with backoff until it reports a serial; re-NOTIFYs at the cap. */
   private probe(link: Link, f: Inflight, delay: number): void {
-    if (f.timer) clearTimeout(f.timer);
-    f.timer = setTimeout(() => {
-      if (link.inflight !== f || this.closed) return;
-      if (delay >= this.opts.retryMaxMs) {
-        this.send(link, f.attempt + 1);
-        return;
-      }
-      querySoa(link.agent, link.origin, this.opts.auth, 1000).then(
-        (soa) => {
-          if (link.inflight !== f || this.closed) return;
-          const s = soaSerial(soa);
-          const cur = this.host.zones.get(link.origin)?.snapshot.serial;
-          if (s !== undefined && cur !== undefined && !serialGt(cur, s)) this.onAck(link, s);
-          else this.probe(link, f, delay * 2);
-        },
-        () => {
-          if (link.inflight === f && !this.closed) this.probe(link, f, delay * 2);
-        },
-      );
-    }, delay);
-    f.timer.unref();
+    pollHeld(link.agent, link.origin, this.opts.auth, f, delay, this.opts.retryMaxMs, {
+      live: () => link.inflight === f && !this.closed,
+      current: () => this.host.zones.get(link.origin)?.snapshot.serial,
+      held: (s) => this.onAck(link, s),
+      resend: () => this.send(link, f.attempt + 1),
+    });
   }
 
   /** The agent follows a newer leader: stop pushing to it (its refusals would only repeat). */
@@ -400,13 +384,14 @@ export class Delivery {
     if (this.opts.catalog && !isCatalog(link.origin) && !link.standard) this.offerCatalog(link.agent);
     // The agent's serial and lag gauges follow on the lag clock (updateLag), not per ack.
     this.events.ack(agentId, link.origin, serial);
-    if (serial === z.snapshot.serial) {
+    const step = ackStep(serial, z.snapshot.serial, f);
+    if (step === 'in-sync') {
       this.clearInflight(link);
       link.behindSince = undefined;
       if (this.debug) this.log.debug({ zone: link.origin, serial, agent: agentId }, 'agent in sync');
       return;
     }
-    if (serialGt(serial, z.snapshot.serial)) {
+    if (step === 'ahead') {
       // Ahead of us. Only the term may decide who wins (fencing.ts): never our serial alone,
       // or a deposed leader would leapfrog its successor.
       this.clearInflight(link);
@@ -430,11 +415,6 @@ export class Delivery {
       }
       return;
     }
-    // Behind. If we already offered a diff from exactly this serial (or a plain NOTIFY) and it
-    // is still here, it is pulling or failing: let the backoff pace us. Else catch up at once.
-    if (f.lastTo === z.snapshot.serial && (f.lastFrom === serial || f.lastFrom === undefined)) return;
-    // Part way along a chain of legs: the rest are on their way (a lost one is retried).
-    if (f.firstFrom !== undefined && f.lastFrom !== undefined && serialGt(serial, f.firstFrom) && !serialGt(serial, f.lastFrom)) return;
-    this.send(link, 0);
+    if (step === 'send') this.send(link, 0);
   }
 }

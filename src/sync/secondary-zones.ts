@@ -5,24 +5,21 @@
  * NOTIFYs; this writes only the zones it manages into the shared ZoneStore (the catalog into
  * a store of its own: it is never answered).
  */
-import type { RR } from '../dns/rr.js';
 import type { SoaRdata } from '../dns/rdata.js';
 import { applyDiff } from '../zone/diff.js';
 import { DiffBaseError, DiffConflictError, ZoneError } from '../zone/errors.js';
-import { buildSnapshot } from '../zone/snapshot.js';
 import { ZoneStore } from '../zone/store.js';
 import type { ZoneDiff, ZoneSnapshot } from '../zone/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Auth } from './auth.js';
-import { PeerRcodeError, pullZone, querySoa, type Endpoint } from './client.js';
-import { applyIxfrDiffs, requestIxfr } from './ixfr-apply.js';
+import { PeerRcodeError, querySoa } from './client.js';
 import { RCODE, soaSerial } from './codec.js';
 import type { PersistedZone, ZoneMeta, ZonePersistence } from './zone-persist.js';
 import { CatalogError, catalogMembers, isCatalog } from './catalog.js';
 import { applySeconds, pullFailures, updatesApplied, zoneExpired, zoneSerial, zonesDropped } from './metrics.js';
 import { serialGt } from './serials.js';
-import { XfrFormatError } from './xfr.js';
-import { endpointText, newZoneState, notCovered, refreshMs, retryMs, savedKey, type SecondaryZoneState, type ZoneState } from './secondary-zone.js';
+import { syncZone, type PullHost } from './zone-pull.js';
+import { endpointText, newZoneState, refreshMs, retryMs, savedKey, type SecondaryZoneState, type ZoneState } from './secondary-zone.js';
 
 export interface SecondaryZonesOptions {
   readonly store: ZoneStore;
@@ -42,6 +39,7 @@ export class SecondaryZones {
   private readonly auth: Auth;
   private readonly log: Logger;
   private closed = false;
+  private readonly pullHost: PullHost;
   /**
    * The highest leadership term accepted from any NOTIFY: pushes from older terms are refused
    * (fencing.ts). Agent-wide, so a deposed leader cannot bring back a zone its successor
@@ -60,6 +58,7 @@ export class SecondaryZones {
     };
     this.auth = opts.auth;
     this.log = opts.log;
+    this.pullHost = { store: this.store, auth: opts.auth, log: opts.log, transferTimeoutMs: opts.transferTimeoutMs, closed: () => this.closed, synced: (st, how) => this.synced(st, how), failed: (st, err, why) => this.pullFailed(st, err, why) };
     this.highest = opts.persist?.loadMeta().term ?? 0n;
   }
 
@@ -157,105 +156,11 @@ export class SecondaryZones {
     return true;
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Pulling
-
   /**
-   * Brings the zone up to date with its primary; concurrent calls share one run. A call for
-   * a serial the running pull already covers (the primary retransmitting the NOTIFY that
-   * started it while we transfer) does not queue another pull.
+   * Brings the zone up to date with its primary (zone-pull.ts); concurrent calls share one run.
    */
   sync(st: ZoneState, why: string, announced?: number): Promise<void> {
-    if (st.pulling) {
-      if (notCovered(st, announced)) st.again = true;
-      return st.pulling;
-    }
-    st.covers = announced;
-    st.coversTerm = st.primaryTerm;
-    st.pulling = (async () => {
-      do {
-        st.again = false;
-        await this.pullOnce(st, why);
-        st.covers = undefined;
-      } while (st.again && !this.closed);
-    })().finally(() => {
-      st.pulling = undefined;
-    });
-    return st.pulling;
-  }
-
-  private async pullOnce(st: ZoneState, why: string): Promise<void> {
-    const primary = st.primary;
-    if (!primary || this.closed) return;
-    const timeout = this.opts.transferTimeoutMs ?? 10_000;
-    const current = this.store.get(st.origin);
-    const term = st.primaryTerm;
-    try {
-      // IXFR only from data of this leader's term: from an older term's data our serial may
-      // name other contents at this leader (see planNotify), and its diffs would not apply to ours.
-      if (current && st.dataTerm === term) {
-        const done = await this.tryIxfr(st, primary, current, timeout, term);
-        if (done) return;
-      }
-      const r = await pullZone(primary, st.origin, undefined, this.auth, timeout);
-      if (r.kind !== 'full') throw new XfrFormatError('AXFR did not return a zone');
-      if (this.supersededDuring(st, term)) return;
-      this.installFull(st, r.records, 'axfr', term);
-    } catch (err) {
-      this.pullFailed(st, err, why);
-    }
-  }
-
-  /**
-   * A transfer from a leader whose term has since been superseded (a newer leader's NOTIFY
-   * arrived while it ran) is not installed: the pull runs again, from the new leader.
-   */
-  private supersededDuring(st: ZoneState, term: bigint): boolean {
-    if (st.primaryTerm === term) return false;
-    this.log.info({ zone: st.origin, term: String(term), now: String(st.primaryTerm) }, 'transfer from an older leadership term dropped');
-    st.again = true;
-    return true;
-  }
-
-  /** True when IXFR settled the matter; false when AXFR must follow. */
-  private async tryIxfr(st: ZoneState, primary: Endpoint, current: ZoneSnapshot, timeout: number, term: bigint): Promise<boolean> {
-    const r = await requestIxfr(primary, st.origin, current.soa, this.auth, timeout);
-    if (r === undefined) return false;
-    if (this.supersededDuring(st, term)) return true;
-    if (r.kind === 'uptodate') {
-      // Not a reason to take `term` as our data's: a serial ahead of the leader's (an older
-      // leader's later push) is also "up to date" to it.
-      this.synced(st, 'ixfr');
-      return true;
-    }
-    if (r.kind === 'full') {
-      this.installFull(st, r.records, 'ixfr', term);
-      return true;
-    }
-    const applied = applyIxfrDiffs(this.store.get(st.origin) ?? current, r.diffs);
-    if (applied.kind === 'moved') st.again = true;
-    if (applied.kind === 'there') this.synced(st, 'ixfr');
-    if (applied.kind === 'conflict') {
-      this.log.warn({ zone: st.origin, serial: current.serial, err: applied.error.message }, 'IXFR does not apply; falling back to AXFR');
-      return false;
-    }
-    if (applied.kind !== 'applied') return true;
-    this.store.set(applied.snap);
-    st.dataTerm = term;
-    updatesApplied.inc({ how: 'ixfr' });
-    this.synced(st, 'ixfr');
-    return true;
-  }
-
-  private installFull(st: ZoneState, records: RR[], how: 'axfr' | 'ixfr', term: bigint): void {
-    const snap = buildSnapshot(st.origin, records);
-    const cur = this.store.get(st.origin);
-    if (!cur || serialGt(snap.serial, cur.serial) || snap.serial === cur.serial) {
-      this.store.set(snap);
-      st.dataTerm = term;
-    }
-    updatesApplied.inc({ how: how === 'ixfr' ? 'ixfr' : 'axfr' });
-    this.synced(st, how);
+    return syncZone(this.pullHost, st, why, announced);
   }
 
   private pullFailed(st: ZoneState, err: unknown, why: string): void {
