@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import packet from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { frameAll } from '../../src/dns/framing.js';
 import { waitFor } from '../util/wait.js';
 import { rawQuery, tcpPipeline, udpExchange, writeZone } from './helpers.js';
 
@@ -76,12 +77,8 @@ async function probe(host: string, port: number, local: string, held: net.Socket
     sock.on('error', () => resolve('closed'));
     sock.on('close', () => resolve('closed'));
     sock.on('data', () => resolve('answered'));
-    sock.on('connect', () => sock.write(frames([query])));
+    sock.on('connect', () => sock.write(frameAll([query])));
   });
-}
-
-function frames(msgs: readonly Buffer[]): Buffer {
-  return Buffer.concat(msgs.flatMap((m) => [Buffer.from([m.length >> 8, m.length & 0xff]), m]));
 }
 
 beforeAll(async () => {
@@ -107,7 +104,7 @@ describe('TCP backpressure', () => {
     const pid = proc.pid as number;
     const rssBefore = rssKb(pid);
     const query = rawQuery('fat.exhaust.test', 16, { id: 7 });
-    const flood = frames(Array.from({ length: 200_000 }, () => query));
+    const flood = frameAll(Array.from({ length: 200_000 }, () => query));
 
     // The abuser: hands the kernel all 200,000 queries and never reads an answer.
     const abuser = net.connect({ host: HOST, port });

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { frameAll, readFrames } from '../../src/dns/framing.js';
 import { configureLogger } from '../../src/observability/logger.js';
 
 // Agents run inside the test process: keep their info lines out of the test output.
@@ -81,21 +82,14 @@ export function tcpPipeline(host: string, port: number, msgs: readonly Buffer[],
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host, port });
     const out: Buffer[] = [];
-    let acc = Buffer.alloc(0);
     const t = setTimeout(() => {
       sock.destroy();
       reject(new Error(`tcp: got ${out.length} of ${expect} answers`));
     }, timeoutMs);
-    sock.on('connect', () => {
-      sock.write(Buffer.concat(msgs.map((m) => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]))));
-    });
-    sock.on('data', (c: Buffer) => {
-      acc = Buffer.concat([acc, c]);
-      while (acc.length >= 2 && acc.length >= 2 + acc.readUInt16BE(0)) {
-        out.push(acc.subarray(2, 2 + acc.readUInt16BE(0)));
-        acc = acc.subarray(2 + acc.readUInt16BE(0));
-      }
-      if (out.length >= expect) {
+    sock.on('connect', () => sock.write(frameAll(msgs)));
+    readFrames(sock, (m) => {
+      out.push(m);
+      if (out.length === expect) {
         clearTimeout(t);
         sock.destroy();
         resolve(out);

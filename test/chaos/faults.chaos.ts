@@ -19,6 +19,7 @@ import { repoRoot } from '../controlplane/assets.js';
 import { TSIG_KEY, httpGet } from '../controller/harness.js';
 import { waitFor } from '../util/wait.js';
 import { Cluster, APP_NS, NET, ZONES, type ChaosController } from './cluster.js';
+import { frameAll } from '../../src/dns/framing.js';
 import { encode } from '../../src/sync/codec.js';
 import { ask, pairKey, type SweepResult } from './compare.js';
 import { Workload, type BurstHandle } from './workload.js';
@@ -276,8 +277,7 @@ describe('chaos: every agent equals the API after each fault', () => {
     const rss: number[] = [];
     const r = await runFault('exhaustion (never-reading TCP client)', '#12.6', async (b) => {
       const q = encode({ type: 'query', id: 7, flags: 0, questions: [{ name: `fat.${ZONES[0]}`, type: 'TXT', class: 'IN' }] });
-      const frame = Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
-      const flood = Buffer.concat(Array.from({ length: 100_000 }, () => frame));
+      const flood = frameAll(Array.from({ length: 100_000 }, () => q));
       const before = cluster.agents.map((a) => cluster.agentRssKb(a));
       for (const a of cluster.agents) {
         const s = connect({ host: a.ip, port: a.dns, localAddress: `${NET}.250` });

@@ -29,20 +29,7 @@ progress() { step=$((step + 1)); echo "[cluster-build $step/$total] $*" >&2; }
 have_all() {
   for b in "${ALL[@]}"; do [ -x "$OUT/$b" ] || return 1; done
 }
-if have_all; then
-  echo "[cluster-build] cached in $OUT" >&2
-  echo "$OUT"
-  exit 0
-fi
-if [ $no_build = 1 ]; then
-  echo "[cluster-build] not built yet: run make cluster" >&2
-  exit 3
-fi
-command -v go >/dev/null || { echo "cluster-build: go is required to build the kubelet and friends" >&2; exit 1; }
-gobuild_lock have_all
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"; rm -f "$OUT"/.*.partial' EXIT
-export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
+gobuild_begin have_all "run make cluster" "to build the kubelet and friends"
 
 progress "Kubernetes $K8S_VERSION: resolving staging modules (one wrapper module for all four)"
 mkdir -p "$WORK/k8s"

@@ -29,23 +29,9 @@ if [ -n "${COREDNS_BIN:-}" ] && [ -x "$COREDNS_BIN" ]; then
 fi
 
 built() { [ -x "$OUT/coredns" ]; }
-if built; then
-  echo "[coredns] cached in $OUT" >&2
-  echo "$OUT"
-  exit 0
-fi
-if [ $no_build = 1 ]; then
-  echo "[coredns] not built yet: run bash test/coredns/build.sh" >&2
-  exit 3
-fi
-
-command -v go >/dev/null || { echo "coredns: go is required to build CoreDNS" >&2; exit 1; }
-gobuild_lock built
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
 # GOTOOLCHAIN is left to the machine's go env: CoreDNS v1.15.0 needs go >= 1.26.0; an older
 # local Go fails with go's own message naming the version required.
-export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
+gobuild_begin built "run bash test/coredns/build.sh" "to build CoreDNS"
 
 echo "[coredns 1/2] downloading github.com/coredns/coredns@$COREDNS_VERSION and its modules" >&2
 # Installs into a scratch GOBIN and renames, so an interrupted build never leaves a

@@ -21,20 +21,7 @@ OUT="$(gobuild_cache_root)/prometheus-crds/monitoring-$MONITORING_VERSION-contro
 API=github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring
 
 built() { [ -s "$OUT/monitoring.coreos.com_prometheusrules.yaml" ] && [ -s "$OUT/monitoring.coreos.com_servicemonitors.yaml" ]; }
-if built; then
-  echo "[prometheus-crds] cached in $OUT" >&2
-  echo "$OUT"
-  exit 0
-fi
-if [ $no_build = 1 ]; then
-  echo "[prometheus-crds] not generated yet: run bash test/deploy/prometheus-crds.sh" >&2
-  exit 3
-fi
-command -v go >/dev/null || { echo "prometheus-crds: go is required (controller-gen is built from its module)" >&2; exit 1; }
-gobuild_lock built
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
+gobuild_begin built "run bash test/deploy/prometheus-crds.sh" "(controller-gen is built from its module)"
 
 echo "[prometheus-crds 1/3] modules: $API@$MONITORING_VERSION, sigs.k8s.io/controller-tools@$CONTROLLER_TOOLS_VERSION" >&2
 cd "$WORK"

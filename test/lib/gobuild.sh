@@ -1,6 +1,7 @@
 # Sourced by the scripts that find or build Go programs for the tests and benchmarks
-# (test/controlplane/build.sh, test/cluster/build.sh, test/coredns/build.sh): the cache
-# location, one build at a time per cache directory, a heartbeat for long compiles, and the
+# (test/controlplane/build.sh, test/cluster/build.sh, test/coredns/build.sh,
+# test/deploy/prometheus-crds.sh): the cache location, the common start of a find-or-build
+# script, one build at a time per cache directory, a heartbeat for long compiles, and the
 # wrapper module that builds Kubernetes commands from k8s.io/kubernetes. The caller sets
 # OUT (its cache directory) and LABEL (its name in progress lines) before using them.
 
@@ -21,6 +22,29 @@ gobuild_lock() {
     flock 9
     if "$check"; then echo "$OUT"; exit 0; fi
   fi
+}
+
+# The start every find-or-build script shares. `check` (a command) finds the cache complete:
+# print OUT and exit 0. With --no-build (the caller's no_build=1): exit 3, saying `hint`.
+# Otherwise go must be on PATH (`why`: what for), one build runs at a time (gobuild_lock),
+# WORK is a scratch directory removed at exit with any half-written OUT/.*.partial, and
+# builds from module zips get -buildvcs=false (they carry no VCS data) and no cgo.
+gobuild_begin() {
+  local check=$1 hint=$2 why=$3
+  if "$check"; then
+    echo "[$LABEL] cached in $OUT" >&2
+    echo "$OUT"
+    exit 0
+  fi
+  if [ "${no_build:-0}" = 1 ]; then
+    echo "[$LABEL] not built yet: $hint" >&2
+    exit 3
+  fi
+  command -v go >/dev/null || { echo "$LABEL: go is required $why" >&2; exit 1; }
+  gobuild_lock "$check"
+  WORK=$(mktemp -d)
+  trap 'rm -rf "$WORK"; rm -f "$OUT"/.*.partial' EXIT
+  export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
 }
 
 # Runs a command (a go command), printing a line every 10 s so a long, silent compile still

@@ -83,6 +83,8 @@ export async function stopStream(p: Proc): Promise<StreamReport> {
   return JSON.parse(line) as StreamReport;
 }
 
-export function kill(procs: readonly Proc[]): void {
-  for (const p of procs) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');
+/** Whether the agent at NODE_LOCAL_ADDR answers CORP_ZONE's api.corp.internal (one try, 1 s). */
+export async function corpAnswers(ns: Netns): Promise<boolean> {
+  const [ok, out] = await ns.try('dig', [`@${NODE_LOCAL_ADDR}`, 'api.corp.internal', 'A', '+short', '+time=1', '+tries=1']);
+  return ok && out.trim() === '10.1.2.3';
 }

@@ -15,11 +15,11 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
+import { describe, expect, it, onTestFailed } from 'vitest';
 import { waitFor } from '../util/wait.js';
 import { writeZone } from '../agent/helpers.js';
-import { CORP_ZONE, kill, NODE_LOCAL_ADDR, startAgent, startKeeper, startStream, stopStream, STREAM_DEADLINE_MS, STREAM_RATE, type Proc, type StreamReport } from './agents.js';
-import { Netns } from './netns.js';
+import { CORP_ZONE, corpAnswers, NODE_LOCAL_ADDR, startAgent, startKeeper, startStream, stopStream, STREAM_DEADLINE_MS, STREAM_RATE, type Proc, type StreamReport } from './agents.js';
+import { perTestNetns } from './netns.js';
 
 const ADDR = NODE_LOCAL_ADDR;
 const RATE = STREAM_RATE;
@@ -28,31 +28,17 @@ const ZONE = CORP_ZONE;
 /** Hand-overs in a row under one stream, in the chart-configuration case (DNSSYNC_HANDOVERS). */
 const HANDOVERS = Number(process.env['DNSSYNC_HANDOVERS'] ?? 3);
 
-let ns: Netns;
-const procs: Proc[] = [];
-
-beforeEach(async () => {
-  ns = await Netns.create();
-});
-
-afterEach(() => {
-  kill(procs.splice(0));
-  ns.close();
-});
+const net = perTestNetns();
+const answers = (): Promise<boolean> => corpAnswers(net.ns);
 
 function agent(args: string[]): Proc {
-  const p = startAgent(ns, ['--listen', `${ADDR}:53`, '--setup-interface', 'dnssync0', '--setup-iptables', '--check-interval', '1s', ...args]);
-  procs.push(p);
+  const p = startAgent(net.ns, ['--listen', `${ADDR}:53`, '--setup-interface', 'dnssync0', '--setup-iptables', '--check-interval', '1s', ...args]);
+  net.track(p);
   return p;
 }
 
-async function answers(): Promise<boolean> {
-  const [ok, out] = await ns.try('dig', [`@${ADDR}`, 'api.corp.internal', 'A', '+short', '+time=1', '+tries=1']);
-  return ok && out.trim() === '10.1.2.3';
-}
-
 async function ruleCount(): Promise<number> {
-  return (await ns.exec('iptables-save', [])).split('\n').filter((l) => l.includes('dnssync node-local DNS')).length;
+  return (await net.ns.exec('iptables-save', [])).split('\n').filter((l) => l.includes('dnssync node-local DNS')).length;
 }
 
 /** Streams for `ms` of steady state, so the figures include time on both sides of the event. */
@@ -71,8 +57,8 @@ function figures(what: string, r: StreamReport): void {
 }
 
 async function stream(): Promise<Proc> {
-  const s = startStream(ns, ADDR, 53, 'api.corp.internal', RATE, DEADLINE_MS);
-  procs.push(s);
+  const s = startStream(net.ns, ADDR, 53, 'api.corp.internal', RATE, DEADLINE_MS);
+  net.track(s);
   await waitFor(() => s.out.includes('started'), { what: 'query stream started' });
   return s;
 }
@@ -117,7 +103,7 @@ describe('agent replacement under a query stream', () => {
     // The old agent's exit left the address and rules to the new one, which still serves.
     expect(await ruleCount()).toBe(10);
     expect(await answers()).toBe(true);
-    const health = await ns.exec('curl', ['-s', 'http://127.0.0.1:9254/healthz']);
+    const health = await net.ns.exec('curl', ['-s', 'http://127.0.0.1:9254/healthz']);
     expect(health).toBe('ok\n');
 
     next.proc.kill('SIGTERM');
@@ -133,8 +119,8 @@ describe('agent replacement under a query stream', () => {
     // the same hand-over directory (the hostPath).
     const pod = (i: number): { keeper: Proc; agent: Proc } => {
       const path = join(dir, `keeper-${i}.sock`);
-      const keeper = startKeeper(ns, path);
-      procs.push(keeper);
+      const keeper = startKeeper(net.ns, path);
+      net.track(keeper);
       // The stream is one client address opening RATE connections a second: a CPU-starved
       // moment (load 17) let 100 pile up open and the per-client cap reset 567 of them, before
       // any hand-over began. The cap is for abusive clients, not this stream (keeper.test.ts too).
@@ -152,8 +138,8 @@ describe('agent replacement under a query stream', () => {
     // load ~20 the agent (or this client) stalls for a second or two while the next Pod's
     // processes start, and a 2 s deadline then counts late answers as lost. A query dropped
     // with a closed socket is never answered, however long the deadline.
-    const s = startStream(ns, ADDR, 53, 'api.corp.internal', RATE, Math.max(DEADLINE_MS, 5_000));
-    procs.push(s);
+    const s = startStream(net.ns, ADDR, 53, 'api.corp.internal', RATE, Math.max(DEADLINE_MS, 5_000));
+    net.track(s);
     await waitFor(() => s.out.includes('started'), { what: 'query stream started' });
     await steady(1_000);
     for (let i = 1; i <= HANDOVERS; i++) {

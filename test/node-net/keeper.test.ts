@@ -10,11 +10,11 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../util/wait.js';
 import { writeZone } from '../agent/helpers.js';
-import { CORP_ZONE, kill, NODE_LOCAL_ADDR, startAgent, startKeeper, startStream, stopStream, STREAM_DEADLINE_MS, STREAM_RATE, type Proc, type StreamReport } from './agents.js';
-import { Netns } from './netns.js';
+import { CORP_ZONE, corpAnswers, NODE_LOCAL_ADDR, startAgent, startKeeper, startStream, stopStream, STREAM_DEADLINE_MS, STREAM_RATE, type Proc, type StreamReport } from './agents.js';
+import { perTestNetns } from './netns.js';
 
 const ADDR = NODE_LOCAL_ADDR;
 /**
@@ -25,22 +25,8 @@ const ADDR = NODE_LOCAL_ADDR;
  */
 const DEADLINE_MS = Math.max(STREAM_DEADLINE_MS, 5_000);
 
-let ns: Netns;
-const procs: Proc[] = [];
-
-beforeEach(async () => {
-  ns = await Netns.create();
-});
-
-afterEach(() => {
-  kill(procs.splice(0));
-  ns.close();
-});
-
-async function answers(): Promise<boolean> {
-  const [ok, out] = await ns.try('dig', [`@${ADDR}`, 'api.corp.internal', 'A', '+short', '+time=1', '+tries=1']);
-  return ok && out.trim() === '10.1.2.3';
-}
+const net = perTestNetns();
+const answers = (): Promise<boolean> => corpAnswers(net.ns);
 
 async function steady(ms: number): Promise<void> {
   const until = Date.now() + ms;
@@ -52,26 +38,21 @@ function childPids(p: Proc): number[] {
   return p.out.split('\n').filter((l) => l.includes('"agent process started"')).map((l) => (JSON.parse(l) as { pid: number }).pid);
 }
 
-function track(p: Proc): Proc {
-  procs.push(p);
-  return p;
-}
-
 describe('the agent container killed whole under a query stream', () => {
   /** Starts a "container" (supervisor + agent), streams, SIGKILLs both, starts a second one. */
   async function containerKill(args: readonly string[]): Promise<{ report: StreamReport; second: Proc }> {
-    const first = track(startAgent(ns, args));
+    const first = net.track(startAgent(net.ns, args));
     // A supervisor, an agent and (with a keeper) a bridge process to start: slow at suite load.
     await waitFor(answers, { what: 'agent answering', timeoutMs: 45_000 });
     await waitFor(() => childPids(first).length === 1, { what: 'the agent process started' });
-    const s = track(startStream(ns, ADDR, 53, 'api.corp.internal', STREAM_RATE, DEADLINE_MS));
+    const s = net.track(startStream(net.ns, ADDR, 53, 'api.corp.internal', STREAM_RATE, DEADLINE_MS));
     await waitFor(() => s.out.includes('started'), { what: 'query stream started' });
     await steady(1_000);
     // The container's PID namespace dies whole: supervisor and agent at once.
     process.kill(childPids(first)[0] as number, 'SIGKILL');
     first.proc.kill('SIGKILL');
     await first.exited;
-    const second = track(startAgent(ns, args));
+    const second = net.track(startAgent(net.ns, args));
     await waitFor(answers, { what: 'the new container answering', timeoutMs: 45_000 });
     await steady(1_500);
     return { report: await stopStream(s), second };
@@ -88,12 +69,12 @@ describe('the agent container killed whole under a query stream', () => {
     const plainDir = await mkdtemp(join(tmpdir(), 'dnssync-keeper-'));
     const before = await containerKill([...base, '--state-dir', join(plainDir, 'state'), '--handover-dir', join(plainDir, 'handover')]);
     process.stdout.write(`query stream, container killed, no keeper: ${JSON.stringify(before.report)}\n`);
-    kill(procs.splice(0));
+    net.killAll();
     await waitFor(async () => !(await answers()), { what: 'the agent gone' });
 
     const dir = await mkdtemp(join(tmpdir(), 'dnssync-keeper-'));
     const path = join(dir, 'keeper.sock');
-    const keeper = track(startKeeper(ns, path));
+    const keeper = net.track(startKeeper(net.ns, path));
     const after = await containerKill([...base, '--state-dir', join(dir, 'state'), '--handover-dir', join(dir, 'handover'), '--keeper-socket', path]);
     process.stdout.write(`query stream, container killed, with the keeper: ${JSON.stringify(after.report)}\n`);
 

@@ -11,36 +11,22 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../util/wait.js';
 import { writeZone } from '../agent/helpers.js';
-import { CORP_ZONE, kill, NODE_LOCAL_ADDR, startAgent, startStream, stopStream, STREAM_DEADLINE_MS, STREAM_RATE, type Proc, type StreamReport } from './agents.js';
-import { Netns } from './netns.js';
+import { CORP_ZONE, corpAnswers, NODE_LOCAL_ADDR, startAgent, startStream, stopStream, STREAM_DEADLINE_MS, STREAM_RATE, type Proc, type StreamReport } from './agents.js';
+import { perTestNetns } from './netns.js';
 
 const ADDR = NODE_LOCAL_ADDR;
 const RATE = STREAM_RATE;
 const DEADLINE_MS = STREAM_DEADLINE_MS;
 const ZONE = CORP_ZONE;
 
-let ns: Netns;
-const procs: Proc[] = [];
-
-beforeEach(async () => {
-  ns = await Netns.create();
-});
-
-afterEach(() => {
-  kill(procs.splice(0));
-  ns.close();
-});
-
-async function answers(): Promise<boolean> {
-  const [ok, out] = await ns.try('dig', [`@${ADDR}`, 'api.corp.internal', 'A', '+short', '+time=1', '+tries=1']);
-  return ok && out.trim() === '10.1.2.3';
-}
+const net = perTestNetns();
+const answers = (): Promise<boolean> => corpAnswers(net.ns);
 
 async function ruleCount(): Promise<number> {
-  return (await ns.exec('iptables-save', [])).split('\n').filter((l) => l.includes('dnssync node-local DNS')).length;
+  return (await net.ns.exec('iptables-save', [])).split('\n').filter((l) => l.includes('dnssync node-local DNS')).length;
 }
 
 async function steady(ms: number): Promise<void> {
@@ -59,8 +45,8 @@ describe('agent process crash under a query stream', () => {
     const p = start();
     await waitFor(answers, { what: 'agent answering', timeoutMs: 20_000 });
     await waitFor(async () => (await ruleCount()) === 10, { what: 'rules' });
-    const s = startStream(ns, ADDR, 53, 'api.corp.internal', RATE, DEADLINE_MS);
-    procs.push(s);
+    const s = startStream(net.ns, ADDR, 53, 'api.corp.internal', RATE, DEADLINE_MS);
+    net.track(s);
     await waitFor(() => s.out.includes('started'), { what: 'query stream started' });
     await steady(1_000);
     process.kill(victim(p), 'SIGKILL');
@@ -79,23 +65,23 @@ describe('agent process crash under a query stream', () => {
     // container: nothing holds the sockets meanwhile).
     let plain: Proc | undefined;
     const before = await crash(
-      () => (plain = startAgent(ns, args)),
+      () => (plain = startAgent(net.ns, args)),
       (p) => p.proc.pid as number,
       async (p) => {
         await p.exited;
-        procs.push(startAgent(ns, args));
+        net.track(startAgent(net.ns, args));
       },
     );
-    procs.push(plain as Proc);
+    net.track(plain as Proc);
     process.stdout.write(`query stream, crash without the supervisor: ${JSON.stringify(before)}\n`);
-    kill(procs.splice(0));
+    net.killAll();
     await waitFor(async () => !(await answers()), { what: 'the plain agent gone' });
 
     let sup: Proc | undefined;
     const after = await crash(
       () => {
-        sup = startAgent(ns, [...args, '--supervise']);
-        procs.push(sup);
+        sup = startAgent(net.ns, [...args, '--supervise']);
+        net.track(sup);
         return sup;
       },
       (p) => childPids(p)[0] as number,
@@ -126,8 +112,8 @@ describe('agent process crash under a query stream', () => {
 
   it('the supervisor killed (the whole container) takes the agent process with it: no orphan holding the node', async () => {
     const zone = await writeZone(ZONE);
-    const sup = startAgent(ns, ['--listen', `${ADDR}:53`, '--setup-interface', 'dnssync0', '--zone-file', zone, '--supervise']);
-    procs.push(sup);
+    const sup = startAgent(net.ns, ['--listen', `${ADDR}:53`, '--setup-interface', 'dnssync0', '--zone-file', zone, '--supervise']);
+    net.track(sup);
     await waitFor(answers, { what: 'supervised agent answering', timeoutMs: 20_000 });
     const child = childPids(sup)[0] as number;
     const alive = (): boolean => {
@@ -145,8 +131,8 @@ describe('agent process crash under a query stream', () => {
   });
 
   it('a configuration error is not a crash: the supervisor exits 2 with the agent, no restart loop', async () => {
-    const sup = startAgent(ns, ['--listen', `${ADDR}:53`, '--zone-file', '/nonexistent/zone.db', '--supervise']);
-    procs.push(sup);
+    const sup = startAgent(net.ns, ['--listen', `${ADDR}:53`, '--zone-file', '/nonexistent/zone.db', '--supervise']);
+    net.track(sup);
     expect(await sup.exited).toBe(2);
     expect(childPids(sup)).toHaveLength(1);
     expect(sup.out).toContain('--zone-file');

@@ -11,11 +11,11 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../util/wait.js';
 import { writeZone } from '../agent/helpers.js';
-import { kill, startAgent, type Proc } from './agents.js';
-import { Netns } from './netns.js';
+import { startAgent, type Proc } from './agents.js';
+import { perTestNetns } from './netns.js';
 
 const LINK_LOCAL = '169.254.20.10';
 const KUBE_DNS = '10.96.0.10';
@@ -38,11 +38,10 @@ kube-dns-upstream.kube-system.svc 5 IN A ${UPSTREAM_SVC}
 kubernetes.default.svc 5 IN A 10.96.0.1
 `;
 
-let ns: Netns;
-const procs: Proc[] = [];
+const net = perTestNetns();
 
 beforeEach(async () => {
-  ns = await Netns.create();
+  const ns = net.ns;
   // The node: its own address, and the Service CIDR routed off the node (kube-proxy rewrites
   // the destination before the packet leaves).
   await ns.exec('ip', ['addr', 'add', `${NODE_IP}/32`, 'dev', 'lo']);
@@ -60,17 +59,12 @@ beforeEach(async () => {
 ns 30 IN A 10.0.0.1
 outside 30 IN A 192.0.2.53
 `), '--metrics-listen', `${POD.host}:9255`]);
-  procs.push(kubeDns);
+  net.track(kubeDns);
   await waitFor(async () => (await dig(KUBE_DNS, 'outside.example.test')) === '192.0.2.53', { what: 'the stand-in kube-dns at the ClusterIP', timeoutMs: 15_000 });
 });
 
-afterEach(() => {
-  kill(procs.splice(0));
-  ns.close();
-});
-
 async function dig(server: string, name: string, tcp = false): Promise<string> {
-  const [ok, out] = await ns.try('dig', [`@${server}`, name, 'A', '+time=1', '+tries=1', ...(tcp ? ['+tcp'] : [])]);
+  const [ok, out] = await net.ns.try('dig', [`@${server}`, name, 'A', '+time=1', '+tries=1', ...(tcp ? ['+tcp'] : [])]);
   if (!ok && !out.includes('status:')) return 'TIMEOUT';
   const status = /status: ([A-Z]+)/.exec(out)?.[1] ?? 'TIMEOUT';
   const answer = /ANSWER SECTION:\n(\S+)\s+\d+\s+IN\s+A\s+(\S+)/.exec(out)?.[2];
@@ -79,26 +73,26 @@ async function dig(server: string, name: string, tcp = false): Promise<string> {
 
 /** Queries the stand-in kube-dns has answered (its own query counter). */
 async function kubeDnsQueries(): Promise<number> {
-  const m = await ns.exec('curl', ['-s', `http://${POD.host}:9255/metrics`]);
+  const m = await net.ns.exec('curl', ['-s', `http://${POD.host}:9255/metrics`]);
   return m.split('\n').filter((l) => l.startsWith('dnssync_agent_queries_total')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
 }
 
 async function ourRules(): Promise<string[]> {
-  return (await ns.exec('iptables-save', [])).split('\n').filter((l) => l.includes('dnssync node-local DNS'));
+  return (await net.ns.exec('iptables-save', [])).split('\n').filter((l) => l.includes('dnssync node-local DNS'));
 }
 
 async function hasAddress(addr: string): Promise<boolean> {
-  return (await ns.exec('ip', ['-o', 'addr', 'show'])).includes(` ${addr}/32 `);
+  return (await net.ns.exec('ip', ['-o', 'addr', 'show'])).includes(` ${addr}/32 `);
 }
 
 function transparentAgent(extra: string[] = []): Proc {
-  const p = startAgent(ns, [...extra,
+  const p = startAgent(net.ns, [...extra,
     '--listen', `${LINK_LOCAL}:53`, '--listen', `${KUBE_DNS}:53`,
     '--setup-interface', 'dnssync0', '--setup-iptables', '--check-interval', '1s',
     '--upstream-service', 'kube-dns-upstream.kube-system.svc.cluster.local:53', '--upstream-resolver', `${KUBE_DNS}:53`,
     '--metrics-listen', '127.0.0.1:9254', '--zone-file', process.env['CORP_ZONE'] ?? '',
   ]);
-  procs.push(p);
+  net.track(p);
   return p;
 }
 
@@ -158,11 +152,11 @@ describe('transparent mode (the kube-dns ClusterIP taken over on the node)', () 
     const on = transparentAgent(['--handover-dir', dir]);
     await waitFor(async () => (await dig(KUBE_DNS, 'api.corp.internal')) === '10.1.2.3', { what: 'the transparent agent serving', timeoutMs: 20_000 });
     // The new agent of the rollout: link-local only, kube-dns (the ClusterIP) as upstream.
-    const off = startAgent(ns, [
+    const off = startAgent(net.ns, [
       '--handover-dir', dir, '--listen', `${LINK_LOCAL}:53`, '--setup-interface', 'dnssync0', '--setup-iptables', '--check-interval', '1s',
       '--upstream', `${KUBE_DNS}:53`, '--metrics-listen', '127.0.0.1:9254', '--zone-file', process.env['CORP_ZONE'] ?? '',
     ]);
-    procs.push(off);
+    net.track(off);
     await waitFor(() => on.out.includes('left the DNS sockets to the newer agent'), { what: 'the old agent leaving the sockets', timeoutMs: 30_000 });
     expect(on.out).toContain('addresses the newer agent does not listen on removed');
     // The ClusterIP is kube-dns again at once, the link-local address is the new agent's.
@@ -195,22 +189,22 @@ describe('transparent mode (the kube-dns ClusterIP taken over on the node)', () 
   // with no DNAT for its socket's 5-tuple, and every later query from that socket follows it
   // into the void for as long as queries keep the entry alive (UDP's 30 s, renewed by each).
   it('asks the upstream Service again through kube-proxy once its rules appear, though its first queries went out before them', async () => {
-    await ns.exec('iptables', ['-t', 'nat', '-F', 'OUTPUT']);
-    await ns.exec('iptables', ['-t', 'nat', '-A', 'OUTPUT', '-d', `${KUBE_DNS}/32`, '-p', 'udp', '--dport', '53', '-j', 'DNAT', '--to-destination', `${POD.host}:${POD.port}`]);
-    const a = startAgent(ns, ['--listen', `${LINK_LOCAL}:53`, '--setup-interface', 'dnssync0', '--upstream', `${UPSTREAM_SVC}:53`, '--upstream-timeout', '300ms']);
-    procs.push(a);
+    await net.ns.exec('iptables', ['-t', 'nat', '-F', 'OUTPUT']);
+    await net.ns.exec('iptables', ['-t', 'nat', '-A', 'OUTPUT', '-d', `${KUBE_DNS}/32`, '-p', 'udp', '--dport', '53', '-j', 'DNAT', '--to-destination', `${POD.host}:${POD.port}`]);
+    const a = startAgent(net.ns, ['--listen', `${LINK_LOCAL}:53`, '--setup-interface', 'dnssync0', '--upstream', `${UPSTREAM_SVC}:53`, '--upstream-timeout', '300ms']);
+    net.track(a);
     await waitFor(async () => (await dig(LINK_LOCAL, 'outside.example.test')) === 'SERVFAIL', { what: 'the agent answering SERVFAIL while the Service has no rules', timeoutMs: 20_000 });
     // kube-proxy catches up.
     for (const proto of ['udp', 'tcp']) {
-      await ns.exec('iptables', ['-t', 'nat', '-A', 'OUTPUT', '-d', `${UPSTREAM_SVC}/32`, '-p', proto, '--dport', '53', '-j', 'DNAT', '--to-destination', `${POD.host}:${POD.port}`]);
+      await net.ns.exec('iptables', ['-t', 'nat', '-A', 'OUTPUT', '-d', `${UPSTREAM_SVC}/32`, '-p', proto, '--dport', '53', '-j', 'DNAT', '--to-destination', `${POD.host}:${POD.port}`]);
     }
     // Asked every 250 ms, the untranslated entry would never expire.
     await waitFor(async () => (await dig(LINK_LOCAL, 'outside.example.test')) === '192.0.2.53', { what: 'outside.example.test through the upstream Service', timeoutMs: 15_000, intervalMs: 250 });
   });
 
   it('refuses an upstream that is one of its own listen addresses', async () => {
-    const p = startAgent(ns, ['--listen', `${KUBE_DNS}:53`, '--upstream', `${KUBE_DNS}:53`]);
-    procs.push(p);
+    const p = startAgent(net.ns, ['--listen', `${KUBE_DNS}:53`, '--upstream', `${KUBE_DNS}:53`]);
+    net.track(p);
     expect(await p.exited).toBe(2);
     expect(p.out).toContain(`--upstream: ${KUBE_DNS}:53 is also a --listen address: queries would loop back to this agent`);
   });
