@@ -5,7 +5,7 @@
  * that serial, so the agent ends on the newer leader's data with serials still going forward.
  * Both primaries share one pinned clock, so serials are steps (+1), not time stamps.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,28 +18,12 @@ import { Secondary } from '../../src/sync/secondary.js';
 import { serialGt } from '../../src/sync/serials.js';
 import { ZoneStore } from '../../src/zone/store.js';
 import { waitFor } from '../util/wait.js';
+import { FAST, leaders } from './leaders.js';
 import { KEY, a, hosts, recordSet, sameZone } from './helpers.js';
 
 const ORIGIN = 'fence.test';
-const FAST = { initialMs: 50, maxMs: 400 };
 const clock = (): number => 1_000_000;
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (closers.length) await (closers.pop() as () => Promise<void>)();
-});
-
-async function primary(host: string, term: bigint): Promise<Primary> {
-  const p = await Primary.start({ host, port: 0, keys: [KEY], term, clock, retry: FAST });
-  closers.push(() => p.close());
-  return p;
-}
-
-async function agent(host: string): Promise<{ sec: Secondary; store: ZoneStore }> {
-  const store = new ZoneStore();
-  const sec = await Secondary.start({ store, host, port: 0, keys: [KEY], refreshMs: 60_000 });
-  closers.push(() => sec.close());
-  return { sec, store };
-}
+const { primary, agent, closers } = leaders(clock);
 
 const has = (store: ZoneStore, name: string): boolean => recordSet(store.get(ORIGIN)?.records() ?? []).some((k) => k.startsWith(name));
 

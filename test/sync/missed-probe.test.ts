@@ -10,34 +10,14 @@
  * still moves nothing (fencing.test.ts: no leapfrog between two leaders of one term).
  * The clock is pinned, so serials are steps (+1), not time stamps. Addresses: 127.0.93.0/24.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Primary } from '../../src/sync/primary.js';
-import { Secondary } from '../../src/sync/secondary.js';
+import { describe, expect, it } from 'vitest';
 import { serialGt } from '../../src/sync/serials.js';
-import { ZoneStore } from '../../src/zone/store.js';
 import { waitFor } from '../util/wait.js';
-import { KEY, a, hosts, recordSet, sameZone } from './helpers.js';
+import { leaders } from './leaders.js';
+import { a, hosts, recordSet, sameZone } from './helpers.js';
 
 const ORIGIN = 'missed-probe.test';
-const FAST = { initialMs: 50, maxMs: 400 };
-const clock = (): number => 2_000_000;
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (closers.length) await (closers.pop() as () => Promise<void>)();
-});
-
-async function primary(host: string, term: bigint): Promise<Primary> {
-  const p = await Primary.start({ host, port: 0, keys: [KEY], term, clock, retry: FAST });
-  closers.push(() => p.close());
-  return p;
-}
-
-async function agent(host: string): Promise<{ sec: Secondary; store: ZoneStore }> {
-  const store = new ZoneStore();
-  const sec = await Secondary.start({ store, host, port: 0, keys: [KEY], refreshMs: 60_000 });
-  closers.push(() => sec.close());
-  return { sec, store };
-}
+const { primary, agent } = leaders((): number => 2_000_000);
 
 describe('a new leader of the same term whose probe missed the agents', () => {
   for (const [n, term] of [

@@ -10,26 +10,15 @@
  * the zone whole from the new leader. Both primaries share one pinned clock, so serials are
  * steps (+1). Addresses: 127.0.89.0/24.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Primary } from '../../src/sync/primary.js';
+import { describe, expect, it } from 'vitest';
 import { Secondary } from '../../src/sync/secondary.js';
 import { ZoneStore } from '../../src/zone/store.js';
 import { waitFor } from '../util/wait.js';
+import { leaders } from './leaders.js';
 import { KEY, a, hosts, recordSet, sameZone } from './helpers.js';
 
 const ORIGIN = 'collide.test';
-const FAST = { initialMs: 50, maxMs: 400 };
-const clock = (): number => 1_000_000;
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (closers.length) await (closers.pop() as () => Promise<void>)();
-});
-
-async function primary(host: string, term: bigint): Promise<Primary> {
-  const p = await Primary.start({ host, port: 0, keys: [KEY], term, clock, retry: FAST });
-  closers.push(() => p.close());
-  return p;
-}
+const { primary, closers } = leaders((): number => 1_000_000);
 
 describe('the same serial from two leadership terms', () => {
   it("the old leader's S+1 reached the agent first; the new leader's own S+1 still wins", async () => {
