@@ -35,7 +35,7 @@ import { closeSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { logger } from '../observability/logger.js';
-import type { HostPort } from './agent.js';
+import type { HostPort } from '../dns/address.js';
 import { requestSockets, socketKey, type AgentMessage, type SupervisorMessage } from './supervised.js';
 import { socketPair, tcpHandle, udpHandle, type Closable } from './socket-handles.js';
 
